@@ -1,0 +1,164 @@
+"""``python -m restorelab …``: human text by default, ``--json`` for machines.
+
+Every user error (bad path, bad image, unknown name) ends with exit code 2 and one line
+``error: …`` on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from restorelab.errors import RestoreLabError
+
+
+def _emit(args, data, human: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else human)
+
+
+# -- models -----------------------------------------------------------------------------
+def cmd_models(args) -> None:
+    from restorelab.inference.catalog import list_models
+
+    rows = list_models()
+    lines = [f"{'name':24} {'kind':8} {'preset':16} {'params':>12} {'non-zero':>12}  weights / tasks"]
+    for r in rows:
+        lines.append(f"{r['name']:24} {r['kind']:8} {r['preset']:16} {r['params']:>12,} {r['nonzero_params']:>12,}  "
+                     f"{r['weights'] or '-'} {','.join(r['tasks'])}")
+    _emit(args, rows, "\n".join(lines))
+
+
+# -- train ------------------------------------------------------------------------------
+def cmd_train(args) -> None:
+    from restorelab.training import TrainConfig, Trainer, from_args, setup_distributed
+
+    cfg = from_args(args, TrainConfig)
+    setup_distributed()
+    trainer = Trainer(cfg, args.run_dir, progress=not args.json)
+    trainer.train(stop_after=args.stop_after)
+    if args.rank_weights:
+        from restorelab.inference import save_weights
+
+        save_weights(trainer.model, Path(args.run_dir) / f"rank{trainer.rank}.safetensors")
+    _emit(args, {"run_dir": str(args.run_dir), "step": trainer.step},
+          f"trained {cfg.model} to step {trainer.step} in {args.run_dir}")
+
+
+# -- eval -------------------------------------------------------------------------------
+def cmd_eval(args) -> None:
+    from restorelab.evaluation import evaluate
+
+    res = evaluate(args.model, args.set, data_root=args.data_dir, limit=args.limit,
+                   baseline=args.baseline, progress=not args.json)
+    lines = [f"{res['model']} on {res['set']} ({res['protocol']})"]
+    lines += [f"  {r['name']:24} PSNR {r['psnr']:6.2f}  SSIM {r['ssim']:.4f}" for r in res["images"]]
+    lines.append(f"  mean ({len(res['images'])} images)       PSNR {res['psnr']:6.2f}  SSIM {res['ssim']:.4f}")
+    _emit(args, res, "\n".join(lines))
+
+
+# -- restore ----------------------------------------------------------------------------
+def cmd_restore(args) -> None:
+    import time
+
+    from restorelab.inference import load_model, restore
+    from restorelab.io import load_image, save_png
+
+    img = load_image(args.input)
+    model = load_model(args.model)
+    t = time.perf_counter()
+    out = restore(model, img, tile=args.tile, overlap=args.overlap)
+    secs = time.perf_counter() - t
+    save_png(args.output, out)
+    _emit(args, {"input": str(args.input), "output": str(args.output), "model": args.model,
+                 "height": img.shape[0], "width": img.shape[1], "seconds": secs},
+          f"restored {args.input} ({img.shape[1]}x{img.shape[0]}) with {args.model} in {secs:.2f} s -> {args.output}")
+
+
+# -- metrics ----------------------------------------------------------------------------
+def cmd_metrics(args) -> None:
+    from restorelab.io import load_image
+    from restorelab.metrics import psnr, ssim
+
+    a, b = load_image(args.a), load_image(args.b)
+    if a.shape != b.shape:
+        raise RestoreLabError(f"images differ in size: {a.shape[1]}x{a.shape[0]} vs {b.shape[1]}x{b.shape[0]}")
+    res = {"psnr": psnr(a, b, y_channel=args.y), "ssim": ssim(a, b, y_channel=args.y),
+           "protocol": "Y channel (BT.601)" if args.y else "RGB, [0,1] float, no border shave"}
+    _emit(args, res, f"PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['protocol']})")
+
+
+# -- bench ------------------------------------------------------------------------------
+def cmd_bench(args) -> None:
+    from restorelab.benchmark import run_core_benchmark
+
+    res = run_core_benchmark(args.presets.split(","), steps=args.steps, size=args.size,
+                             compile_=args.compile)
+    lines = []
+    for r in res["presets"]:
+        lines.append(f"{r['preset']:16} train naive {r['train_naive_it_s']:.2f} it/s, fast {r['train_fast_it_s']:.2f} "
+                     f"it/s (x{r['train_speedup']:.2f}); infer {args.size}² naive {r['infer_naive_s']:.2f} s, "
+                     f"fast {r['infer_fast_s']:.2f} s (x{r['infer_speedup']:.2f})")
+    _emit(args, res, "\n".join(lines))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from restorelab.training import TrainConfig, add_arguments
+
+    p = argparse.ArgumentParser(prog="restorelab", description="See, train and shrink image restorers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, fn, help_):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    add("models", cmd_models, "list presets and shipped models")
+
+    sp = add("train", cmd_train, "train a restorer (resumable; torchrun for several processes)")
+    add_arguments(sp, TrainConfig)
+    sp.add_argument("--run-dir", required=True, type=Path)
+    sp.add_argument("--stop-after", type=int, default=None, help="stop after N more steps (resume later)")
+    sp.add_argument("--rank-weights", action="store_true", help="each process saves rankN.safetensors")
+
+    sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set")
+    sp.add_argument("--model", required=True, help="shipped model name or .safetensors path")
+    sp.add_argument("--set", required=True, help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2")
+    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("--limit", type=int, default=None, help="first N images only")
+    sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
+                    help="score the model, the degraded input itself, or CBM3D (denoising sets)")
+
+    sp = add("restore", cmd_restore, "restore one image")
+    sp.add_argument("input")
+    sp.add_argument("output")
+    sp.add_argument("--model", default="aio-cpu")
+    sp.add_argument("--tile", type=int, default=256)
+    sp.add_argument("--overlap", type=int, default=32)
+
+    sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
+    sp.add_argument("a")
+    sp.add_argument("b")
+    sp.add_argument("--y", action="store_true", help="on the Y channel instead of RGB")
+
+    sp = add("bench", cmd_bench, "CPU speed: naive eager NCHW vs the fast path, per preset")
+    sp.add_argument("--presets", default="promptir-tiny,promptir-cpu")
+    sp.add_argument("--steps", type=int, default=6)
+    sp.add_argument("--size", type=int, default=512)
+    sp.add_argument("--compile", action="store_true", help="also time torch.compile")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except RestoreLabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

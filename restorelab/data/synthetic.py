@@ -1,0 +1,144 @@
+"""On-the-fly synthetic training pairs from clean photos.
+
+``SyntheticPairs[index]`` is a pure function of ``(seed, index)`` (and the file list):
+training resumes exactly by index, and DDP ranks can take disjoint index sets. Nothing
+uses global random state, so DataLoader workers need no seeding.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from restorelab.data._imread import list_images, read_uint8
+from restorelab.data.tasks import ALL_IN_ONE_TASKS, parse_task
+from restorelab.errors import RestoreLabError
+
+#: ``len()`` when no ``length`` is given. Indices are already random, so iterate
+#: sequentially (e.g. ``range(start, stop)``); do not shuffle such a long dataset.
+DEFAULT_LENGTH = 10_000_000
+
+
+class SyntheticPairs:
+    """Degraded/clean training patches synthesised from clean photos.
+
+    clean_dir: folder of clean photos (all are decoded once into RAM as uint8).
+    tasks: task names (see ``parse_task``); ``task_id`` is the position in this tuple.
+    patch_size: side P of the square crops (photos smaller than P are mirror-padded).
+    seed: base seed; ``index`` and ``seed`` fully determine a sample.
+    length: ``len()``; default ``DEFAULT_LENGTH``.
+    files: optional subset of file names (or paths) inside ``clean_dir``.
+    augment: random dihedral transform (8 flips/rot90s, identity included) before synthesis.
+
+    Sample ``index``: ``rng = default_rng([seed, index])``; task ``tasks[index % len(tasks)]``
+    (round-robin, so every run of ``len(tasks)`` consecutive indices holds each task once);
+    a random photo, a random P x P crop, a random dihedral transform, then the task's
+    degradation on the crop with the same ``rng``.
+    ``dataset[index]`` -> ``(degraded, clean, task_id)``: torch float32 (3, P, P) in [0, 1]
+    and an int; ``dataset.sample(index)`` gives the same as numpy H x W x 3 arrays.
+    """
+
+    def __init__(self, clean_dir: str, tasks: Sequence[str] = ALL_IN_ONE_TASKS, patch_size: int = 64,
+                 seed: int = 0, length: Optional[int] = None, files: Optional[Sequence[str]] = None,
+                 augment: bool = True):
+        from restorelab import degradations as D
+
+        if isinstance(tasks, str):
+            tasks = (tasks,)
+        self.tasks: Tuple[str, ...] = tuple(tasks)
+        if not self.tasks:
+            raise RestoreLabError("tasks must name at least one task")
+        self._fns = []
+        for t in self.tasks:
+            deg, params = parse_task(t)
+            D.check_params(deg, params)
+            self._fns.append((D.get(deg), params))
+        if not (isinstance(patch_size, (int, np.integer)) and patch_size >= 1):
+            raise RestoreLabError(f"patch_size must be a positive integer, got {patch_size!r}")
+        if not (isinstance(seed, (int, np.integer)) and seed >= 0):
+            raise RestoreLabError(f"seed must be a non-negative integer, got {seed!r}")
+        if length is not None and not (isinstance(length, (int, np.integer)) and length >= 1):
+            raise RestoreLabError(f"length must be a positive integer, got {length!r}")
+        self.patch_size = int(patch_size)
+        self.seed = int(seed)
+        self.length = int(length) if length is not None else DEFAULT_LENGTH
+        self.augment = bool(augment)
+        self.clean_dir = os.fspath(clean_dir)
+        self.files = self._resolve_files(files)
+        self.images: List[np.ndarray] = [self._prepare(read_uint8(p)) for p in self.files]
+
+    def _resolve_files(self, files) -> List[str]:
+        if files is None:
+            out = list_images(self.clean_dir)
+            if not out:
+                raise RestoreLabError(f"no images in {self.clean_dir}")
+            return out
+        out = []
+        for f in files:
+            p = os.fspath(f)
+            if not os.path.isabs(p) and not os.path.exists(p):
+                p = os.path.join(self.clean_dir, p)
+            if not os.path.isfile(p):
+                raise RestoreLabError(f"clean image not found: {p}")
+            out.append(p)
+        if not out:
+            raise RestoreLabError("files is empty")
+        return out
+
+    def _prepare(self, img: np.ndarray) -> np.ndarray:
+        p = self.patch_size
+        h, w = img.shape[:2]
+        if h < p or w < p:
+            img = np.pad(img, ((0, max(0, p - h)), (0, max(0, p - w)), (0, 0)), mode="symmetric")
+        return np.ascontiguousarray(img)
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def num_tasks(self) -> int:
+        return len(self.tasks)
+
+    def task_of(self, index: int) -> int:
+        """The task id of sample ``index`` (no work done)."""
+        return int(index) % len(self.tasks)
+
+    def sample(self, index: int):
+        """``(degraded, clean, task_id)`` as float32 P x P x 3 numpy arrays and an int."""
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"index must be an integer, got {type(index).__name__}")
+        index = int(index)
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range [0, {self.length})")
+        rng = np.random.default_rng([self.seed, index])
+        task_id = index % len(self.tasks)
+        img = self.images[int(rng.integers(len(self.images)))]
+        p = self.patch_size
+        h, w = img.shape[:2]
+        y = int(rng.integers(h - p + 1))
+        x = int(rng.integers(w - p + 1))
+        crop = img[y:y + p, x:x + p]
+        if self.augment:
+            k = int(rng.integers(8))
+            if k & 4:
+                crop = crop[:, ::-1]
+            if k & 3:
+                crop = np.rot90(crop, k & 3)
+        clean = crop.astype(np.float32) / np.float32(255.0)  # contiguous copy, = load_image values
+        fn, params = self._fns[task_id]
+        degraded = fn(clean, rng, **params)
+        return degraded, clean, task_id
+
+    def __getitem__(self, index: int):
+        import torch
+
+        degraded, clean, task_id = self.sample(index)
+        return (torch.from_numpy(np.ascontiguousarray(degraded.transpose(2, 0, 1))),
+                torch.from_numpy(np.ascontiguousarray(clean.transpose(2, 0, 1))),
+                task_id)
+
+    def __repr__(self) -> str:
+        return (f"SyntheticPairs({self.clean_dir!r}, tasks={self.tasks}, patch_size={self.patch_size}, "
+                f"seed={self.seed}, {len(self.images)} photos)")

@@ -1,0 +1,25 @@
+"""What can be run: architecture presets and the shipped (trained) models with their cards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from restorelab.inference.weights import WEIGHTS_DIR, read_card, shipped_names
+from restorelab.models import count_params, create_model, get_preset, preset_names
+
+
+def list_models(weights_dir: str | Path = WEIGHTS_DIR) -> list[dict]:
+    """One row per preset (random weights) and per shipped model (from its card)."""
+    rows = []
+    for name in preset_names():
+        total, _ = count_params(create_model(name))
+        rows.append({"name": name, "kind": "preset", "preset": name, "params": total, "nonzero_params": total,
+                     "weights": None, "tasks": [], "about": get_preset(name).about})
+    for name in shipped_names(weights_dir):
+        card = read_card(name, weights_dir)
+        rows.append({"name": name, "kind": card.get("kind", "dense"), "preset": card["preset"],
+                     "params": card["params"], "nonzero_params": card["nonzero_params"],
+                     "weights": str(Path(weights_dir) / f"{name}.safetensors"), "tasks": card.get("tasks", []),
+                     "sparsity": 1 - card["nonzero_params"] / card["params"],
+                     "file_bytes": (Path(weights_dir) / f"{name}.safetensors").stat().st_size})
+    return rows

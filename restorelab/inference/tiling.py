@@ -1,0 +1,111 @@
+"""Tiled inference: run a restoration network on images larger than memory allows.
+
+The image is cut into overlapping ``tile x tile`` crops, each crop goes through
+the network on its own, and the outputs are blended with a separable raised-cosine
+window so seams (where a crop's zero padding spoils its border pixels) fade out
+instead of showing. Peak memory is the network's activations for one tile plus
+the output accumulator.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+from restorelab.errors import RestoreLabError
+
+Progress = Callable[[int, int], None]
+
+
+def restore_tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    img: torch.Tensor,
+    tile: int = 256,
+    overlap: int = 32,
+    progress: Optional[Progress] = None,
+) -> torch.Tensor:
+    """Apply ``fn`` tile by tile to ``img`` and blend the results.
+
+    ``fn`` maps a float tensor ``(1, 3, h, w)`` to ``(1, 3, h, w)`` for any h, w.
+    ``img`` is ``(1, 3, H, W)`` float (values typically in [0, 1]). Tiles are
+    ``tile`` pixels square, neighbours share at least ``overlap`` pixels, and the
+    last tile of each row/column is aligned to the border, so all tiles are full
+    size when the image is at least one tile big; an image no bigger than one
+    tile gets a single call. ``progress(done, total)`` runs after every tile.
+    Returns a tensor of ``img``'s shape, dtype and device. Runs under no_grad.
+    """
+    _validate(img, tile, overlap)
+    height, width = img.shape[-2:]
+    ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
+    th, tw = min(tile, height), min(tile, width)
+    wy, wx = _ramp(th, overlap, img.device), _ramp(tw, overlap, img.device)
+    # float64 accumulation makes the blend exact after the final cast: a pointwise
+    # fn (identity included) returns bit-identical float32 values.
+    acc = torch.zeros(img.shape, dtype=torch.float64, device=img.device)
+    window = (wy[:, None] * wx[None, :]).to(acc.dtype)
+    total = len(ys) * len(xs)
+    with torch.no_grad():
+        for i, (y, x) in enumerate((y, x) for y in ys for x in xs):
+            crop = img[..., y : y + th, x : x + tw].contiguous()
+            out = _checked(fn(crop), crop)
+            acc[..., y : y + th, x : x + tw] += out.to(acc) * window
+            if progress is not None:
+                progress(i + 1, total)
+    # The window is separable and tiles form a grid, so the per-pixel weight sum is
+    # the outer product of two 1-D sums: no H x W weight buffer needed.
+    acc /= _coverage(ys, wy, height, acc)[:, None] * _coverage(xs, wx, width, acc)[None, :]
+    return acc.to(img.dtype)
+
+
+def _validate(img: torch.Tensor, tile: int, overlap: int) -> None:
+    """Refuse bad tiling parameters and inputs with a one-line message."""
+    if not isinstance(img, torch.Tensor) or img.ndim != 4:
+        shape = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
+        raise RestoreLabError(f"restore_tiled expects a (1, 3, H, W) tensor, got {shape}")
+    if img.shape[-1] == 0 or img.shape[-2] == 0:
+        raise RestoreLabError(f"cannot restore an empty image of shape {tuple(img.shape)}")
+    if not img.is_floating_point():
+        raise RestoreLabError(f"restore_tiled expects a float tensor, got {img.dtype}")
+    whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (tile, overlap))
+    if not (whole and tile > overlap >= 0):
+        raise RestoreLabError(
+            f"tiling needs whole numbers with tile > overlap >= 0, got tile={tile}, overlap={overlap}"
+        )
+
+
+def _checked(out: object, crop: torch.Tensor) -> torch.Tensor:
+    """Make sure ``fn`` kept the tile's shape; blending a mis-sized tile would misplace pixels."""
+    if not isinstance(out, torch.Tensor) or out.shape != crop.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise RestoreLabError(f"model returned {got} for a tile of shape {tuple(crop.shape)}")
+    return out
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile start offsets along one axis; the last tile ends exactly at the border."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, tile - overlap))
+    return starts + [length - tile]
+
+
+def _ramp(size: int, overlap: int, device: torch.device) -> torch.Tensor:
+    """1-D blend weights: a raised-cosine rise over ``overlap`` pixels at each end, 1 in between.
+
+    Where two tiles overlap by exactly ``overlap`` pixels their weights sum to 1
+    (sin^2 + cos^2), and a tile's outermost pixels, the ones spoilt by its own
+    padding, get the least say. The smallest weight, sin^2(pi / (2 (overlap+1))),
+    is never 0, so pixels covered by a single tile (image borders) stay defined.
+    """
+    idx = torch.arange(size, dtype=torch.float64, device=device)
+    linear = (torch.minimum(idx + 1, size - idx) / (overlap + 1)).clamp(max=1.0)
+    return torch.sin(linear * (torch.pi / 2)) ** 2
+
+
+def _coverage(starts: list[int], ramp: torch.Tensor, length: int, like: torch.Tensor) -> torch.Tensor:
+    """Sum of the 1-D ramps of all tiles covering each position of one axis."""
+    total = torch.zeros(length, dtype=like.dtype, device=like.device)
+    for s in starts:
+        total[s : s + ramp.numel()] += ramp.to(total)
+    return total

@@ -1,0 +1,117 @@
+"""Weight files: safetensors that carry their own model config, plus a JSON card beside them.
+
+A shipped model ``NAME`` is ``weights/NAME.safetensors`` (tensors + metadata: family, config)
+and ``weights/NAME.json`` (the card: how it was trained, what it scores). Files come from the
+local ``weights/`` folder by default; when ``RESTORELAB_HUB_REPO`` is set (a Space publishing
+its weights on the Hub) they are fetched with a revision-pinned ``hf_hub_download`` and the
+local copy is the fallback when the Hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from restorelab.errors import RestoreLabError
+from restorelab.models import build_from_config
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+def save_weights(model: nn.Module, path: str | Path, extra_meta: dict | None = None) -> None:
+    """Write ``model``'s state (contiguous, dense) + its config into a safetensors file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = model.config
+    meta = {"family": "promptir", "config": json.dumps(cfg.to_dict())}
+    meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def read_metadata(path: str | Path) -> dict:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except FileNotFoundError:
+        raise RestoreLabError(f"weights file not found: {path}") from None
+    except Exception as err:  # safetensors raises its own error types for bad headers
+        raise RestoreLabError(f"{path}: not a readable safetensors file ({err})") from None
+
+
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as err:
+        raise RestoreLabError(f"{path}: cannot read tensors ({err})") from None
+
+
+def load_weights(path: str | Path) -> nn.Module:
+    """Build the model described in the file's metadata and load its tensors (eval mode)."""
+    meta = read_metadata(path)
+    if "config" not in meta:
+        raise RestoreLabError(f"{path}: no model config in the safetensors metadata")
+    model = build_from_config(meta.get("family", "promptir"), json.loads(meta["config"]))
+    missing, unexpected = model.load_state_dict(load_state(path), strict=False)
+    if missing or unexpected:
+        raise RestoreLabError(f"{path}: tensors do not match the config (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]})")
+    return model.eval()
+
+
+def shipped_names(weights_dir: str | Path = WEIGHTS_DIR) -> list[str]:
+    """Names of the models that have both a .safetensors file and a .json card."""
+    d = Path(weights_dir)
+    return sorted(p.stem for p in d.glob("*.safetensors") if p.with_suffix(".json").exists())
+
+
+def read_card(name: str, weights_dir: str | Path = WEIGHTS_DIR) -> dict:
+    p = Path(weights_dir) / f"{name}.json"
+    if not p.exists():
+        raise RestoreLabError(f"no shipped model {name!r}; available: {', '.join(shipped_names(weights_dir)) or 'none'}")
+    return json.loads(p.read_text())
+
+
+def resolve(name_or_path: str, weights_dir: str | Path = WEIGHTS_DIR) -> Path:
+    """A shipped model name or a path → a local safetensors path (Hub first if configured)."""
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors":
+        if not p.exists():
+            raise RestoreLabError(f"weights file not found: {p}")
+        return p
+    local = Path(weights_dir) / f"{name_or_path}.safetensors"
+    repo = os.environ.get("RESTORELAB_HUB_REPO")
+    if repo:
+        try:
+            return hub_download(repo, f"{name_or_path}.safetensors", os.environ.get("RESTORELAB_HUB_REVISION"))
+        except RestoreLabError:
+            if not local.exists():
+                raise
+    if not local.exists():
+        raise RestoreLabError(f"no shipped model {name_or_path!r}; available: "
+                              f"{', '.join(shipped_names(weights_dir)) or 'none'}")
+    return local
+
+
+def hub_download(repo: str, filename: str, revision: str | None) -> Path:
+    """Fetch one file from a Hub model repo at a pinned revision (a commit hash is best)."""
+    from huggingface_hub import hf_hub_download
+
+    if not revision:
+        raise RestoreLabError("RESTORELAB_HUB_REVISION must pin a revision (commit hash or tag) "
+                              "when RESTORELAB_HUB_REPO is set")
+    try:
+        return Path(hf_hub_download(repo_id=repo, filename=filename, revision=revision))
+    except Exception as err:  # offline, missing file, bad repo: all become one clear line
+        raise RestoreLabError(f"could not fetch {filename} from the Hub repo {repo}@{revision} "
+                              f"({type(err).__name__}); using local weights if present") from None

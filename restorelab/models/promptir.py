@@ -1,0 +1,236 @@
+"""PromptIR (Potlapalli et al., NeurIPS 2023), the all-in-one restorer MIR-L prunes.
+
+A Restormer-style 4-level U-Net (MDTA attention + GDFN feed-forward) with three prompt
+blocks in the decoder. Written from the paper and the facts in
+``shared/reference/mirl_promptir.md``; parameter names differ from the official code but
+the structure and the parameter count (35,592,263 for ``promptir-paper`` with the official
+unused layers kept) are the same.
+
+Input: float tensor (N, 3, H, W) in [0, 1], any H and W (padded to a multiple of 8 inside,
+cropped back). Output: same shape (a global residual is added, so values may leave [0, 1]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class PromptIRConfig:
+    """Architecture hyper-parameters. Defaults are the paper's (``promptir-paper``)."""
+
+    dim: int = 48
+    num_blocks: tuple[int, int, int, int] = (4, 6, 6, 8)
+    num_refinement_blocks: int = 4
+    heads: tuple[int, int, int, int] = (1, 2, 4, 8)
+    ffn_expansion_factor: float = 2.66
+    prompt_len: int = 5
+    prompt_dims: tuple[int, int, int] = (64, 128, 320)  # prompt1 (H/2), prompt2 (H/4), prompt3 (H/8)
+    prompt_sizes: tuple[int, int, int] = (64, 32, 16)
+    # The official code builds six 1x1 convs it never calls (215,296 params); kept only so
+    # the paper preset's parameter count matches the paper.
+    official_unused_layers: bool = False
+    # "fast": LayerNorm on a channels-last view (no copies under channels_last);
+    # "reference": the official to_3d/to_4d rearrange with hand-written mean/var.
+    layernorm: str = "fast"
+    in_channels: int = 3
+    out_channels: int = 3
+
+    def __post_init__(self):
+        for name in ("num_blocks", "heads", "prompt_dims", "prompt_sizes"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.layernorm not in ("fast", "reference"):
+            raise ValueError(f"layernorm must be 'fast' or 'reference', not {self.layernorm!r}")
+        for level, h in enumerate(self.heads):
+            if (self.dim * 2**level) % h:
+                raise ValueError(f"level {level}: {self.dim * 2**level} channels not divisible by {h} heads")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over channels of an (N, C, H, W) tensor (Restormer's 'WithBias' form)."""
+
+    def __init__(self, channels: int, impl: str = "fast"):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.impl = impl
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "fast":
+            # permute is a free view for channels_last tensors; layer_norm is one fused kernel.
+            y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, 1e-5)
+            return y.permute(0, 3, 1, 2)
+        n, c, h, w = x.shape
+        t = x.flatten(2).transpose(1, 2)  # the official to_3d: (N, HW, C)
+        mu = t.mean(-1, keepdim=True)
+        var = t.var(-1, keepdim=True, unbiased=False)
+        t = (t - mu) / torch.sqrt(var + 1e-5) * self.weight + self.bias
+        return t.transpose(1, 2).reshape(n, c, h, w)
+
+
+class Attention(nn.Module):
+    """MDTA: attention across channels (C/heads x C/heads per head), linear in pixels."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=False)
+        self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=False)
+        self.project_out = nn.Conv2d(dim, dim, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
+        q, k, v = (t.reshape(n, self.heads, c // self.heads, h * w) for t in (q, k, v))
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        out = (attn @ v).reshape(n, c, h, w)
+        return self.project_out(out)
+
+
+class FeedForward(nn.Module):
+    """GDFN: 1x1 expand, 3x3 depthwise, GELU gate, 1x1 project."""
+
+    def __init__(self, dim: int, expansion: float):
+        super().__init__()
+        hidden = int(dim * expansion)
+        self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=False)
+        self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=False)
+        self.project_out = nn.Conv2d(hidden, dim, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        return self.project_out(F.gelu(x1) * x2)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, expansion: float, ln: str):
+        super().__init__()
+        self.norm1 = ChannelLayerNorm(dim, ln)
+        self.attn = Attention(dim, heads)
+        self.norm2 = ChannelLayerNorm(dim, ln)
+        self.ffn = FeedForward(dim, expansion)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
+def _stage(n: int, dim: int, heads: int, cfg: PromptIRConfig) -> nn.Sequential:
+    return nn.Sequential(*[TransformerBlock(dim, heads, cfg.ffn_expansion_factor, cfg.layernorm) for _ in range(n)])
+
+
+class Downsample(nn.Sequential):
+    """C -> 2C channels, H/2 x W/2."""
+
+    def __init__(self, c: int):
+        super().__init__(nn.Conv2d(c, c // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
+
+
+class Upsample(nn.Sequential):
+    """C -> C/2 channels, 2H x 2W."""
+
+    def __init__(self, c: int):
+        super().__init__(nn.Conv2d(c, c * 2, 3, padding=1, bias=False), nn.PixelShuffle(2))
+
+
+class PromptGenBlock(nn.Module):
+    """A learned bank of prompt_len prompts, mixed by weights predicted from the features."""
+
+    def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, lin_dim: int):
+        super().__init__()
+        self.prompt_param = nn.Parameter(torch.rand(prompt_len, prompt_dim, prompt_size, prompt_size))
+        self.linear_layer = nn.Linear(lin_dim, prompt_len)
+        self.conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.linear_layer(x.mean(dim=(-2, -1))).softmax(dim=1)  # (N, prompt_len)
+        prompt = torch.einsum("nl,lchw->nchw", weights, self.prompt_param)
+        prompt = F.interpolate(prompt, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv3x3(prompt)
+
+
+class PromptIR(nn.Module):
+    def __init__(self, cfg: PromptIRConfig | None = None):
+        super().__init__()
+        cfg = cfg or PromptIRConfig()
+        self.config = cfg
+        d, nb, hd, p = cfg.dim, cfg.num_blocks, cfg.heads, cfg.prompt_dims
+        c1, c2, c3, c4 = d, d * 2, d * 4, d * 8
+        self.patch_embed = nn.Conv2d(cfg.in_channels, d, 3, padding=1, bias=False)
+        self.encoder_level1 = _stage(nb[0], c1, hd[0], cfg)
+        self.down1_2 = Downsample(c1)
+        self.encoder_level2 = _stage(nb[1], c2, hd[1], cfg)
+        self.down2_3 = Downsample(c2)
+        self.encoder_level3 = _stage(nb[2], c3, hd[2], cfg)
+        self.down3_4 = Downsample(c3)
+        self.latent = _stage(nb[3], c4, hd[3], cfg)
+
+        self.prompt3 = PromptGenBlock(p[2], cfg.prompt_len, cfg.prompt_sizes[2], c4)
+        self.noise_level3 = _stage(1, c4 + p[2], hd[2], cfg)
+        # As the official code: reduce to c3 *before* up-sampling, so the skip concat is c2 + c3.
+        self.reduce_noise_level3 = nn.Conv2d(c4 + p[2], c3, 1, bias=False)
+        self.up4_3 = Upsample(c3)
+        self.reduce_chan_level3 = nn.Conv2d(c2 + c3, c3, 1, bias=False)
+        self.decoder_level3 = _stage(nb[2], c3, hd[2], cfg)
+
+        self.prompt2 = PromptGenBlock(p[1], cfg.prompt_len, cfg.prompt_sizes[1], c3)
+        self.noise_level2 = _stage(1, c3 + p[1], hd[2], cfg)
+        self.reduce_noise_level2 = nn.Conv2d(c3 + p[1], c3, 1, bias=False)
+        self.up3_2 = Upsample(c3)
+        self.reduce_chan_level2 = nn.Conv2d(c3, c2, 1, bias=False)
+        self.decoder_level2 = _stage(nb[1], c2, hd[1], cfg)
+
+        self.prompt1 = PromptGenBlock(p[0], cfg.prompt_len, cfg.prompt_sizes[0], c2)
+        self.noise_level1 = _stage(1, c2 + p[0], hd[2], cfg)
+        self.reduce_noise_level1 = nn.Conv2d(c2 + p[0], c2, 1, bias=False)
+        self.up2_1 = Upsample(c2)
+        self.decoder_level1 = _stage(nb[0], c2, hd[0], cfg)  # 2d channels: skip concat, no 1x1 reduce
+        self.refinement = _stage(cfg.num_refinement_blocks, c2, hd[0], cfg)
+        self.output = nn.Conv2d(c2, cfg.out_channels, 3, padding=1, bias=False)
+
+        if cfg.official_unused_layers:
+            self.unused = nn.ModuleDict({
+                "chnl_reduce1": nn.Conv2d(64, 64, 1, bias=False),
+                "chnl_reduce2": nn.Conv2d(128, 128, 1, bias=False),
+                "chnl_reduce3": nn.Conv2d(320, 256, 1, bias=False),
+                "reduce_noise_channel_1": nn.Conv2d(d + 64, d, 1, bias=False),
+                "reduce_noise_channel_2": nn.Conv2d(d * 2 + 128, d * 2, 1, bias=False),
+                "reduce_noise_channel_3": nn.Conv2d(d * 4 + 256, d * 4, 1, bias=False),
+            })
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        inp = _pad_to_multiple(x, 8)
+        e1 = self.encoder_level1(self.patch_embed(inp))
+        e2 = self.encoder_level2(self.down1_2(e1))
+        e3 = self.encoder_level3(self.down2_3(e2))
+        z = self.latent(self.down3_4(e3))
+
+        z = self.reduce_noise_level3(self.noise_level3(torch.cat([z, self.prompt3(z)], 1)))
+        d3 = self.decoder_level3(self.reduce_chan_level3(torch.cat([self.up4_3(z), e3], 1)))
+        d3 = self.reduce_noise_level2(self.noise_level2(torch.cat([d3, self.prompt2(d3)], 1)))
+        d2 = self.decoder_level2(self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], 1)))
+        d2 = self.reduce_noise_level1(self.noise_level1(torch.cat([d2, self.prompt1(d2)], 1)))
+        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], 1))
+        out = self.output(self.refinement(d1)) + inp
+        return out[..., :h, :w]
+
+
+def _pad_to_multiple(x: torch.Tensor, m: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if not (ph or pw):
+        return x
+    # reflect needs the pad smaller than the side; tiny inputs fall back to replicate.
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -1,0 +1,15 @@
+"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun)."""
+
+from restorelab.training.config import TrainConfig, add_arguments, from_args
+from restorelab.training.loop import (
+    Trainer,
+    apply_masks,
+    build_val_set,
+    evaluate_pairs,
+    load_init,
+    make_optimizer,
+    setup_distributed,
+)
+
+__all__ = ["TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set", "evaluate_pairs",
+           "from_args", "load_init", "make_optimizer", "setup_distributed"]

@@ -1,0 +1,87 @@
+"""Typed training hyper-parameters. Every field becomes a ``--flag`` of ``restorelab train``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from restorelab.errors import RestoreLabError
+
+DEFAULT_DATA = "../shared/datasets"
+
+
+@dataclass
+class TrainConfig:
+    model: str = "promptir-cpu"  # a preset name (see `restorelab models`)
+    tasks: str = "denoise_15,denoise_25,denoise_50,derain,dehaze"  # comma-separated, balanced
+    data_dir: str = DEFAULT_DATA + "/train/clean"  # folder of clean photos
+    val_count: int = 8  # the last N photos (sorted names) are held out for validation
+    patch_size: int = 64
+    batch_size: int = 8  # per process
+    steps: int = 20000
+    optimizer: str = "adamw"  # adamw | adam
+    lr: float = 2e-4
+    weight_decay: float = 0.01  # torch AdamW's default, as MIR-L
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.01  # cosine decays to lr * this
+    seed: int = 0
+    val_every: int = 1000
+    val_size: int = 128  # centre crop of each validation photo
+    ckpt_every: int = 250
+    channels_last: bool = True
+    compile: bool = False  # torch.compile the model (see benchmarks for when it pays)
+    threads: int = 0  # torch intra-op threads per process; 0 = cores / processes
+
+    def __post_init__(self):
+        if self.optimizer not in ("adamw", "adam"):
+            raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
+        for name in ("patch_size", "batch_size", "steps", "val_every", "ckpt_every"):
+            if getattr(self, name) <= 0:
+                raise RestoreLabError(f"{name} must be positive")
+        if self.patch_size % 8:
+            raise RestoreLabError("patch_size must be a multiple of 8")
+
+    @property
+    def task_list(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.tasks.split(",") if t.strip())
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        extra = set(d) - known
+        if extra:
+            raise RestoreLabError(f"unknown training config keys: {sorted(extra)}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig) -> None:
+    """One ``--field`` per dataclass field, typed from its default (open_lth style)."""
+    for f in fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, type=_parse_bool, default=default, metavar="BOOL")
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+
+
+def from_args(args: argparse.Namespace, cls=TrainConfig):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def _parse_bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes", "on"):
+        return True
+    if s.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
