@@ -89,6 +89,20 @@ def cmd_metrics(args) -> None:
     _emit(args, res, f"PSNR {res['psnr']:.2f} dB  SSIM {res['ssim']:.4f}  ({res['protocol']})")
 
 
+# -- synthesis check ------------------------------------------------------------------------
+_REAL = {"rain": "test/derain/Rain100L-10", "haze": "test/dehaze/SOTS-outdoor-2"}
+
+
+def cmd_check_synthesis(args) -> None:
+    from restorelab.data import resolve_data_root
+    from restorelab.degradations.stats import compare_to_real, format_comparison
+
+    root = Path(resolve_data_root(args.data_dir))
+    real = args.real or str(root / _REAL[args.kind])
+    res = compare_to_real(args.kind, real, str(root / "train" / "clean"), n=args.n, seed=args.seed)
+    _emit(args, res, format_comparison(res))
+
+
 # -- bench ------------------------------------------------------------------------------
 def cmd_bench(args) -> None:
     from restorelab.benchmark import run_core_benchmark
@@ -142,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("a")
     sp.add_argument("b")
     sp.add_argument("--y", action="store_true", help="on the Y channel instead of RGB")
+
+    sp = add("check-synthesis", cmd_check_synthesis, "residual stats: our rain/haze vs the real pairs")
+    sp.add_argument("kind", choices=sorted(_REAL))
+    sp.add_argument("--real", default=None, help="paired folder (default: Rain100L-10 / SOTS-outdoor-2)")
+    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("-n", type=int, default=50, help="clean photos to synthesise on")
+    sp.add_argument("--seed", type=int, default=0)
 
     sp = add("bench", cmd_bench, "CPU speed: naive eager NCHW vs the fast path, per preset")
     sp.add_argument("--presets", default="promptir-tiny,promptir-cpu")

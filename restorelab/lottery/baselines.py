@@ -1,0 +1,138 @@
+"""The paper's one-shot baselines and the lottery-ticket control it leaves out.
+
+* one-shot magnitude (PIR-OSM I / II, ``amount`` 0.3 / 0.7): remove that fraction of the
+  prunable weights of the *trained* dense model at once (global magnitude), then fine-tune
+  the survivors from their trained values with the masks for ``finetune_frac`` (5%) of the
+  dense step budget.
+* one-shot random (PIR-OSR I / II): the same with uniformly random pruning (seeded).
+* random re-init: the final mask of a finished IMP run applied to a *fresh* random
+  initialisation (seed != the dense seed), trained with the same per-round budget. A winning
+  ticket should beat it; if it does not, the mask alone (not θ0) carries the result.
+
+Each baseline is one round directory (``rounds``) plus ``baseline.json``; rerunning resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from restorelab.errors import RestoreLabError
+from restorelab.lottery import rounds as R
+from restorelab.lottery.masks import load_masks, ones_masks
+from restorelab.lottery.pruning import prune
+
+KINDS = ("oneshot-magnitude", "oneshot-random", "reinit")
+PAPER_NAMES = {("oneshot-magnitude", 0.3): "PIR-OSM I", ("oneshot-magnitude", 0.7): "PIR-OSM II",
+               ("oneshot-random", 0.3): "PIR-OSR I", ("oneshot-random", 0.7): "PIR-OSR II"}
+
+
+@dataclass
+class BaselineConfig:
+    kind: str = "oneshot-magnitude"  # oneshot-magnitude | oneshot-random | reinit
+    amount: float = 0.3  # one-shot: fraction of the prunable weights removed (I: 0.3, II: 0.7)
+    finetune_frac: float = 0.05  # one-shot: fine-tuning steps as a fraction of the dense steps
+    finetune_lr: float = 0.0  # one-shot: peak LR of the fine-tuning; 0 = the dense LR
+    seed: int = 1  # random pruning / re-initialisation seed
+    keep_norms_dense: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise RestoreLabError(f"baseline kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if not 0 < self.amount < 1:
+            raise RestoreLabError(f"amount must be in (0, 1), got {self.amount}")
+        if not 0 < self.finetune_frac <= 1:
+            raise RestoreLabError(f"finetune_frac must be in (0, 1], got {self.finetune_frac}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BaselineConfig":
+        extra = set(d) - {f.name for f in fields(cls)}
+        if extra:
+            raise RestoreLabError(f"unknown baseline config keys: {sorted(extra)}")
+        return cls(**d)
+
+
+def resolve_dense(path: str | Path) -> Path:
+    """A dense Trainer run dir, or an IMP run dir (its dense run / round_00) -> the dense run dir."""
+    path = Path(path)
+    meta = path / "lottery.json"
+    if meta.exists():
+        dense = json.loads(meta.read_text()).get("dense_run")
+        path = Path(dense) if dense else path / "round_00"
+    for f in ("final.safetensors", "config.json"):
+        if not (path / f).exists():
+            raise RestoreLabError(f"{path} is not a finished dense run (no {f})")
+    return path
+
+
+def last_round(imp_run: str | Path) -> Path:
+    """The highest-numbered finished round directory of an IMP run."""
+    done = sorted(d for d in Path(imp_run).glob("round_*") if R.is_done(d))
+    if len(done) < 2:
+        raise RestoreLabError(f"{imp_run} has no finished pruning round")
+    return done[-1]
+
+
+def _start(run_dir: Path, cfg: BaselineConfig, source: Path) -> None:
+    new = {"kind": "baseline", "baseline": cfg.to_dict(), "source": str(source)}
+    path = run_dir / "baseline.json"
+    if path.exists() and json.loads(path.read_text()) != new:
+        raise RestoreLabError(f"{run_dir} holds a baseline with another config; use a new run directory")
+    R.write_json(path, new)
+
+
+def finetune_config(train, cfg: BaselineConfig):
+    steps = max(1, round(cfg.finetune_frac * train.steps))
+    return dataclasses.replace(train, steps=steps, warmup_steps=round(train.warmup_steps * cfg.finetune_frac),
+                               lr=cfg.finetune_lr or train.lr, val_every=steps, ckpt_every=min(train.ckpt_every, steps))
+
+
+def run_oneshot(cfg: BaselineConfig, dense_run: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
+                progress: bool = False, stop_after: int | None = None, train=None) -> dict | None:
+    """PIR-OSM / PIR-OSR: prune the trained dense model once, fine-tune; the record (None if stopped)."""
+    from restorelab.models import create_model
+    from restorelab.training import TrainConfig
+
+    if cfg.kind not in ("oneshot-magnitude", "oneshot-random"):
+        raise RestoreLabError(f"run_oneshot needs a one-shot kind, not {cfg.kind!r}")
+    dense, run_dir = resolve_dense(dense_run), Path(run_dir)
+    train = train or TrainConfig.load(dense / "config.json")
+    _start(run_dir, cfg, dense)
+    final = R.load_final(dense)
+    strategy = "global" if cfg.kind == "oneshot-magnitude" else "random"
+    ones = ones_masks(create_model(train.model), cfg.keep_norms_dense)
+    masks = R.masks_for(run_dir, lambda: prune(strategy, final, ones, cfg.amount, cfg.seed))
+    info = {"kind": cfg.kind, "name": PAPER_NAMES.get((cfg.kind, cfg.amount), cfg.kind), "amount": cfg.amount,
+            "seed": cfg.seed, "dense_run": str(dense)}
+    return R.train_round(finetune_config(train, cfg), run_dir, masks, final, dataset=dataset, val_set=val_set,
+                         progress=progress, stop_after=stop_after, info=info)
+
+
+def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
+               progress: bool = False, stop_after: int | None = None) -> dict | None:
+    """The final ticket's mask on a fresh initialisation (seed ``cfg.seed``), per-round budget."""
+    from restorelab.lottery.imp import LotteryConfig, round_train_config
+    from restorelab.models import create_model
+    from restorelab.training import TrainConfig
+
+    meta = json.loads((Path(imp_run) / "lottery.json").read_text())
+    lottery, train = LotteryConfig.from_dict(meta["lottery"]), TrainConfig.from_dict(meta["train"])
+    if cfg.seed == train.seed:
+        raise RestoreLabError(f"re-init seed {cfg.seed} equals the ticket's seed; pick another")
+    ticket, run_dir = last_round(imp_run), Path(run_dir)
+    _start(run_dir, cfg, ticket)
+    masks = R.masks_for(run_dir, lambda: load_masks(ticket / R.MASK))
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.seed)
+        init = create_model(train.model).state_dict()
+    info = {"kind": "reinit", "name": "random re-init", "seed": cfg.seed, "ticket": str(ticket),
+            "ticket_round": R.read_record(ticket)["round"]}
+    return R.train_round(round_train_config(train, lottery), run_dir, masks, init, dataset=dataset,
+                         val_set=val_set, progress=progress, stop_after=stop_after, info=info)

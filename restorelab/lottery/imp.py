@@ -1,0 +1,252 @@
+"""Iterative magnitude pruning with rewinding (MIR-L, Algorithm 1), resumable round by round.
+
+Round 0 trains the dense model (or reuses a finished dense run: a Trainer run directory with
+``theta0.safetensors``, ``final.safetensors`` and ``config.json``). Each later round prunes
+``rate`` of the surviving prunable weights of the previous round's trained weights, rewinds
+the survivors, and retrains with the masks for ``steps_per_round`` steps with a fresh
+optimizer and LR schedule (as the paper: a new Lightning trainer per round).
+
+Rewinding (``rewind_all``):
+  * True (default, pure lottery ticket): *every* tensor goes back to θ0, including biases,
+    ``prompt_param`` and ``temperature``; a ticket is then exactly (mask, θ0).
+  * False (the official MIR-L code): weights and biases go back to θ0, but ``prompt_param``
+    and ``temperature`` keep the values trained in the previous round.
+Late rewinding (``rewind_step = k > 0``): rewind to the dense run's weights after k steps
+instead of θ0. They are reproduced by replaying the dense config for k steps in
+``run_dir/rewind_stepK/`` (training is a pure function of config and step, so the replay
+equals the dense run's step k when both ran in one process).
+
+Layout: ``run_dir/lottery.json`` (both configs) and ``run_dir/round_XX/`` per round (see
+``rounds``). Rerunning on the same directory resumes: finished rounds are read back, a
+round's mask is read from its file, the Trainer resumes from its checkpoint. Only
+``target``, ``target_over`` and ``rounds`` may change between runs (to extend a run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from restorelab.errors import RestoreLabError
+from restorelab.lottery import rounds as R
+from restorelab.inference.weights import load_state
+from restorelab.lottery.masks import Masks, load_masks, ones_masks, save_masks
+from restorelab.lottery.pruning import planned_kept, prune
+
+MAX_ROUNDS = 200
+EXTENDABLE = ("target", "target_over", "rounds")
+
+
+@dataclass
+class LotteryConfig:
+    strategy: str = "global"  # global | layerwise (magnitude; "random" is a baseline, see baselines)
+    rate: float = 0.2  # fraction of the surviving prunable weights removed per round
+    target: float = 0.9  # stop at the first round whose sparsity >= target
+    target_over: str = "all"  # all (the paper's "trainable parameters") | prunable
+    rounds: int = 0  # > 0: exactly this many pruning rounds, target ignored (the paper: 15)
+    steps_per_round: int = 2000  # retraining budget of every pruning round
+    warmup_per_round: int = -1  # -1: the dense warm-up scaled by steps_per_round / steps
+    rewind_step: int = 0  # 0: rewind to θ0 (the paper); k > 0: late rewinding to dense step k
+    rewind_all: bool = True  # False: prompt_param/temperature keep trained values (official code)
+    keep_norms_dense: bool = False  # True: LayerNorm weights are never pruned
+
+    def __post_init__(self):
+        if self.strategy not in ("global", "layerwise"):
+            raise RestoreLabError(f"IMP strategy must be global or layerwise, not {self.strategy!r}")
+        if self.target_over not in ("all", "prunable"):
+            raise RestoreLabError(f"target_over must be all or prunable, not {self.target_over!r}")
+        if not 0 < self.rate < 1:
+            raise RestoreLabError(f"rate must be in (0, 1), got {self.rate}")
+        if not 0 < self.target < 1:
+            raise RestoreLabError(f"target must be in (0, 1), got {self.target}")
+        for name in ("rounds", "rewind_step"):
+            if getattr(self, name) < 0:
+                raise RestoreLabError(f"{name} must be >= 0")
+        if self.steps_per_round <= 0:
+            raise RestoreLabError("steps_per_round must be positive")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LotteryConfig":
+        extra = set(d) - {f.name for f in fields(cls)}
+        if extra:
+            raise RestoreLabError(f"unknown lottery config keys: {sorted(extra)}")
+        return cls(**d)
+
+
+def round_train_config(train, lottery: LotteryConfig):
+    """The TrainConfig of a pruning round: the dense one with the per-round budget."""
+    s = lottery.steps_per_round
+    warm = lottery.warmup_per_round if lottery.warmup_per_round >= 0 else round(train.warmup_steps * s / train.steps)
+    return dataclasses.replace(train, steps=s, warmup_steps=warm, val_every=s, ckpt_every=min(train.ckpt_every, s))
+
+
+def rounds_needed(model, lottery: LotteryConfig) -> int:
+    """Pruning rounds to reach the target (or ``lottery.rounds``); counts need no weights."""
+    if lottery.rounds:
+        return lottery.rounds
+    masks = ones_masks(model, lottery.keep_norms_dense)
+    all_total = sum(p.numel() for p in model.parameters())
+    dense_rest = all_total - sum(m.numel() for m in masks.values())
+    p_total = all_total - dense_rest
+    for r, kept in enumerate(planned_kept(lottery.strategy, masks, lottery.rate, MAX_ROUNDS), 1):
+        s = 1 - kept / p_total if lottery.target_over == "prunable" else 1 - (kept + dense_rest) / all_total
+        if s >= lottery.target - 1e-12:
+            return r
+    raise RestoreLabError(f"target sparsity {lottery.target} over {lottery.target_over} parameters is not "
+                          f"reachable ({dense_rest} parameters are never pruned)")
+
+
+class IMP:
+    """Run (or resume) iterative magnitude pruning in ``run_dir``; iterate ``run()`` for records."""
+
+    def __init__(self, lottery: LotteryConfig, run_dir: str | Path, train=None, dense_run: str | Path | None = None,
+                 dataset=None, val_set=None, progress: bool = False):
+        from restorelab.training import TrainConfig
+
+        if train is None and dense_run is None:
+            raise RestoreLabError("give a training config (to train the dense model) or a finished dense run")
+        self.dense_run = Path(dense_run) if dense_run else None
+        if self.dense_run:
+            for f in ("theta0.safetensors", "final.safetensors", "config.json"):
+                if not (self.dense_run / f).exists():
+                    raise RestoreLabError(f"dense run {self.dense_run} has no {f} (is it finished?)")
+            train = train or TrainConfig.load(self.dense_run / "config.json")
+        if lottery.rewind_step >= train.steps:
+            raise RestoreLabError(f"rewind_step {lottery.rewind_step} is not before the dense run's end ({train.steps})")
+        self.lottery, self.train, self.run_dir = lottery, train, Path(run_dir)
+        self.dataset, self.val_set, self.progress = dataset, val_set, progress
+        self.stopped = False
+        self._budget: int | None = None
+
+    # -- paths ------------------------------------------------------------------------------
+    def round_dir(self, r: int) -> Path:
+        return self.run_dir / f"round_{r:02d}"
+
+    def _dense_file(self, name: str) -> Path:
+        return (self.dense_run or self.round_dir(0)) / name
+
+    def final_state(self, r: int) -> dict[str, torch.Tensor]:
+        return R.load_final(self.dense_run if (r == 0 and self.dense_run) else self.round_dir(r))
+
+    def n_rounds(self) -> int:
+        from restorelab.models import create_model
+
+        return rounds_needed(create_model(self.train.model), self.lottery)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _check_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "lottery.json"
+        new = {"kind": "imp", "lottery": self.lottery.to_dict(), "train": self.train.to_dict(),
+               "dense_run": str(self.dense_run) if self.dense_run else None}
+        if path.exists():
+            old = json.loads(path.read_text())
+            fixed = lambda d: {**d, "lottery": {k: v for k, v in d["lottery"].items() if k not in EXTENDABLE}}  # noqa: E731
+            if fixed(old) != fixed(new):
+                raise RestoreLabError(f"{self.run_dir} holds a lottery run with another config; "
+                                      f"only {', '.join(EXTENDABLE)} may change (use a new run directory)")
+        R.write_json(path, new)
+
+    def _count(self, step: int, loss: float) -> None:
+        if self._budget is not None:
+            self._budget -= 1
+
+    def _train(self, cfg, d: Path, masks: Masks, init, info: dict) -> dict | None:
+        if self._budget is not None and self._budget <= 0:
+            self.stopped = True
+            return None
+        rec = R.train_round(cfg, d, masks, init, dataset=self.dataset, val_set=self.val_set,
+                            progress=self.progress, stop_after=self._budget, on_step=self._count, info=info)
+        self.stopped = rec is None
+        return rec
+
+    # -- rounds -----------------------------------------------------------------------------
+    def _dense_round(self) -> dict | None:
+        d = self.round_dir(0)
+        if R.is_done(d):
+            return R.read_record(d)
+        from restorelab.models import create_model
+
+        masks = ones_masks(create_model(self.train.model), self.lottery.keep_norms_dense)
+        info = {"round": 0, "kind": "dense", "strategy": self.lottery.strategy}
+        if self.dense_run is None:
+            return self._train(self.train, d, masks, None, info)
+        from restorelab.inference.weights import load_weights
+
+        model = load_weights(self.dense_run / "final.safetensors")
+        save_masks(masks, d / R.MASK)
+        val = R.validate_model(model, self.train, self.val_set)
+        return R.finish_round(d, model, masks, val, {**info, "steps": self.train.steps,
+                                                     "dense_run": str(self.dense_run)})
+
+    def _rewind_state(self) -> dict[str, torch.Tensor] | None:
+        k = self.lottery.rewind_step
+        if k == 0:
+            return load_state(self._dense_file("theta0.safetensors"))
+        from restorelab.training import Trainer
+
+        side = self.run_dir / f"rewind_step{k}"
+        ckpt = side / "checkpoint.pt"
+        done = int(torch.load(ckpt, map_location="cpu", weights_only=True)["step"]) if ckpt.exists() else 0
+        if done < k:
+            if self._budget is not None and self._budget <= 0:
+                self.stopped = True
+                return None
+            want = k - done if self._budget is None else min(k - done, self._budget)
+            tr = Trainer(self.train, side, progress=self.progress, dataset=self.dataset, val_set=self.val_set)
+            tr.train(stop_after=want, on_step=self._count)
+            if tr.step < k:
+                self.stopped = True
+                return None
+        return torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+
+    def _pruned_masks(self, r: int) -> Masks:
+        prev_masks = load_masks(self.round_dir(r - 1) / R.MASK)
+        return R.masks_for(self.round_dir(r), lambda: prune(self.lottery.strategy, self.final_state(r - 1),
+                                                            prev_masks, self.lottery.rate))
+
+    def _pruning_round(self, r: int, cfg) -> dict | None:
+        d = self.round_dir(r)
+        if R.is_done(d):
+            return R.read_record(d)
+        masks = self._pruned_masks(r)
+        init = self._rewind_state()
+        if init is None:
+            return None
+        if not self.lottery.rewind_all:
+            prev = self.final_state(r - 1)
+            init = {n: (v if n.endswith(("weight", "bias")) else prev[n]) for n, v in init.items()}
+        info = {"round": r, "kind": "imp", "strategy": self.lottery.strategy, "rate": self.lottery.rate,
+                "rewind_step": self.lottery.rewind_step, "rewind_all": self.lottery.rewind_all}
+        return self._train(cfg, d, masks, init, info)
+
+    def run(self, stop_after: int | None = None) -> Iterator[dict]:
+        """Yield the record of every round (finished ones read back) until the target is met.
+
+        ``stop_after``: train at most this many steps in this call, then stop with
+        ``self.stopped = True`` (a simulated kill; rerun to resume).
+        """
+        self._check_run_dir()
+        self._budget, self.stopped = stop_after, False
+        rec = self._dense_round()
+        if rec is None:
+            return
+        yield rec
+        cfg = round_train_config(self.train, self.lottery)
+        for r in range(1, self.n_rounds() + 1):
+            rec = self._pruning_round(r, cfg)
+            if rec is None:
+                return
+            yield rec
+
+    def final_masks(self) -> Masks:
+        return load_masks(self.round_dir(self.n_rounds()) / R.MASK)
+

@@ -1,0 +1,125 @@
+"""Pruning strategies: new masks from (weights, old masks, rate). Masks only ever shrink.
+
+``rate`` is the fraction of the *surviving* (mask = 1) prunable weights to remove, so r rounds
+at rate p leave ``(1 - p)**r`` of them. The removed count is exact, ``round(rate * alive)``
+(half up), ties at the threshold broken by position so the result is deterministic.
+
+* ``global``: one magnitude threshold over the survivors of all prunable tensors (MIR-L-G).
+* ``layerwise``: a threshold per tensor; ``output.weight`` at ``rate / 2`` (MIR-L-LW, as the
+  official code: "the output layer is pruned at half the rate").
+* ``random``: survivors removed uniformly at random over all tensors, seeded (PIR-OSR).
+
+Tensors are visited in sorted-name order, so where the masks came from (file, dict) does
+not change the result.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from restorelab.lottery.masks import Masks
+
+HALF_RATE_NAMES = ("output.weight",)
+
+
+def n_to_prune(rate: float, alive: int) -> int:
+    """How many of ``alive`` survivors a ``rate`` removes: ``round(rate * alive)``, half up."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"pruning rate must be in [0, 1], got {rate}")
+    return min(alive, int(math.floor(rate * alive + 0.5)))
+
+
+def _smallest(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool mask selecting exactly the ``k`` smallest ``values`` (ties: lowest index first)."""
+    sel = torch.zeros(values.numel(), dtype=torch.bool)
+    if k <= 0:
+        return sel
+    t = torch.kthvalue(values, k).values
+    sel |= values < t
+    need = k - int(sel.sum())
+    sel[torch.nonzero(values == t).flatten()[:need]] = True
+    return sel
+
+
+def _alive(weights: dict[str, torch.Tensor], masks: Masks, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat indices of survivors, their |weight|) of one tensor."""
+    idx = torch.nonzero(masks[name].flatten() > 0).flatten()
+    return idx, weights[name].detach().float().flatten().abs()[idx]
+
+
+def _drop(masks: Masks, name: str, flat_idx: torch.Tensor) -> torch.Tensor:
+    m = masks[name].detach().float().flatten().clone()
+    m[flat_idx] = 0.0
+    return m.reshape(masks[name].shape)
+
+
+def prune_global(weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0) -> Masks:
+    """Remove the ``round(rate * alive)`` smallest-magnitude survivors over all tensors."""
+    names = sorted(masks)
+    alive = [_alive(weights, masks, n) for n in names]
+    values = torch.cat([v for _, v in alive]) if alive else torch.zeros(0)
+    sel = _smallest(values, n_to_prune(rate, values.numel()))
+    out, off = {}, 0
+    for n, (idx, v) in zip(names, alive):
+        out[n] = _drop(masks, n, idx[sel[off:off + v.numel()]])
+        off += v.numel()
+    return out
+
+
+def prune_layerwise(weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0,
+                    half_rate_names: tuple[str, ...] = HALF_RATE_NAMES) -> Masks:
+    """Remove ``round(r * alive)`` smallest survivors per tensor; r = rate/2 for ``half_rate_names``."""
+    out = {}
+    for n in sorted(masks):
+        idx, v = _alive(weights, masks, n)
+        r = rate / 2 if n in half_rate_names else rate
+        out[n] = _drop(masks, n, idx[_smallest(v, n_to_prune(r, v.numel()))])
+    return out
+
+
+def prune_random(weights: dict[str, torch.Tensor] | None, masks: Masks, rate: float, seed: int = 0) -> Masks:
+    """Remove ``round(rate * alive)`` survivors chosen uniformly over all tensors (seeded)."""
+    names = sorted(masks)
+    alive = [torch.nonzero(masks[n].flatten() > 0).flatten() for n in names]
+    total = sum(a.numel() for a in alive)
+    gen = torch.Generator().manual_seed(int(seed))
+    sel = torch.zeros(total, dtype=torch.bool)
+    sel[torch.randperm(total, generator=gen)[:n_to_prune(rate, total)]] = True
+    out, off = {}, 0
+    for n, idx in zip(names, alive):
+        out[n] = _drop(masks, n, idx[sel[off:off + idx.numel()]])
+        off += idx.numel()
+    return out
+
+
+Strategy = Callable[[dict, Masks, float, int], Masks]
+STRATEGIES: dict[str, Strategy] = {"global": prune_global, "layerwise": prune_layerwise, "random": prune_random}
+
+
+def get_strategy(name: str) -> Strategy:
+    if name in STRATEGIES:
+        return STRATEGIES[name]
+    raise ValueError(f"unknown pruning strategy {name!r}; valid: {', '.join(sorted(STRATEGIES))}")
+
+
+def prune(strategy: str, weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0) -> Masks:
+    """New masks: ``strategy`` ('global' | 'layerwise' | 'random') removes ``rate`` of the survivors."""
+    return get_strategy(strategy)(weights, masks, rate, seed)
+
+
+def planned_kept(strategy: str, masks: Masks, rate: float, rounds: int) -> list[int]:
+    """Kept prunable counts after each of ``rounds`` rounds (counts only depend on counts)."""
+    get_strategy(strategy)
+    alive = {n: int(m.sum()) for n, m in masks.items()}
+    out = []
+    for _ in range(rounds):
+        if strategy == "layerwise":
+            alive = {n: a - n_to_prune(rate / 2 if n in HALF_RATE_NAMES else rate, a) for n, a in alive.items()}
+        else:
+            total = sum(alive.values())
+            alive = {"all": total - n_to_prune(rate, total)}
+        out.append(sum(alive.values()))
+    return out

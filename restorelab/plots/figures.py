@@ -1,0 +1,147 @@
+"""The figure builders. Each validates its input and raises ``RestoreLabError`` on bad data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from restorelab.errors import RestoreLabError
+
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=60), height=420)
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+            "#bcbd22", "#17becf")
+
+
+def _fig(title: str | None, **layout) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(**{**_LAYOUT, "title": title, **layout})
+    return fig
+
+
+def layer_sparsity_bar(sparsity: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+                       title: str | None = "Per-layer sparsity") -> go.Figure:
+    """Bars of the fraction of zero weights per layer.
+
+    ``sparsity``: ``{layer: fraction in [0, 1]}`` (one series), or
+    ``{series: {layer: fraction}}`` (e.g. ``{"global": …, "layer-wise": …}``: grouped bars,
+    layers in the order they first appear).
+    """
+    if not sparsity:
+        raise RestoreLabError("no layers to plot")
+    first = next(iter(sparsity.values()))
+    series = dict(sparsity) if isinstance(first, Mapping) else {"sparsity": sparsity}
+    layers: list[str] = []
+    for s in series.values():
+        layers += [k for k in s if k not in layers]
+    fig = _fig(title, barmode="group", xaxis_title="layer", yaxis_title="sparsity (fraction of zeros)",
+               yaxis_range=[0, 1], showlegend=len(series) > 1)
+    for i, (name, s) in enumerate(series.items()):
+        vals = [float(s[k]) if k in s else None for k in layers]
+        if any(v is not None and not 0.0 <= v <= 1.0 for v in vals):
+            raise RestoreLabError(f"sparsity values must be in [0, 1] (series {name!r})")
+        fig.add_trace(go.Bar(x=layers, y=vals, name=name, marker_color=_PALETTE[i % len(_PALETTE)],
+                             hovertemplate="%{x}<br>%{y:.1%}<extra>" + name + "</extra>"))
+    fig.update_xaxes(tickangle=-60, automargin=True, tickfont=dict(size=9))
+    return fig
+
+
+def psnr_vs_params(rounds: Sequence[Mapping], title: str | None = "PSNR vs non-zero parameters",
+                   metric: str = "psnr") -> go.Figure:
+    """One line per (series, task): PSNR against the number of non-zero parameters.
+
+    Each record: ``{"nonzero_params": int, "psnr": {task: dB, …}}`` plus optional
+    ``"series"`` (e.g. ``"winning ticket"``, ``"random re-init"``, ``"one-shot"``; default
+    ``"IMP"``) and ``"round"``. ``metric`` picks another per-task dict (e.g. ``"ssim"``).
+    The x axis is logarithmic and reversed, so pruning proceeds left to right.
+    """
+    if not rounds:
+        raise RestoreLabError("no pruning rounds to plot")
+    lines: dict[tuple[str, str], list[tuple[float, float, object]]] = {}
+    for rec in rounds:
+        if "nonzero_params" not in rec or metric not in rec:
+            raise RestoreLabError(f"each round needs 'nonzero_params' and '{metric}' (got keys {sorted(rec)})")
+        per_task = rec[metric]
+        if not isinstance(per_task, Mapping):
+            per_task = {"all": per_task}
+        for task, v in per_task.items():
+            if v is None:
+                continue
+            key = (str(rec.get("series", "IMP")), str(task))
+            lines.setdefault(key, []).append((float(rec["nonzero_params"]), float(v), rec.get("round")))
+    fig = _fig(title, xaxis_title="non-zero parameters", yaxis_title=f"{metric.upper()}"
+               + (" (dB)" if metric == "psnr" else ""), hovermode="closest")
+    series_names = sorted({s for s, _ in lines})
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    tasks = sorted({t for _, t in lines})
+    for (s, task), pts in sorted(lines.items()):
+        pts.sort(key=lambda p: -p[0])
+        name = task if len(series_names) == 1 else f"{task} · {s}"
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=name,
+            customdata=[p[2] for p in pts],
+            line=dict(color=_PALETTE[tasks.index(task) % len(_PALETTE)],
+                      dash=dashes[series_names.index(s) % len(dashes)]),
+            hovertemplate="%{x:,.0f} params<br>%{y:.2f}<br>round %{customdata}<extra>" + name + "</extra>"))
+    fig.update_xaxes(type="log", autorange="reversed")
+    return fig
+
+
+def similarity_heatmap(names: Sequence[str], matrix, title: str | None = "Degradation similarity",
+                       colorbar_title: str = "distance", reverse_scale: bool = False) -> go.Figure:
+    """Heatmap of a square matrix (e.g. GRIDS' 11×11 degradation similarity), values annotated."""
+    m = np.asarray(matrix, dtype=float)
+    n = len(names)
+    if m.shape != (n, n):
+        raise RestoreLabError(f"matrix has shape {m.shape}, expected ({n}, {n}) for {n} names")
+    fig = _fig(title, height=max(420, 40 * n + 120), xaxis_title=None, yaxis_title=None)
+    fig.add_trace(go.Heatmap(z=m, x=list(names), y=list(names), colorscale="Viridis",
+                             reversescale=reverse_scale, colorbar=dict(title=colorbar_title),
+                             text=np.round(m, 2), texttemplate="%{text}",
+                             hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickangle=-45)
+    return fig
+
+
+def distance_bar(distances: Mapping[str, float], chosen: str | None = None, threshold: float | None = None,
+                 title: str | None = "Distance to each group") -> go.Figure:
+    """Bars of distances (e.g. KL to each GRIDS group); the chosen one highlighted, an optional
+    out-of-distribution threshold drawn as a dashed line (a layout shape, not a trace)."""
+    if not distances:
+        raise RestoreLabError("no distances to plot")
+    if chosen is not None and chosen not in distances:
+        raise RestoreLabError(f"chosen {chosen!r} is not among {sorted(distances)}")
+    names = list(distances)
+    vals = [float(distances[k]) for k in names]
+    colors = [_PALETTE[1] if k == chosen else _PALETTE[0] for k in names]
+    fig = _fig(title, xaxis_title="group", yaxis_title="distance", showlegend=False)
+    fig.add_trace(go.Bar(x=names, y=vals, marker_color=colors,
+                         hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+    if threshold is not None:
+        fig.add_hline(y=float(threshold), line_dash="dash", line_color="#555",
+                      annotation_text="out-of-distribution above", annotation_position="top left")
+    return fig
+
+
+def psnr_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
+                title: str | None = "PSNR over steps", xaxis_title: str = "step") -> go.Figure:
+    """One line per curve, e.g. ``{"dense DIP": (steps, psnr), "Sparse-DIP": (steps, psnr)}``.
+
+    A curve is ``(xs, ys)`` or just ``ys`` (x = 0, 1, …). ``None`` values leave gaps.
+    """
+    if not curves:
+        raise RestoreLabError("no curves to plot")
+    fig = _fig(title, xaxis_title=xaxis_title, yaxis_title="PSNR (dB)", hovermode="x unified")
+    for i, (name, c) in enumerate(curves.items()):
+        if isinstance(c, tuple) and len(c) == 2 and all(np.ndim(v) == 1 for v in c):
+            xs, ys = list(c[0]), list(c[1])
+        else:
+            ys = list(c)
+            xs = list(range(len(ys)))
+        if len(xs) != len(ys):
+            raise RestoreLabError(f"curve {name!r}: {len(xs)} x values but {len(ys)} y values")
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name,
+                                 line=dict(color=_PALETTE[i % len(_PALETTE)])))
+    return fig

@@ -1,0 +1,91 @@
+"""Gradio glue shared by the tabs: user-facing errors, the photo input, placeholders."""
+
+from __future__ import annotations
+
+import functools
+import html
+import inspect
+import logging
+
+import gradio as gr
+
+from restorelab.errors import RestoreLabError
+
+log = logging.getLogger("restorelab.app")
+
+
+def _as_gr_error(err: BaseException) -> gr.Error:
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, RestoreLabError):
+        msg = str(err)
+    elif isinstance(err, MemoryError):
+        msg = "out of memory for this image; try a smaller photo"
+    else:  # a bug, not bad input: log the traceback on the server, show one line to the user
+        log.exception("unexpected error in a request")
+        msg = f"internal error ({type(err).__name__}: {err})"
+    # gr.Error renders HTML; names like <image bytes> must stay visible.
+    return gr.Error(html.escape(msg.splitlines()[0] if msg else "error", quote=False),
+                    print_exception=False)
+
+
+def user_errors(fn):
+    """Turn project errors into one-line ``gr.Error`` s (works for plain and generator handlers).
+
+    ``functools.wraps`` keeps the signature visible, so Gradio still injects ``gr.Progress``.
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except GeneratorExit:
+                raise
+            except Exception as err:  # noqa: BLE001
+                raise _as_gr_error(err) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            raise _as_gr_error(err) from None
+
+    return wrapper
+
+
+class PhotoInput(gr.Image):
+    """``gr.Image`` that hands the handler the uploaded file itself (``type="filepath"``,
+    no re-encoding) and turns files PIL cannot even open into a clear ``gr.Error``
+    instead of a generic failure. Rendered by the stock Image front-end (template)."""
+
+    is_template = True
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("type", "filepath")
+        kwargs.setdefault("image_mode", None)  # keep the file as uploaded; restorelab.io converts
+        kwargs.setdefault("format", "png")
+        kwargs.setdefault("sources", ["upload", "clipboard"])
+        super().__init__(**kwargs)
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - PIL's UnidentifiedImageError, decompression bombs…
+            name = getattr(payload, "orig_name", None) or "upload"
+            raise gr.Error(html.escape(f"{name}: not a readable image ({type(err).__name__})"),
+                           print_exception=False) from None
+
+
+def placeholder(title: str, waits_for: str, will_show: list[str]) -> gr.Markdown:
+    """A clearly-labelled 'not yet' panel: what will appear and which module it waits for."""
+    items = "\n".join(f"- {w}" for w in will_show)
+    return gr.Markdown(
+        f"### {title}\n\n**Available when {waits_for} lands.** No numbers are shown until then "
+        f"(nothing here is simulated). This panel will show:\n\n{items}",
+        elem_classes=["rl-placeholder"],
+    )

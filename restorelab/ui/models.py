@@ -1,0 +1,145 @@
+"""The app's view of the shipped models: names and cards without torch, cached loading.
+
+Listing reads only the JSON cards (no torch import, so the app starts fast). A model is
+listed when ``NAME.json`` sits in the weights folder next to ``NAME.safetensors``, or, when a
+Hub repo is configured (``RESTORELAB_HUB_REPO``), when only the card is local and the
+weights come from the Hub. Loading goes through :mod:`restorelab.inference` and remembers
+where the weights came from, so the UI can say so (e.g. "Hub unreachable, local copy used").
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from restorelab.errors import RestoreLabError
+from restorelab.ui import settings
+
+_CACHE_SIZE = 4
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    card: dict
+    path: Path  # local weights path (may not exist when the Hub provides it)
+
+    @property
+    def kind(self) -> str:
+        return str(self.card.get("kind", "dense"))
+
+    @property
+    def params(self) -> int | None:
+        return self.card.get("params")
+
+    @property
+    def nonzero_params(self) -> int | None:
+        return self.card.get("nonzero_params")
+
+    @property
+    def file_bytes(self) -> int | None:
+        if self.path.exists():
+            return self.path.stat().st_size
+        return self.card.get("file_bytes")
+
+    def label(self) -> str:
+        """Dropdown label: name, kind and size, e.g. ``aio-cpu (dense, 1.23 M params)``."""
+        bits = [self.kind]
+        if self.nonzero_params is not None:
+            bits.append(f"{self.nonzero_params / 1e6:.2f} M non-zero params")
+        return f"{self.name} ({', '.join(bits)})"
+
+
+def _read_card(path: Path) -> dict | None:
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # an unreadable card is skipped, not fatal for the whole app
+    return card if isinstance(card, dict) else None
+
+
+def list_models(weights_dir: Path | None = None) -> list[ModelInfo]:
+    """Models the app can run, sorted by name (dense first, then pruned/other kinds)."""
+    d = Path(weights_dir or settings.weights_dir())
+    hub = settings.hub_config() is not None
+    out = []
+    for card_path in sorted(d.glob("*.json")):
+        weights = card_path.with_suffix(".safetensors")
+        if not (weights.exists() or hub):
+            continue
+        card = _read_card(card_path)
+        if card is None or "preset" not in card and "params" not in card:
+            continue
+        out.append(ModelInfo(card_path.stem, card, weights))
+    out.sort(key=lambda m: (m.kind != "dense", m.name))
+    return out
+
+
+def model_info(name: str, weights_dir: Path | None = None) -> ModelInfo:
+    for m in list_models(weights_dir):
+        if m.name == name:
+            return m
+    names = ", ".join(m.name for m in list_models(weights_dir)) or "none"
+    raise RestoreLabError(f"no shipped model {name!r}; available: {names}")
+
+
+def describe_source(weights_dir: Path | None = None) -> str:
+    """One line (Markdown) saying where weights come from; no network access."""
+    d = Path(weights_dir or settings.weights_dir())
+    hub = settings.hub_config()
+    if hub:
+        repo, rev = hub
+        return (f"Weights: Hugging Face Hub `{repo}` at revision `{rev or 'NOT PINNED'}`, "
+                f"falling back to the local folder `{d}` when the Hub cannot be reached.")
+    return f"Weights: local folder `{d}`."
+
+
+class ModelStore:
+    """Loads models on first use and keeps the last few in memory (thread-safe)."""
+
+    def __init__(self, weights_dir: Path | None = None, size: int = _CACHE_SIZE):
+        self._dir = weights_dir
+        self._size = size
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+
+    @property
+    def weights_dir(self) -> Path:
+        return Path(self._dir or settings.weights_dir())
+
+    def get(self, name: str) -> tuple[Any, str]:
+        """``(model, source)``: a ready (eval, channels_last) model and where it came from."""
+        info = model_info(name, self.weights_dir)
+        key = (name, str(info.path))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            path, source = self._resolve(info)
+            from restorelab.inference import load_weights, prepare
+
+            model = prepare(load_weights(path))
+            self._cache[key] = (model, source)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+            return model, source
+
+    def _resolve(self, info: ModelInfo) -> tuple[Path, str]:
+        hub = settings.hub_config()
+        if hub:
+            from restorelab.inference.weights import hub_download
+
+            repo, rev = hub
+            try:
+                return hub_download(repo, f"{info.name}.safetensors", rev), f"Hub {repo}@{rev}"
+            except RestoreLabError as err:
+                if not info.path.exists():
+                    raise RestoreLabError(f"{err}; no local copy of {info.name} either") from None
+                return info.path, f"local {info.path.parent.name}/ (offline fallback: {err})"
+        if not info.path.exists():
+            raise RestoreLabError(f"weights file not found: {info.path}")
+        return info.path, f"local {info.path.parent.name}/"

@@ -1,0 +1,176 @@
+"""One restore request, independent of Gradio: load → (simulate a degradation) → restore → score.
+
+Everything is computed on server-side float arrays (the clean photo, the degraded input, the
+restored outputs); nothing is measured on images that went through the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from restorelab.errors import RestoreLabError
+from restorelab.ui import settings
+
+INPUT = "__input__"  # pseudo-model: the (degraded) input itself, for the slider's other side
+
+
+@dataclass(frozen=True)
+class Knob:
+    """The one user-facing parameter of a simulated degradation."""
+
+    param: str
+    label: str
+    minimum: float
+    maximum: float
+    default: float
+    step: float
+
+
+# UI name -> its main parameter (other parameters: the registry's seeded defaults).
+DEGRADATIONS: dict[str, Knob] = {
+    "gaussian_noise": Knob("sigma", "Noise σ (0–255 scale)", 1, 100, 25, 1),
+    "rain": Knob("intensity", "Rain streak intensity", 0.05, 1.0, 0.3, 0.05),
+    "haze": Knob("beta", "Haze density β", 0.02, 0.5, 0.15, 0.01),
+    "jpeg": Knob("quality", "JPEG quality", 1, 100, 20, 1),
+}
+NO_DEGRADATION = "none"
+
+
+def normalise_degradation(name: str | None) -> str:
+    n = (name or NO_DEGRADATION).strip().lower()
+    if n in ("", "none", "no", "off"):
+        return NO_DEGRADATION
+    if n not in DEGRADATIONS:
+        raise RestoreLabError(f"unknown degradation {name!r}; valid: none, {', '.join(DEGRADATIONS)}")
+    return n
+
+
+def load_photo(path: str | Path, display_name: str | None = None) -> np.ndarray:
+    """Load an uploaded file with the app's pixel cap; errors name the user's file, not a temp path."""
+    from restorelab.io import load_image
+
+    if path is None or str(path) == "":
+        raise RestoreLabError("no image given: upload a photo or pick an example")
+    try:
+        return load_image(path, max_pixels=settings.max_pixels())
+    except RestoreLabError as err:
+        msg = str(err)
+        shown = display_name or Path(path).name
+        raise RestoreLabError(msg.replace(str(path), shown)) from None
+
+
+def simulate(img: np.ndarray, degradation: str | None, param: float | None, seed: int | None
+             ) -> tuple[np.ndarray, dict | None]:
+    """Degrade a clean photo (seeded); returns the input to restore and a description."""
+    name = normalise_degradation(degradation)
+    if name == NO_DEGRADATION:
+        return img, None
+    from restorelab import degradations
+
+    knob = DEGRADATIONS[name]
+    seed = 0 if seed is None else int(seed)
+    params = {} if param is None else {knob.param: int(param) if name == "jpeg" else float(param)}
+    out = degradations.apply(name, img, seed=seed, **params)
+    return out, {"name": name, "seed": seed, **({knob.param: params[knob.param]} if params else {})}
+
+
+def score(out: np.ndarray, ref: np.ndarray | None) -> dict:
+    """PSNR/SSIM (RGB, [0,1] float, the project's protocol) against the clean photo, if any."""
+    if ref is None:
+        return {"psnr": None, "ssim": None}
+    from restorelab.metrics import psnr, ssim
+
+    if min(ref.shape[:2]) < 11:
+        return {"psnr": float(psnr(out, ref)), "ssim": None}  # SSIM needs an 11x11 window
+    return {"psnr": float(psnr(out, ref)), "ssim": float(ssim(out, ref))}
+
+
+@dataclass
+class Restored:
+    name: str
+    image: np.ndarray
+    seconds: float
+    source: str
+    tiled: bool
+    metrics: dict = field(default_factory=dict)
+
+
+def restore_with(store, name: str, img: np.ndarray,
+                 progress: Callable[[int, int], None] | None = None) -> Restored:
+    """Run shipped model ``name`` on ``img`` (tiles above the threshold, progress per tile)."""
+    from restorelab.inference import TILE_THRESHOLD, restore
+
+    model, source = store.get(name)
+    t = time.perf_counter()
+    out = restore(model, img, progress=progress)
+    secs = time.perf_counter() - t
+    h, w = img.shape[:2]
+    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD)
+
+
+def result_record(r: Restored, info, ref: np.ndarray | None) -> dict:
+    """The metrics dict for one restored image (API output and table row source)."""
+    return {"model": r.name, "kind": info.kind, **score(r.image, ref),
+            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
+            "seconds": round(r.seconds, 4), "tiled": r.tiled, "weights_source": r.source}
+
+
+TABLE_HEADERS = ["output", "kind", "PSNR (dB)", "SSIM", "params", "non-zero params",
+                 "file size (MB)", "seconds"]
+
+
+def _fmt(v, spec: str) -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def table_row(rec: dict) -> list[str]:
+    mb = None if rec.get("file_bytes") is None else rec["file_bytes"] / 1e6
+    return [rec["model"], rec.get("kind", ""), _fmt(rec.get("psnr"), ".2f"), _fmt(rec.get("ssim"), ".4f"),
+            _fmt(rec.get("params"), ","), _fmt(rec.get("nonzero_params"), ","), _fmt(mb, ".2f"),
+            _fmt(rec.get("seconds"), ".2f")]
+
+
+class OutputDir:
+    """Where result PNGs are written for download; files older than ``max_age`` s are pruned."""
+
+    def __init__(self, root: str | Path | None = None, max_age: float = 3600):
+        self.root = Path(root or tempfile.mkdtemp(prefix="restorelab-app-"))
+        self.max_age = max_age
+
+    def save_png(self, img: np.ndarray, stem: str) -> Path:
+        from restorelab.io import save_png
+
+        self.prune()
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80] or "image"
+        path = self.root / uuid.uuid4().hex[:12] / f"{safe}.png"
+        save_png(path, img)
+        return path
+
+    def prune(self) -> None:
+        now = time.time()
+        for sub in self.root.glob("*"):
+            try:
+                if now - sub.stat().st_mtime > self.max_age:
+                    for f in sub.glob("*"):
+                        f.unlink(missing_ok=True)
+                    sub.rmdir()
+            except OSError:
+                pass  # another request pruned it first
+
+
+def original_name(path: str | Path | None) -> str:
+    """A friendly stem for output files: the uploaded file's name without Gradio's temp path."""
+    return Path(str(path or "image")).stem or "image"
+
+
+def env_flag(name: str, default: bool) -> bool:
+    v = os.environ.get(name)
+    return default if v is None else v.strip().lower() not in ("0", "false", "no", "off", "")

@@ -1,0 +1,218 @@
+"""The Restore tab and the ``/restore`` API endpoint."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from restorelab.errors import RestoreLabError
+from restorelab.ui import pipeline, settings
+from restorelab.ui.common import PhotoInput, user_errors
+from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
+from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
+
+# Restores are CPU-bound: one at a time (UI and API share the queue slot), so a long job
+# elsewhere (its own concurrency_id) never blocks them and they never oversubscribe the cores.
+RESTORE_QUEUE = dict(concurrency_id="restore", concurrency_limit=1)
+
+DEGRADATION_CHOICES = [("None: my photo is already degraded", NO_DEGRADATION),
+                       ("Gaussian noise", "gaussian_noise"), ("Rain streaks", "rain"),
+                       ("Haze", "haze"), ("JPEG compression", "jpeg")]
+DEFAULT_DEGRADATION = "gaussian_noise"
+
+
+def _knob_update(degradation: str):
+    name = pipeline.normalise_degradation(degradation)
+    if name == NO_DEGRADATION:
+        return gr.Slider(visible=False), gr.Number(visible=False)
+    k = DEGRADATIONS[name]
+    return (gr.Slider(visible=True, label=k.label, minimum=k.minimum, maximum=k.maximum, value=k.default,
+                      step=k.step), gr.Number(visible=True))
+
+
+def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
+    models = list_models()
+    choices = [(m.label(), m.name) for m in models]
+    a = models[0].name if models else None
+    b = models[1].name if len(models) > 1 else INPUT
+    return choices, a, b
+
+
+def _run(store: ModelStore, out_dir: pipeline.OutputDir, photo, degradation, param, seed, names,
+         progress, display_name=None):
+    """Shared by the UI and the API: yields (stage, state) as models finish."""
+    if not names:
+        raise RestoreLabError(f"no trained model to run: put NAME.safetensors + NAME.json in "
+                              f"{store.weights_dir} (see README)")
+    progress(0.0, desc="Loading the photo")
+    clean = pipeline.load_photo(photo, display_name)
+    degradation = pipeline.normalise_degradation(degradation)
+    progress(0.05, desc="Simulating the degradation" if degradation != NO_DEGRADATION else "Restoring")
+    model_in, sim = pipeline.simulate(clean, degradation, param, seed)
+    ref = clean if sim is not None else None
+    state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {}}
+    for name in names:
+        info = model_info(name, store.weights_dir)
+
+        def cb(done, total, _name=name):
+            progress((done, total), desc=f"{_name}: restoring" + (" tile by tile" if total > 1 else ""),
+                     unit="tiles")
+
+        res = pipeline.restore_with(store, name, model_in, progress=cb)
+        state["results"][name] = res
+        state["records"][name] = pipeline.result_record(res, info, ref)
+        yield name, state
+
+
+def _input_record(state) -> dict | None:
+    if state["ref"] is None:
+        return None
+    return {"model": "input (simulated " + state["simulated"]["name"] + ")", "kind": "—",
+            **pipeline.score(state["input"], state["ref"]), "params": None, "nonzero_params": None,
+            "file_bytes": None, "seconds": None}
+
+
+def _table(state):
+    import pandas as pd
+
+    rows = [pipeline.table_row(r) for r in ([_input_record(state)] if state["ref"] is not None else [])]
+    rows += [pipeline.table_row(r) for r in state["records"].values()]
+    return pd.DataFrame(rows, columns=pipeline.TABLE_HEADERS)
+
+
+def _notes(state, pending: list[str]) -> str:
+    h, w = state["input"].shape[:2]
+    lines = [f"**{w}×{h}** pixels"
+             + (f"; simulated **{state['simulated']['name']}** "
+                f"({', '.join(f'{k}={v}' for k, v in state['simulated'].items() if k != 'name')})"
+                if state["simulated"] else "; no simulation, so no reference: PSNR/SSIM are not shown")]
+    for name, rec in state["records"].items():
+        lines.append(f"- `{name}`: {rec['seconds']:.2f} s"
+                     + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
+                     + f"; weights from {rec['weights_source']}")
+    for name in pending:
+        lines.append(f"- `{name}`: running…")
+    return "\n".join(lines)
+
+
+def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
+    """Build the Restore tab's components and events inside the current Blocks/Tab context."""
+    choices, default_a, default_b = _model_choices()
+    source = describe_source()
+    gr.Markdown(
+        "Restore a photo with the shipped all-in-one models and compare two of them with the slider. "
+        "On a clean photo, simulate a degradation first: PSNR/SSIM are then measured against the clean "
+        f"original (RGB, float, on the server's arrays). {source}"
+        + ("" if choices else "\n\n**No trained model found.** Put `NAME.safetensors` + `NAME.json` in "
+           f"`{store.weights_dir}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            photo = PhotoInput(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")
+            examples = settings.example_photos()
+            if examples:
+                gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
+                            label="Example photos (scikit-image data; public domain / CC0, see examples/)",
+                            examples_per_page=8)
+            degradation = gr.Radio(DEGRADATION_CHOICES, value=DEFAULT_DEGRADATION,
+                                   label="Simulate a degradation on a clean photo", elem_id="rl-degradation")
+            k = DEGRADATIONS[DEFAULT_DEGRADATION]
+            with gr.Row():
+                param = gr.Slider(k.minimum, k.maximum, value=k.default, step=k.step, label=k.label, scale=3)
+                seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, scale=1)
+            with gr.Row():
+                model_a = gr.Dropdown(choices, value=default_a, label="Model A (left)", elem_id="rl-model-a")
+                model_b = gr.Dropdown(choices + [("The model's input (no restoration)", INPUT)],
+                                      value=default_b, label="Model B (right)", elem_id="rl-model-b")
+            with gr.Row():
+                run = gr.Button("Restore", variant="primary", elem_id="rl-restore")
+                stop = gr.Button("Stop", variant="stop", elem_id="rl-stop")
+        with gr.Column(scale=3, min_width=360):
+            slider = gr.ImageSlider(label="Model A ◀ ▶ Model B", format="png", type="numpy",
+                                    interactive=False, max_height=560, elem_id="rl-slider",
+                                    buttons=["download", "fullscreen"])
+            table = gr.Dataframe(headers=pipeline.TABLE_HEADERS, interactive=False, label="Comparison",
+                                 wrap=True, elem_id="rl-table")
+            notes = gr.Markdown(elem_id="rl-notes")
+            with gr.Row():
+                model_input = gr.Image(label="Model input (after simulation)", format="png", type="numpy",
+                                       interactive=False, height=220, elem_id="rl-model-input")
+                files = gr.File(label="Download results (lossless PNG)", file_count="multiple",
+                                interactive=False, elem_id="rl-files")
+
+    degradation.change(_knob_update, degradation, [param, seed], api_visibility="private", queue=False)
+
+    @user_errors
+    def restore_ui(photo_path, degr, prm, sd, a, b, progress=gr.Progress()):
+        if not a:
+            raise RestoreLabError("pick a model for A (no trained model is available yet)"
+                                  if not choices else "pick a model for A")
+        names = [a] + ([b] if b and b not in (INPUT, a) else [])
+        stem = pipeline.original_name(photo_path)
+        sim_input = None
+        for done, state in _run(store, out_dir, photo_path, degr, prm, sd, names, progress):
+            pending = names[names.index(done) + 1:]
+            res_a = state["results"][a].image
+            if b == a:
+                right = res_a
+            elif b in state["results"]:
+                right = state["results"][b].image
+            else:
+                right = state["input"]  # B pending (shown until it finishes) or B = the input
+            shown_input = state["input"] if state["simulated"] else None
+            if pending:
+                yield (res_a, right), _table(state), _notes(state, pending), shown_input, None
+                continue
+            paths = [str(out_dir.save_png(r.image, f"{stem}_{n}")) for n, r in state["results"].items()]
+            if state["simulated"]:
+                sim_input = out_dir.save_png(state["input"], f"{stem}_{state['simulated']['name']}_input")
+                paths.append(str(sim_input))
+            for rec in state["records"].values():
+                if "offline fallback" in rec["weights_source"]:
+                    gr.Warning(f"Hub unreachable: {rec['model']} uses the local weights copy")
+            yield (res_a, right), _table(state), _notes(state, []), shown_input, paths
+
+    ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b],
+                   [slider, table, notes, model_input, files], api_visibility="private",
+                   show_progress_on=[slider], **RESTORE_QUEUE)
+    stop.click(None, None, None, cancels=[ev], api_visibility="private", queue=False)
+
+    # -- /restore: the scripted endpoint (hidden components, stable signature) ------------------------
+    with gr.Column(visible=False):
+        api_image = gr.File(label="image", type="filepath")
+        api_model = gr.Textbox(label="model", value=default_a or "")
+        api_degr = gr.Textbox(label="degradation", value=NO_DEGRADATION)
+        api_param = gr.Number(label="param", value=None)
+        api_seed = gr.Number(label="seed", value=0, precision=0)
+        api_out = gr.File(label="restored_png")
+        api_in = gr.File(label="model_input_png")
+        api_metrics = gr.JSON(label="metrics")
+        api_btn = gr.Button("restore (API)")
+
+    @user_errors
+    def restore_api(image, model, degradation, param, seed, progress=gr.Progress()):
+        """Restore one image with one shipped model.
+
+        image: the photo file. model: a shipped model name (see the Restore tab), default the first.
+        degradation: "none" (default) or gaussian_noise | rain | haze | jpeg, simulated on the photo
+        (seeded) so PSNR/SSIM against it are returned. param: sigma | intensity | beta | quality
+        (None: the registry's default/seeded value). seed: int.
+        Returns the restored PNG, the model's input PNG (the simulated degradation, or None) and a
+        metrics dict (psnr/ssim are null without a simulated degradation).
+        """
+        name = (model or default_a or "").strip()
+        if not name:
+            raise RestoreLabError("no model given and no shipped model available")
+        *_, (_, state) = _run(store, out_dir, image, degradation, param, seed, [name], progress)
+        res = state["results"][name]
+        stem = pipeline.original_name(image)
+        out_path = out_dir.save_png(res.image, f"{stem}_{name}")
+        in_path = (out_dir.save_png(state["input"], f"{stem}_{state['simulated']['name']}_input")
+                   if state["simulated"] else None)
+        h, w = state["input"].shape[:2]
+        rec = dict(state["records"][name])
+        rec.update(width=w, height=h, degradation=state["simulated"])
+        if state["ref"] is not None:
+            rec.update({f"input_{k}": v for k, v in pipeline.score(state["input"], state["ref"]).items()})
+        return str(out_path), (str(in_path) if in_path else None), rec
+
+    api_btn.click(restore_api, [api_image, api_model, api_degr, api_param, api_seed],
+                  [api_out, api_in, api_metrics], api_name="restore", **RESTORE_QUEUE)

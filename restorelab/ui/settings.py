@@ -1,0 +1,49 @@
+"""App settings, read from the environment at call time (so tests can point them elsewhere).
+
+=========================  ============================================================
+``RESTORELAB_WEIGHTS_DIR``  folder of shipped models (``NAME.safetensors`` + ``NAME.json``);
+                            default: the repository's ``weights/``
+``RESTORELAB_MAX_PIXELS``   largest accepted image, in pixels; default 16 MP
+``RESTORELAB_MAX_FILE_SIZE`` largest accepted upload (Gradio syntax, e.g. ``"50mb"``)
+``RESTORELAB_HUB_REPO``     Hub model repo holding the weights (with ``RESTORELAB_HUB_REVISION``,
+                            a pinned commit hash or tag); local ``weights/`` is the fallback
+=========================  ============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights"
+EXAMPLES_DIR = REPO_ROOT / "examples"
+DEFAULT_MAX_PIXELS = 16_000_000
+DEFAULT_MAX_FILE_SIZE = "50mb"
+
+
+def weights_dir() -> Path:
+    return Path(os.environ.get("RESTORELAB_WEIGHTS_DIR") or DEFAULT_WEIGHTS_DIR)
+
+
+def max_pixels() -> int:
+    raw = os.environ.get("RESTORELAB_MAX_PIXELS")
+    try:
+        return int(float(raw)) if raw else DEFAULT_MAX_PIXELS
+    except ValueError:
+        return DEFAULT_MAX_PIXELS
+
+
+def max_file_size() -> str:
+    return os.environ.get("RESTORELAB_MAX_FILE_SIZE") or DEFAULT_MAX_FILE_SIZE
+
+
+def hub_config() -> tuple[str, str | None] | None:
+    """``(repo, revision)`` when weights should come from the Hub, else None."""
+    repo = os.environ.get("RESTORELAB_HUB_REPO")
+    return (repo, os.environ.get("RESTORELAB_HUB_REVISION")) if repo else None
+
+
+def example_photos() -> list[Path]:
+    exts = {".png", ".jpg", ".jpeg", ".webp"}
+    return sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in exts)

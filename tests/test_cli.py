@@ -1,0 +1,103 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from restorelab.cli import main
+from restorelab.inference import save_weights
+from restorelab.io import load_image, save_png
+from restorelab.models import create_model
+
+from conftest import ROOT
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def img(tmp_path):
+    p = tmp_path / "a.png"
+    save_png(p, np.random.default_rng(0).random((40, 52, 3)))
+    return p
+
+
+@pytest.fixture
+def weights(tmp_path):
+    p = tmp_path / "m.safetensors"
+    save_weights(create_model("promptir-test"), p)
+    return p
+
+
+def test_models_json_lists_paper_preset(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0
+    assert rows["promptir-paper"]["params"] == 35_592_263
+    assert {"promptir-cpu", "promptir-tiny"} <= set(rows)
+
+
+def test_metrics_human_and_json(capsys, img, tmp_path):
+    b = tmp_path / "b.png"
+    save_png(b, np.clip(load_image(img) + 0.02, 0, 1))
+    code, out, _ = run(capsys, "metrics", str(img), str(b), "--json")
+    res = json.loads(out)
+    assert code == 0 and 30 < res["psnr"] < 40 and 0 < res["ssim"] <= 1
+    code, out, _ = run(capsys, "metrics", str(img), str(b))
+    assert "PSNR" in out and "dB" in out
+
+
+def test_restore_keeps_size(capsys, img, weights, tmp_path):
+    out_path = tmp_path / "out" / "r.png"
+    code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", str(weights), "--json")
+    assert code == 0
+    assert load_image(out_path).shape == (40, 52, 3)
+    assert json.loads(out)["width"] == 52
+
+
+def test_restore_tiles_large_images(capsys, weights, tmp_path):
+    big = tmp_path / "big.png"
+    save_png(big, np.random.default_rng(1).random((800, 1000, 3)))
+    code, _, _ = run(capsys, "restore", str(big), str(tmp_path / "o.png"), "--model", str(weights),
+                     "--tile", "256", "--overlap", "16")
+    assert code == 0 and load_image(tmp_path / "o.png").shape == (800, 1000, 3)
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["metrics", "nope.png", "nope2.png"], "nope.png"),
+    (["restore", "IMG", "o.png", "--model", "no-such-model"], "no-such-model"),
+    (["eval", "--model", "x", "--set", "NoSuchSet"], "NoSuchSet"),
+])
+def test_errors_are_one_line_with_exit_2(capsys, img, argv, msg):
+    argv = [str(img) if a == "IMG" else a for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("error: ") and msg in err and err.count("\n") == 1
+
+
+def test_non_image_input(capsys, tmp_path, weights):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    code, _, err = run(capsys, "restore", str(bad), str(tmp_path / "o.png"), "--model", str(weights))
+    assert code == 2 and "bad.png" in err
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "restorelab", "metrics", "x.png", "y.png"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_eval_on_real_data(capsys, data_root, weights):
+    code, out, _ = run(capsys, "eval", "--model", str(weights), "--set", "SOTS-outdoor-2",
+                       "--data-dir", str(data_root), "--json")
+    res = json.loads(out)
+    assert code == 0 and res["n"] == 2 and np.isfinite(res["psnr"])
+    code, out, _ = run(capsys, "eval", "--model", "-", "--set", "CBSD68-s25", "--baseline", "input",
+                       "--data-dir", str(data_root), "--limit", "2", "--json")
+    res = json.loads(out)
+    assert 20.0 < res["psnr"] < 21.0  # noisy input at sigma 25 is ~20.2 dB

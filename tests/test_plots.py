@@ -1,0 +1,105 @@
+"""restorelab.plots: each builder returns a plotly Figure with the right traces, and refuses bad data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+go = pytest.importorskip("plotly.graph_objects")
+
+from restorelab.errors import RestoreLabError  # noqa: E402
+from restorelab.plots import (  # noqa: E402
+    distance_bar,
+    layer_sparsity_bar,
+    psnr_curves,
+    psnr_vs_params,
+    similarity_heatmap,
+)
+
+
+def test_layer_sparsity_single_series():
+    fig = layer_sparsity_bar({"enc.0": 0.2, "enc.1": 0.5, "out": 0.1})
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) == 1 and fig.data[0].type == "bar"
+    assert list(fig.data[0].x) == ["enc.0", "enc.1", "out"]
+    assert list(fig.data[0].y) == [0.2, 0.5, 0.1]
+    assert tuple(fig.layout.yaxis.range) == (0, 1)
+
+
+def test_layer_sparsity_grouped_series_align_layers():
+    fig = layer_sparsity_bar({"global": {"a": 0.9, "b": 0.5}, "layer-wise": {"b": 0.8, "c": 0.7}})
+    assert [t.name for t in fig.data] == ["global", "layer-wise"]
+    assert all(list(t.x) == ["a", "b", "c"] for t in fig.data)
+    assert list(fig.data[0].y) == [0.9, 0.5, None] and list(fig.data[1].y) == [None, 0.8, 0.7]
+    assert fig.layout.barmode == "group"
+
+
+@pytest.mark.parametrize("bad", [{}, {"a": 1.5}, {"a": -0.1}])
+def test_layer_sparsity_refuses_bad_data(bad):
+    with pytest.raises(RestoreLabError):
+        layer_sparsity_bar(bad)
+
+
+def test_psnr_vs_params_one_line_per_task_and_series():
+    rounds = [
+        {"round": r, "nonzero_params": 1000 * 0.8 ** r, "psnr": {"denoise_25": 30 - r * 0.1, "derain": 33 - r * 0.2},
+         "series": s}
+        for s in ("winning ticket", "random re-init") for r in range(4)
+    ]
+    fig = psnr_vs_params(rounds)
+    assert len(fig.data) == 4 and all(t.type == "scatter" for t in fig.data)
+    names = {t.name for t in fig.data}
+    assert names == {"denoise_25 · winning ticket", "denoise_25 · random re-init",
+                     "derain · winning ticket", "derain · random re-init"}
+    t = next(t for t in fig.data if t.name == "derain · winning ticket")
+    assert list(t.x) == sorted(t.x, reverse=True)  # dense → sparse
+    assert fig.layout.xaxis.type == "log"
+
+
+def test_psnr_vs_params_single_series_uses_task_names_and_skips_none():
+    fig = psnr_vs_params([{"nonzero_params": 100, "psnr": {"dehaze": 25.0, "derain": None}},
+                          {"nonzero_params": 50, "psnr": {"dehaze": 24.0}}])
+    assert [t.name for t in fig.data] == ["dehaze"] and list(fig.data[0].y) == [25.0, 24.0]
+    with pytest.raises(RestoreLabError):
+        psnr_vs_params([{"psnr": {"x": 1}}])
+    with pytest.raises(RestoreLabError):
+        psnr_vs_params([])
+
+
+def test_similarity_heatmap():
+    names = [f"d{i}" for i in range(11)]
+    m = np.random.default_rng(0).random((11, 11))
+    fig = similarity_heatmap(names, m)
+    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    assert np.allclose(np.asarray(fig.data[0].z), m) and list(fig.data[0].x) == names
+    with pytest.raises(RestoreLabError):
+        similarity_heatmap(names[:3], m)
+
+
+def test_distance_bar_highlights_chosen_and_draws_threshold():
+    fig = distance_bar({"g1": 0.3, "g2": 0.1, "g3": 0.7}, chosen="g2", threshold=0.5)
+    assert len(fig.data) == 1 and fig.data[0].type == "bar"
+    colors = list(fig.data[0].marker.color)
+    assert colors[1] != colors[0] == colors[2]
+    assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].y0 == 0.5
+    with pytest.raises(RestoreLabError):
+        distance_bar({"g1": 1.0}, chosen="nope")
+
+
+def test_psnr_curves_pairs_and_plain_lists():
+    fig = psnr_curves({"dense DIP": ([0, 10, 20], [20.0, 25.0, 23.0]), "Sparse-DIP": [19.0, 24.0, 26.0]})
+    assert [t.name for t in fig.data] == ["dense DIP", "Sparse-DIP"]
+    assert all(t.type == "scatter" for t in fig.data)
+    assert list(fig.data[0].x) == [0, 10, 20] and list(fig.data[1].x) == [0, 1, 2]
+    # A 2-tuple of numbers is one curve of two points, not (xs, ys).
+    fig = psnr_curves({"short": (20.0, 21.0)})
+    assert list(fig.data[0].y) == [20.0, 21.0]
+    with pytest.raises(RestoreLabError):
+        psnr_curves({"bad": ([0, 1], [1.0])})
+    with pytest.raises(RestoreLabError):
+        psnr_curves({})
+
+
+def test_figures_serialise_to_json():
+    fig = layer_sparsity_bar({"a": 0.1})
+    assert '"type":"bar"' in fig.to_json().replace(" ", "")

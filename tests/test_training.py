@@ -1,0 +1,118 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from restorelab import RestoreLabError
+from restorelab.inference import load_weights
+from restorelab.io import save_png
+from restorelab.training import TrainConfig, Trainer
+
+from conftest import ROOT
+
+
+@pytest.fixture
+def photos(tmp_path):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "clean"
+    for i in range(4):
+        yy, xx = np.mgrid[0:48, 0:40] / 48.0
+        img = np.stack([yy, xx, (yy + xx) / 2], -1) * 0.6 + rng.random((48, 40, 3)) * 0.2
+        save_png(d / f"p{i}.png", img)
+    return d
+
+
+def cfg_for(photos, **kw):
+    base = dict(model="promptir-test", data_dir=str(photos), val_count=1, patch_size=16, batch_size=2,
+                steps=6, warmup_steps=2, val_every=3, ckpt_every=1, val_size=32, threads=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_after_kill_is_exact(photos, tmp_path):
+    full = Trainer(cfg_for(photos), tmp_path / "a", progress=False).train()
+    Trainer(cfg_for(photos), tmp_path / "b", progress=False).train(stop_after=4)  # "killed" at step 4
+    resumed = Trainer(cfg_for(photos), tmp_path / "b", progress=False)
+    out = resumed.train()
+    assert resumed.step == 6
+    for k, v in state(full).items():
+        assert torch.equal(v, out.state_dict()[k]), k
+
+
+def test_run_dir_records(photos, tmp_path):
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    run = tmp_path / "r"
+    for f in ("config.json", "theta0.safetensors", "checkpoint.pt", "log.jsonl", "final.safetensors"):
+        assert (run / f).exists(), f
+    lines = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    vals = [l for l in lines if "val" in l]
+    assert [v["step"] for v in vals] == [3, 6]
+    assert set(vals[0]["val"]) == {"denoise_15", "denoise_25", "denoise_50", "derain", "dehaze"}
+    assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in vals[0]["val"].values())
+    model = load_weights(run / "final.safetensors")  # config travels with the weights
+    assert model.config.dim == 8
+
+
+def test_theta0_is_the_untrained_init(photos, tmp_path):
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    theta0 = load_weights(tmp_path / "r" / "theta0.safetensors").state_dict()
+    torch.manual_seed(0)
+    from restorelab.models import create_model
+
+    fresh = create_model("promptir-test").state_dict()
+    assert all(torch.equal(fresh[k], theta0[k]) for k in fresh)
+    final = load_weights(tmp_path / "r" / "final.safetensors").state_dict()
+    assert not all(torch.equal(final[k], theta0[k]) for k in final)
+
+
+def test_masks_keep_pruned_weights_at_zero(photos, tmp_path):
+    from restorelab.models import create_model
+
+    model = create_model("promptir-test")
+    g = torch.Generator().manual_seed(1)
+    masks = {n: (torch.rand(p.shape, generator=g) > 0.5).float()
+             for n, p in model.named_parameters() if n.endswith("weight")}
+    out = Trainer(cfg_for(photos), tmp_path / "m", masks=masks, progress=False).train()
+    params = dict(out.named_parameters())
+    for n, m in masks.items():
+        assert torch.all(params[n][m == 0] == 0), n
+    assert any(torch.any(params[n][m == 1] != 0) for n, m in masks.items())
+
+
+def test_other_config_in_same_run_dir_is_refused(photos, tmp_path):
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train(stop_after=1)
+    with pytest.raises(RestoreLabError, match="another config"):
+        Trainer(cfg_for(photos, lr=1e-3), tmp_path / "r", progress=False).train()
+
+
+def test_bad_config_values():
+    with pytest.raises(RestoreLabError):
+        TrainConfig(patch_size=60)
+    with pytest.raises(RestoreLabError):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(RestoreLabError, match="unknown"):
+        TrainConfig.from_dict({"stepz": 3})
+
+
+def test_ddp_two_gloo_ranks_end_identical(photos, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "restorelab", "train", "--model", "promptir-test", "--data-dir", str(photos),
+           "--val-count", "1", "--patch-size", "16", "--batch-size", "2", "--steps", "3", "--warmup-steps", "1",
+           "--val-every", "100", "--ckpt-every", "100", "--val-size", "32", "--threads", "1",
+           "--run-dir", str(run), "--rank-weights", "--json"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    a = load_weights(run / "rank0.safetensors").state_dict()
+    b = load_weights(run / "rank1.safetensors").state_dict()
+    theta0 = load_weights(run / "theta0.safetensors").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], theta0[k]) for k in a)

@@ -1,0 +1,93 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from restorelab import RestoreLabError
+from restorelab.inference import load_model, restore, run_model, save_weights, shipped_names
+from restorelab.inference import weights as W
+from restorelab.inference.catalog import list_models
+from restorelab.models import create_model
+
+
+@pytest.fixture
+def wdir(tmp_path):
+    torch.manual_seed(0)
+    save_weights(create_model("promptir-test"), tmp_path / "m.safetensors", {"steps": 3})
+    (tmp_path / "m.json").write_text(json.dumps({"name": "m", "kind": "dense", "preset": "promptir-test",
+                                                 "params": 1, "nonzero_params": 1, "tasks": ["derain"]}))
+    save_weights(create_model("promptir-test"), tmp_path / "m.theta0.safetensors")  # no card: not listed
+    return tmp_path
+
+
+def test_round_trip_carries_config(wdir):
+    m = W.load_weights(wdir / "m.safetensors")
+    assert m.config.dim == 8 and W.read_metadata(wdir / "m.safetensors")["steps"] == "3"
+
+
+def test_shipped_names_need_a_card(wdir):
+    assert shipped_names(wdir) == ["m"]
+    rows = {r["name"]: r for r in list_models(wdir)}
+    assert rows["m"]["tasks"] == ["derain"] and rows["m"]["file_bytes"] > 0
+
+
+def test_unknown_name_lists_available(wdir):
+    with pytest.raises(RestoreLabError, match="available: m"):
+        W.resolve("zzz", wdir)
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path):
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(b"\x00" * 50)
+    with pytest.raises(RestoreLabError, match="bad.safetensors"):
+        W.load_weights(p)
+
+
+def test_hub_path_downloads_pinned_revision(wdir, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_download(repo_id, filename, revision):
+        calls.append((repo_id, filename, revision))
+        return str(wdir / filename)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setenv("RESTORELAB_HUB_REPO", "org/restorelab-weights")
+    monkeypatch.setenv("RESTORELAB_HUB_REVISION", "abc123")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert W.resolve("m", empty) == wdir / "m.safetensors"
+    assert calls == [("org/restorelab-weights", "m.safetensors", "abc123")]
+
+
+def test_hub_offline_falls_back_to_local(wdir, monkeypatch):
+    import huggingface_hub
+
+    def offline(**kw):
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    monkeypatch.setenv("RESTORELAB_HUB_REPO", "org/x")
+    monkeypatch.setenv("RESTORELAB_HUB_REVISION", "abc")
+    assert W.resolve("m", wdir) == wdir / "m.safetensors"
+    with pytest.raises(RestoreLabError, match="Hub"):
+        W.resolve("missing", wdir)
+
+
+def test_hub_requires_a_pinned_revision(wdir, monkeypatch):
+    monkeypatch.setenv("RESTORELAB_HUB_REPO", "org/x")
+    monkeypatch.delenv("RESTORELAB_HUB_REVISION", raising=False)
+    with pytest.raises(RestoreLabError, match="REVISION"):
+        W.hub_download("org/x", "m.safetensors", None)
+
+
+def test_restore_tiled_matches_whole_image_closely(wdir):
+    model = load_model(str(wdir / "m.safetensors"))
+    img = np.random.default_rng(0).random((120, 150, 3)).astype(np.float32)
+    whole = run_model(model, img)
+    tiled = restore(model, img, tile=64, overlap=16, threshold=0)
+    assert tiled.shape == img.shape
+    # tiles see less context, so agreement is close but not exact
+    assert np.abs(whole - tiled).mean() < 0.02
