@@ -58,6 +58,14 @@ def cmd_eval(args) -> None:
     _emit(args, res, "\n".join(lines))
 
 
+def cmd_report(args) -> None:
+    from restorelab.evaluation import STANDARD_SETS, report, report_markdown
+
+    sets = args.sets.split(",") if args.sets else STANDARD_SETS
+    rep = report(args.model, sets, data_root=args.data_dir, progress=not args.json)
+    _emit(args, rep, f"{rep['protocol']}\n" + report_markdown(rep))
+
+
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
     import time
@@ -144,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
+
+    sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
+    sp.add_argument("--data-dir", default="../shared/datasets")
 
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")

@@ -64,3 +64,31 @@ def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", l
             "protocol": PROTOCOL, "images": rows, "n": len(rows),
             "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "seconds": time.perf_counter() - t0}
+
+
+STANDARD_SETS = ("CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-10", "SOTS-outdoor-2")
+
+
+def report(model: str, sets=STANDARD_SETS, data_root: str = "../shared/datasets", with_input: bool = True,
+           progress: bool = False) -> dict:
+    """Mean PSNR/SSIM of ``model`` (and of the degraded inputs) on each standard set."""
+    rows = []
+    for name in sets:
+        row = {"set": name, "model": _summary(evaluate(model, name, data_root, progress=progress))}
+        if with_input:
+            row["input"] = _summary(evaluate(model, name, data_root, baseline="input"))
+        rows.append(row)
+    return {"model": model, "protocol": PROTOCOL, "rows": rows}
+
+
+def _summary(res: dict) -> dict:
+    return {"psnr": round(res["psnr"], 2), "ssim": round(res["ssim"], 4), "n": res["n"],
+            "seconds": round(res["seconds"], 1)}
+
+
+def report_markdown(rep: dict) -> str:
+    lines = [f"| set | input PSNR / SSIM | {rep['model']} PSNR / SSIM | images |", "|---|---|---|---|"]
+    for r in rep["rows"]:
+        inp = f"{r['input']['psnr']:.2f} / {r['input']['ssim']:.4f}" if "input" in r else "–"
+        lines.append(f"| {r['set']} | {inp} | {r['model']['psnr']:.2f} / {r['model']['ssim']:.4f} | {r['model']['n']} |")
+    return "\n".join(lines)

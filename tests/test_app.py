@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import json
 import math
 import socket
 from pathlib import Path
@@ -21,32 +20,10 @@ gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
+from restorelab.ui.devtools import make_test_models  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chelsea.jpg"
-
-
-def make_test_models(folder: Path) -> dict[str, dict]:
-    """Two tiny models with cards: ``dev-dense`` and ``dev-pruned`` (half its weights zeroed)."""
-    import torch
-
-    from restorelab.inference import save_weights
-    from restorelab.models import count_params, create_model
-
-    torch.manual_seed(0)
-    cards = {}
-    for name, kind in (("dev-dense", "dense"), ("dev-pruned", "pruned")):
-        model = create_model("promptir-test")
-        if kind == "pruned":
-            with torch.no_grad():
-                for p in model.parameters():
-                    if p.ndim >= 2:
-                        p.mul_((torch.rand_like(p) > 0.5).to(p.dtype))
-        save_weights(model, folder / f"{name}.safetensors")
-        total, nonzero = count_params(model)
-        cards[name] = {"name": name, "kind": kind, "preset": "promptir-test", "params": total,
-                       "nonzero_params": nonzero, "tasks": ["denoise_25"]}
-        (folder / f"{name}.json").write_text(json.dumps(cards[name]))
-    return cards
 
 
 def free_port() -> int:
@@ -252,11 +229,11 @@ def test_hub_offline_falls_back_to_local(weights_dir, app_env, monkeypatch):
 def test_photo_input_rejects_non_image_clearly(tmp_path):
     from gradio.data_classes import ImageData
 
-    from restorelab.ui.common import PhotoInput
+    from restorelab.ui.common import photo_input
 
     p = tmp_path / "x.png"
     p.write_bytes(b"GIF89a? no")
-    comp = PhotoInput(render=False)
+    comp = photo_input(render=False)
     with pytest.raises(gr.Error) as info:
         comp.preprocess(ImageData(path=str(p), orig_name="x.png"))
     assert "x.png: not a readable image" in info.value.message

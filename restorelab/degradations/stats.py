@@ -7,28 +7,14 @@ The residual is ``r = input - target`` (degraded minus clean), float in [-1, 1].
 from __future__ import annotations
 
 import math
-import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import load_image
 
 THRESHOLD = 0.05
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def _load(path: str) -> np.ndarray:
-    try:
-        from restorelab.io import load_image  # written concurrently; optional
-    except ImportError:  # pragma: no cover - depends on the other module
-        load_image = None
-    if load_image is not None:
-        return load_image(path)
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
 
 
 def dominant_angle(residual: np.ndarray) -> float:
@@ -89,12 +75,9 @@ def residual_stats(inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) 
 
 
 def _clean_files(clean_dir: str) -> List[str]:
-    if not os.path.isdir(clean_dir):
-        raise RestoreLabError(f"clean folder not found: {clean_dir}")
-    files = sorted(
-        os.path.join(clean_dir, f) for f in os.listdir(clean_dir)
-        if f.lower().endswith(_IMAGE_EXTS)
-    )
+    from restorelab.data import list_images
+
+    files = list_images(clean_dir)
     if not files:
         raise RestoreLabError(f"no images in clean folder {clean_dir}")
     return files
@@ -120,7 +103,7 @@ def compare_to_real(kind: str, real_dir: str, clean_dir: str, n: int = 50, seed:
     pairs = find_pairs(real_dir)
     real_in, real_tg = [], []
     for ip, tp in pairs:
-        x, y = _load(ip), _load(tp)
+        x, y = load_image(ip), load_image(tp)
         if x.shape != y.shape:  # a few benchmark pairs differ by a pixel row/column
             h, w = min(x.shape[0], y.shape[0]), min(x.shape[1], y.shape[1])
             x, y = x[:h, :w], y[:h, :w]
@@ -132,7 +115,7 @@ def compare_to_real(kind: str, real_dir: str, clean_dir: str, n: int = 50, seed:
     order = np.random.default_rng(seed).permutation(len(files))[: min(n, len(files))]
     syn_in, syn_tg = [], []
     for i, j in enumerate(order):
-        clean = _load(files[j])
+        clean = load_image(files[j])
         syn_in.append(fn(clean, np.random.default_rng([seed, i]), **params))
         syn_tg.append(clean)
     return {

@@ -39,8 +39,6 @@ def user_errors(fn):
         def gen_wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except GeneratorExit:
-                raise
             except Exception as err:  # noqa: BLE001
                 raise _as_gr_error(err) from None
 
@@ -56,29 +54,34 @@ def user_errors(fn):
     return wrapper
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` that hands the handler the uploaded file itself (``type="filepath"``,
-    no re-encoding) and turns files PIL cannot even open into a clear ``gr.Error``
-    instead of a generic failure. Rendered by the stock Image front-end (template)."""
+def photo_input(**kwargs) -> gr.Image:
+    """A ``gr.Image`` that hands the handler the uploaded file itself (``type="filepath"``,
+    ``image_mode=None``: no re-encoding; ``restorelab.io`` converts it) and turns files PIL
+    cannot even open into a one-line ``gr.Error`` instead of a generic failure.
 
-    is_template = True
+    The error handling wraps this instance's ``preprocess`` (Gradio calls
+    ``block.preprocess``); a subclass would do the same but makes Gradio's component
+    metaclass write a ``.pyi`` stub into the source tree.
+    """
+    kwargs.setdefault("type", "filepath")
+    kwargs.setdefault("image_mode", None)
+    kwargs.setdefault("format", "png")
+    kwargs.setdefault("sources", ["upload", "clipboard"])
+    comp = gr.Image(**kwargs)
+    stock = comp.preprocess
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("image_mode", None)  # keep the file as uploaded; restorelab.io converts
-        kwargs.setdefault("format", "png")
-        kwargs.setdefault("sources", ["upload", "clipboard"])
-        super().__init__(**kwargs)
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return stock(payload)
         except gr.Error:
             raise
         except Exception as err:  # noqa: BLE001 - PIL's UnidentifiedImageError, decompression bombs…
             name = getattr(payload, "orig_name", None) or "upload"
             raise gr.Error(html.escape(f"{name}: not a readable image ({type(err).__name__})"),
                            print_exception=False) from None
+
+    comp.preprocess = preprocess
+    return comp
 
 
 def placeholder(title: str, waits_for: str, will_show: list[str]) -> gr.Markdown:

@@ -6,7 +6,7 @@ import gradio as gr
 
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline, settings
-from restorelab.ui.common import PhotoInput, user_errors
+from restorelab.ui.common import photo_input, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
@@ -106,7 +106,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
            f"`{store.weights_dir}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            photo = PhotoInput(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")
+            photo = photo_input(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")
             examples = settings.example_photos()
             if examples:
                 gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
