@@ -78,9 +78,12 @@ def launch_kwargs() -> dict:
 
 def main() -> None:
     demo = build_demo()
+    # Serve first, then warm up: the page is up as soon as Gradio is, and the warm-up's imports
+    # do not compete with start-up. Same as a blocking launch() otherwise.
+    demo.launch(prevent_thread_lock=True, **launch_kwargs())
     if pipeline.env_flag("RESTORELAB_PREWARM", True):
         prewarm(demo.rl_store)
-    demo.launch(**launch_kwargs())
+    demo.block_thread()
 
 
 if __name__ == "__main__":

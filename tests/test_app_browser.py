@@ -95,7 +95,7 @@ def test_restore_shows_both_slider_images(page):
     table = page.locator("#rl-table")
     expect(table).to_contain_text("dev-pruned", timeout=90_000)
     expect(table).to_contain_text("dev-dense")
-    expect(table).to_contain_text("input (simulated gaussian_noise)")
+    expect(table).to_contain_text("input (gaussian_noise)")
     slider_imgs = page.locator("#rl-slider img")
     page.wait_for_function(
         "() => { const im = [...document.querySelectorAll('#rl-slider img')];"
@@ -113,16 +113,27 @@ def test_lottery_tab_renders_sparsity_plot(page):
     plot = page.locator("#rl-lottery-sparsity .js-plotly-plot")
     expect(plot).to_be_visible(timeout=60_000)
     expect(page.locator("#rl-lottery-sparsity")).to_contain_text("fraction of zero weights")
-    expect(page.get_by_text("Available when the MIR-L module")).to_be_visible()
+    expect(page.get_by_text("Available when the MIR-L module").first).to_be_visible()
+    if page.locator("#rl-lottery-run").count():  # the live experiment exists: one short round
+        for elem, value in (("#rl-lottery-nrounds", "1"), ("#rl-lottery-steps", "20")):
+            box = page.locator(f"{elem} input[type=number]")
+            box.fill(value)
+            box.press("Enter")
+        page.locator("#rl-lottery-run").click()
+        # Round 1 at the default rate 0.4 prunes 40% of the weights.
+        expect(page.locator("#rl-lottery-rounds")).to_contain_text("40.0%", timeout=120_000)
+        expect(page.locator("#rl-lottery-live .js-plotly-plot")).to_be_visible()
     page.screenshot(path=str(SHOTS / "restorelab-lottery.png"), full_page=True)
 
 
 @pytest.mark.parametrize("tab,text", [("GRIDS", "Available when the GRIDS module"),
                                       ("OES", "Available when the OES module"),
-                                      ("About", "Optimal Eye Surgeon")])
+                                      ("About", "What it shows")])
 def test_other_tabs_show_their_content(page, tab, text):
     page.get_by_role("tab", name=tab).click()
     expect(page.get_by_text(text).first).to_be_visible(timeout=30_000)
+    if tab == "About":
+        expect(page.locator("#rl-about")).to_contain_text("Optimal Eye Surgeon")
     page.screenshot(path=str(SHOTS / f"restorelab-{tab.lower()}.png"), full_page=True)
 
 

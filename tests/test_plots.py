@@ -66,6 +66,17 @@ def test_psnr_vs_params_single_series_uses_task_names_and_skips_none():
         psnr_vs_params([])
 
 
+def test_psnr_vs_params_colour_by_series_and_reference_line():
+    recs = [{"nonzero_params": n, "psnr": {"toy": p}, "series": s}
+            for s, ps in (("ticket", (30, 29)), ("re-init", (30, 27))) for n, p in zip((100, 60), ps)]
+    fig = psnr_vs_params(recs, color_by="series", reference=30.5)
+    assert len(fig.data) == 2 and fig.data[0].line.color != fig.data[1].line.color
+    assert {t.name for t in fig.data} == {"ticket", "re-init"}  # one task: series names suffice
+    assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].y0 == 30.5
+    with pytest.raises(RestoreLabError):
+        psnr_vs_params(recs, color_by="nope")
+
+
 def test_similarity_heatmap():
     names = [f"d{i}" for i in range(11)]
     m = np.random.default_rng(0).random((11, 11))

@@ -116,3 +116,18 @@ def test_ddp_two_gloo_ranks_end_identical(photos, tmp_path):
     theta0 = load_weights(run / "theta0.safetensors").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], theta0[k]) for k in a)
+
+
+def test_resume_with_a_new_length_rebuilds_the_schedule(photos, tmp_path):
+    Trainer(cfg_for(photos, steps=10), tmp_path / "r", progress=False).train(stop_after=3)
+    t = Trainer(cfg_for(photos, steps=6), tmp_path / "r", progress=False)
+    lrs = []
+    t.train(on_step=lambda step, loss: lrs.append(t.sched.get_last_lr()[0]))
+    assert t.step == 6
+    fresh = Trainer(cfg_for(photos, steps=6), tmp_path / "f", progress=False)
+    ref = []
+    fresh.train(on_step=lambda step, loss: ref.append(fresh.sched.get_last_lr()[0]))
+    assert lrs == pytest.approx(ref[3:])
+    log = (tmp_path / "r" / "log.jsonl").read_text()
+    assert '"event": "reschedule"' in log
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["steps"] == 6

@@ -38,7 +38,7 @@ from restorelab.lottery.toydata import add_noise, toy_images
 @dataclass
 class DemoConfig:
     seed: int = 0
-    width: int = 24  # channels of the hidden convs
+    width: int = 20  # channels of the hidden convs
     depth: int = 5  # convs in total
     sigma: float = 25.0  # noise level (0-255 scale)
     patch: int = 32  # training patch side
@@ -46,11 +46,12 @@ class DemoConfig:
     val_images: int = 8
     val_size: int = 48
     batch_size: int = 8
-    steps: int = 240  # training steps of every network (dense and each round)
+    steps: int = 200  # training steps of every network (dense and each round)
     lr: float = 3e-3
     rounds: int = 5
     rate: float = 0.4  # fraction of the surviving weights removed per round
-    oneshot_steps: int = 12  # fine-tuning of the one-shot baseline (5% of steps, as the paper)
+    oneshot_steps: int = 10  # fine-tuning of the one-shot baseline (5% of steps, as the paper)
+    oneshot_lr: float = 0.0  # peak LR of that fine-tuning; 0 = lr
     reinit_seed: int = 1000
     threads: int = 1  # torch threads while the demo runs (tiny convs gain little from more)
 
@@ -184,7 +185,8 @@ def _rounds(cfg: DemoConfig) -> Iterator[dict]:
         reinit = train(_new_model(cfg, cfg.reinit_seed), data, masks, cfg.steps, cfg.lr)
         shot_masks = _oneshot_masks(dense, masks)
         shot = _from_state(cfg, dense.state_dict())
-        shot = train(shot, data, shot_masks, cfg.oneshot_steps, cfg.lr) if cfg.oneshot_steps else shot
+        if cfg.oneshot_steps:
+            shot = train(shot, data, shot_masks, cfg.oneshot_steps, cfg.oneshot_lr or cfg.lr)
         _apply(shot, shot_masks)
         kept = kept_count(masks)
         yield {"round": r, "sparsity": 1 - kept / total_count(masks), "kept_weights": kept,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -42,18 +42,23 @@ MAX_ROUNDS = 200
 EXTENDABLE = ("target", "target_over", "rounds")
 
 
+def _f(default, help_: str):
+    return field(default=default, metadata={"help": help_})
+
+
 @dataclass
 class LotteryConfig:
-    strategy: str = "global"  # global | layerwise (magnitude; "random" is a baseline, see baselines)
-    rate: float = 0.2  # fraction of the surviving prunable weights removed per round
-    target: float = 0.9  # stop at the first round whose sparsity >= target
-    target_over: str = "all"  # all (the paper's "trainable parameters") | prunable
-    rounds: int = 0  # > 0: exactly this many pruning rounds, target ignored (the paper: 15)
-    steps_per_round: int = 2000  # retraining budget of every pruning round
-    warmup_per_round: int = -1  # -1: the dense warm-up scaled by steps_per_round / steps
-    rewind_step: int = 0  # 0: rewind to θ0 (the paper); k > 0: late rewinding to dense step k
-    rewind_all: bool = True  # False: prompt_param/temperature keep trained values (official code)
-    keep_norms_dense: bool = False  # True: LayerNorm weights are never pruned
+    strategy: str = _f("global", "global | layerwise magnitude pruning (random is a baseline, see baselines)")
+    rate: float = _f(0.2, "fraction of the surviving prunable weights removed per round")
+    target: float = _f(0.9, "stop at the first round whose sparsity >= target")
+    target_over: str = _f("all", "all (the paper's 'trainable parameters') | prunable: what target measures")
+    rounds: int = _f(0, "> 0: exactly this many pruning rounds, target ignored (the paper: 15)")
+    steps_per_round: int = _f(2000, "training steps of every pruning round (fresh optimizer and schedule)")
+    warmup_per_round: int = _f(-1, "warm-up steps per round; -1: the dense warm-up scaled by steps_per_round/steps")
+    rewind_step: int = _f(0, "0: rewind to θ0 (the paper); k > 0: late rewinding to step k of the dense run")
+    rewind_all: bool = _f(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
+                                "keep their trained values (the official MIR-L code)")
+    keep_norms_dense: bool = _f(False, "true: LayerNorm weights are never pruned")
 
     def __post_init__(self):
         if self.strategy not in ("global", "layerwise"):
@@ -104,6 +109,11 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
                           f"reachable ({dense_rest} parameters are never pruned)")
 
 
+def _fixed_part(meta: dict) -> dict:
+    """A run's lottery.json without the fields that may change on resume."""
+    return {**meta, "lottery": {k: v for k, v in meta["lottery"].items() if k not in EXTENDABLE}}
+
+
 class IMP:
     """Run (or resume) iterative magnitude pruning in ``run_dir``; iterate ``run()`` for records."""
 
@@ -120,7 +130,8 @@ class IMP:
                     raise RestoreLabError(f"dense run {self.dense_run} has no {f} (is it finished?)")
             train = train or TrainConfig.load(self.dense_run / "config.json")
         if lottery.rewind_step >= train.steps:
-            raise RestoreLabError(f"rewind_step {lottery.rewind_step} is not before the dense run's end ({train.steps})")
+            raise RestoreLabError(f"rewind_step {lottery.rewind_step} is not before the dense run's end "
+                                  f"({train.steps})")
         self.lottery, self.train, self.run_dir = lottery, train, Path(run_dir)
         self.dataset, self.val_set, self.progress = dataset, val_set, progress
         self.stopped = False
@@ -149,8 +160,7 @@ class IMP:
                "dense_run": str(self.dense_run) if self.dense_run else None}
         if path.exists():
             old = json.loads(path.read_text())
-            fixed = lambda d: {**d, "lottery": {k: v for k, v in d["lottery"].items() if k not in EXTENDABLE}}  # noqa: E731
-            if fixed(old) != fixed(new):
+            if _fixed_part(old) != _fixed_part(new):
                 raise RestoreLabError(f"{self.run_dir} holds a lottery run with another config; "
                                       f"only {', '.join(EXTENDABLE)} may change (use a new run directory)")
         R.write_json(path, new)

@@ -68,7 +68,10 @@ def _last_validation(log: Path, step: int) -> dict | None:
         return None
     found = None
     for line in log.read_text().splitlines():
-        rec = json.loads(line)
+        try:
+            rec = json.loads(line)
+        except ValueError:  # a line cut short by a kill
+            continue
         if "val" in rec and rec.get("step") == step:
             found = rec
     return found and {"val": found["val"], "val_mean_psnr": found["val_mean_psnr"]}

@@ -48,14 +48,19 @@ def layer_sparsity_bar(sparsity: Mapping[str, float] | Mapping[str, Mapping[str,
 
 
 def psnr_vs_params(rounds: Sequence[Mapping], title: str | None = "PSNR vs non-zero parameters",
-                   metric: str = "psnr") -> go.Figure:
+                   metric: str = "psnr", color_by: str = "task", reference: float | None = None,
+                   reference_label: str = "dense") -> go.Figure:
     """One line per (series, task): PSNR against the number of non-zero parameters.
 
     Each record: ``{"nonzero_params": int, "psnr": {task: dB, …}}`` plus optional
     ``"series"`` (e.g. ``"winning ticket"``, ``"random re-init"``, ``"one-shot"``; default
     ``"IMP"``) and ``"round"``. ``metric`` picks another per-task dict (e.g. ``"ssim"``).
     The x axis is logarithmic and reversed, so pruning proceeds left to right.
+    ``color_by``: ``"task"`` (colour per task, dash per series) or ``"series"`` (the reverse).
+    ``reference``: a horizontal dashed line (e.g. the dense model's PSNR; a shape, not a trace).
     """
+    if color_by not in ("task", "series"):
+        raise RestoreLabError(f"color_by must be 'task' or 'series', got {color_by!r}")
     if not rounds:
         raise RestoreLabError("no pruning rounds to plot")
     lines: dict[tuple[str, str], list[tuple[float, float, object]]] = {}
@@ -77,14 +82,19 @@ def psnr_vs_params(rounds: Sequence[Mapping], title: str | None = "PSNR vs non-z
     tasks = sorted({t for _, t in lines})
     for (s, task), pts in sorted(lines.items()):
         pts.sort(key=lambda p: -p[0])
-        name = task if len(series_names) == 1 else f"{task} · {s}"
+        name = task if len(series_names) == 1 else s if len(tasks) == 1 else f"{task} · {s}"
+        ci, di = tasks.index(task), series_names.index(s)
+        if color_by == "series":
+            ci, di = di, ci
         fig.add_trace(go.Scatter(
             x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=name,
             customdata=[p[2] for p in pts],
-            line=dict(color=_PALETTE[tasks.index(task) % len(_PALETTE)],
-                      dash=dashes[series_names.index(s) % len(dashes)]),
+            line=dict(color=_PALETTE[ci % len(_PALETTE)], dash=dashes[di % len(dashes)]),
             hovertemplate="%{x:,.0f} params<br>%{y:.2f}<br>round %{customdata}<extra>" + name + "</extra>"))
     fig.update_xaxes(type="log", autorange="reversed")
+    if reference is not None:
+        fig.add_hline(y=float(reference), line_dash="dot", line_color="#555",
+                      annotation_text=reference_label, annotation_position="bottom left")
     return fig
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -46,12 +47,18 @@ def setup_distributed() -> tuple[int, int]:
     return _dist_info()
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig):
+def make_optimizer(model: nn.Module, cfg: TrainConfig, opt_state: dict | None = None):
+    """Adam(W) + linear warm-up + cosine, per iteration; ``opt_state`` restores the moments."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=cfg.lr)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+        for g in opt.param_groups:  # the schedulers below start from the base lr
+            g["lr"] = cfg.lr
+            g.pop("initial_lr", None)
     warm = max(1, min(cfg.warmup_steps, cfg.steps - 1))
     sched = torch.optim.lr_scheduler.SequentialLR(
         opt,
@@ -148,22 +155,43 @@ class Trainer:
     def _start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         cfg_path = self.run_dir / "config.json"
+        new = self.cfg.to_dict()
+        saved_steps = self.cfg.steps
         if cfg_path.exists():
             old = json.loads(cfg_path.read_text())
-            if old != self.cfg.to_dict():
-                diff = sorted(k for k in old if old.get(k) != self.cfg.to_dict().get(k))
+            saved_steps = old.get("steps", saved_steps)
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if diff and diff != ["steps"]:
                 raise RestoreLabError(f"{self.run_dir} holds a run with another config (differs in {diff}); "
                                       "use a new run directory")
+            if diff and self.rank == 0:  # a new length: the schedule is rebuilt on resume
+                cfg_path.write_text(json.dumps(new, indent=2))
         elif self.rank == 0:
-            cfg_path.write_text(json.dumps(self.cfg.to_dict(), indent=2))
+            cfg_path.write_text(json.dumps(new, indent=2))
         if self._ckpt_path().exists():
             ck = torch.load(self._ckpt_path(), map_location="cpu", weights_only=True)
             self.model.load_state_dict(ck["model"])
             self.opt.load_state_dict(ck["opt"])
-            self.sched.load_state_dict(ck["sched"])
             self.step = int(ck["step"])
+            if saved_steps == self.cfg.steps:
+                self.sched.load_state_dict(ck["sched"])
+            else:
+                self._reschedule(int(saved_steps))
         elif self.rank == 0:
             save_weights(self.model, self.run_dir / "theta0.safetensors")
+
+    def _reschedule(self, old_steps: int) -> None:
+        """Resume with another ``steps``: warm-up + cosine for the new length, fast-forwarded."""
+        if self.step >= self.cfg.steps:
+            raise RestoreLabError(f"run is at step {self.step}; --steps {self.cfg.steps} would end before it")
+        lr = [g["lr"] for g in self.opt.param_groups]
+        self.opt, self.sched = make_optimizer(self.model, self.cfg, self.opt.state_dict())
+        with warnings.catch_warnings():  # stepping the schedule without optimizer steps, on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(self.step):
+                self.sched.step()
+        self._log({"event": "reschedule", "step": self.step, "from_steps": old_steps,
+                   "to_steps": self.cfg.steps, "lr_before": lr[0], "lr_after": self.sched.get_last_lr()[0]})
 
     def _log(self, rec: dict) -> None:
         if self.rank == 0:

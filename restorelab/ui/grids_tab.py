@@ -3,15 +3,13 @@ similarity matrix land."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import gradio as gr
 
-from restorelab.ui.common import placeholder
+from restorelab.ui.common import module_present, placeholder
 
 
 def grids_available() -> bool:
-    return importlib.util.find_spec("restorelab.grids") is not None
+    return module_present("restorelab.grids")
 
 
 def build() -> None:
@@ -28,8 +26,8 @@ def build() -> None:
         # drawing restorelab.plots.distance_bar(distances, chosen, threshold).
         pass
     placeholder("Similarity, grouping and adaptive model selection",
-                "the GRIDS module (`restorelab.grids`, issue 4) with its cached similarity matrix and "
-                "group models in `weights/`",
+                "the GRIDS module (`restorelab.grids`, issue 4) lands with its cached similarity matrix "
+                "and group models in `weights/`",
                 ["the 11×11 degradation-similarity heatmap",
                  "a δ slider that re-runs the grouping search on the cached measurements and lists the groups",
                  "for an uploaded photo: its distance to each group (bar chart), the chosen group, an "

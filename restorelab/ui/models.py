@@ -47,11 +47,11 @@ class ModelInfo:
         return self.card.get("file_bytes")
 
     def label(self) -> str:
-        """Dropdown label: name, kind and size, e.g. ``aio-cpu (dense, 1.23 M params)``."""
-        bits = [self.kind]
+        """Dropdown label: name, kind and non-zero parameters, e.g. ``aio-cpu · dense · 1.23M``."""
+        bits = [self.name, self.kind]
         if self.nonzero_params is not None:
-            bits.append(f"{self.nonzero_params / 1e6:.2f} M non-zero params")
-        return f"{self.name} ({', '.join(bits)})"
+            bits.append(f"{self.nonzero_params / 1e6:.2f}M")
+        return " · ".join(bits)
 
 
 def _read_card(path: Path) -> dict | None:

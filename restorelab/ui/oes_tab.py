@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import gradio as gr
 
-from restorelab.ui.common import placeholder
+from restorelab.ui.common import module_present, placeholder
 
 
 def oes_available() -> bool:
-    return importlib.util.find_spec("restorelab.oes") is not None
+    return module_present("restorelab.oes")
 
 
 def build() -> None:
@@ -27,7 +25,7 @@ def build() -> None:
         # curves drawn with restorelab.plots.psnr_curves({"dense DIP": …, "Sparse-DIP": …}).
         pass
     placeholder("Dense DIP vs Sparse-DIP, live",
-                "the OES module (`restorelab.oes`, issue 5) with its shipped masks",
+                "the OES module (`restorelab.oes`, issue 5) lands with its shipped masks",
                 ["inputs: upload or example, noise σ, mask density, steps, mask source "
                  "(shipped/transferred, or learned here)",
                  "dense DIP and Sparse-DIP images streamed as they train, with their PSNR curves, "

@@ -123,8 +123,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None) -> dict:
             "seconds": round(r.seconds, 4), "tiled": r.tiled, "weights_source": r.source}
 
 
-TABLE_HEADERS = ["output", "kind", "PSNR (dB)", "SSIM", "params", "non-zero params",
-                 "file size (MB)", "seconds"]
+TABLE_HEADERS = ["output", "kind", "PSNR dB", "SSIM", "params", "non-zero", "file MB", "seconds"]
 
 
 def _fmt(v, spec: str) -> str:

@@ -66,7 +66,7 @@ def _run(store: ModelStore, out_dir: pipeline.OutputDir, photo, degradation, par
 def _input_record(state) -> dict | None:
     if state["ref"] is None:
         return None
-    return {"model": "input (simulated " + state["simulated"]["name"] + ")", "kind": "—",
+    return {"model": "input (" + state["simulated"]["name"] + ")", "kind": "—",
             **pipeline.score(state["input"], state["ref"]), "params": None, "nonzero_params": None,
             "file_bytes": None, "seconds": None}
 

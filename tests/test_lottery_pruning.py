@@ -1,0 +1,126 @@
+"""Masks and pruning strategies: the invariants (exact counts, masks shrink, magnitude order)."""
+
+import pytest
+import torch
+
+from restorelab.lottery.masks import (
+    check_masks,
+    kept_count,
+    load_masks,
+    ones_masks,
+    prunable_names,
+    save_masks,
+    sparsity_of,
+    sparsity_report,
+)
+from restorelab.lottery.pruning import n_to_prune, planned_kept, prune
+from restorelab.models import create_model
+from restorelab.training import apply_masks
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = create_model("promptir-test")
+    with torch.no_grad():  # LayerNorm weights start at 1: give them a spread like trained ones
+        for n, p in m.named_parameters():
+            if "norm" in n and n.endswith("weight"):
+                p.uniform_(-1, 1)
+    return m
+
+
+def _weights(model):
+    return {n: p.detach() for n, p in model.named_parameters()}
+
+
+def test_prunable_set_matches_official_code(model):
+    names = prunable_names(model)
+    assert names == [n for n, _ in model.named_parameters() if n.endswith("weight")]
+    assert "output.weight" in names and "encoder_level1.0.norm1.weight" in names
+    assert not any(n.endswith(("bias", "prompt_param", "temperature")) for n in names)
+    dense_norms = prunable_names(model, keep_norms_dense=True)
+    assert not any(".norm" in n for n in dense_norms)
+    assert set(names) - set(dense_norms) == {n for n in names if ".norm" in n}
+
+
+def test_ones_masks_and_report(model):
+    masks = ones_masks(model)
+    check_masks(model, masks)
+    rep = sparsity_report(model, masks)
+    assert rep["prunable_sparsity"] == 0 and rep["prunable_kept"] == rep["prunable_total"]
+    assert rep["total_params"] == sum(p.numel() for p in model.parameters())
+    assert {r["name"] for r in rep["layers"]} == set(masks)
+
+
+@pytest.mark.parametrize("strategy", ["global", "layerwise", "random"])
+def test_pruned_count_exact_and_masks_shrink(model, strategy):
+    masks = ones_masks(model)
+    for _ in range(3):
+        new = prune(strategy, _weights(model), masks, 0.2, seed=3)
+        for n in masks:  # only shrink
+            assert bool((new[n] <= masks[n]).all())
+        removed = kept_count(masks) - kept_count(new)
+        if strategy == "layerwise":
+            expect = sum(n_to_prune(0.1 if n == "output.weight" else 0.2, int(masks[n].sum())) for n in masks)
+        else:
+            expect = n_to_prune(0.2, kept_count(masks))
+        assert removed == expect
+        masks = new
+    assert kept_count(masks) == planned_kept(strategy, ones_masks(model), 0.2, 3)[-1]
+
+
+def test_global_survivors_outrank_pruned(model):
+    w = _weights(model)
+    masks = prune("global", w, prune("global", w, ones_masks(model), 0.5), 0.5)
+    kept = torch.cat([w[n].abs().flatten()[masks[n].flatten() > 0] for n in masks])
+    gone = torch.cat([w[n].abs().flatten()[masks[n].flatten() == 0] for n in masks])
+    assert kept.min() >= gone.max()
+    assert sparsity_of(model, masks, "prunable") == pytest.approx(0.75, abs=1e-5)
+
+
+def test_layerwise_per_tensor_order_and_half_rate_output(model):
+    w = _weights(model)
+    masks = prune("layerwise", w, ones_masks(model), 0.4)
+    for n, m in masks.items():
+        kept, gone = w[n].abs()[m > 0], w[n].abs()[m == 0]
+        if gone.numel() and kept.numel():
+            assert kept.min() >= gone.max(), n
+        rate = 0.2 if n == "output.weight" else 0.4
+        assert int((m == 0).sum()) == n_to_prune(rate, m.numel()), n
+
+
+def test_ties_are_exact():
+    w = {"a.weight": torch.ones(10), "b.weight": torch.zeros(7)}
+    masks = {n: torch.ones_like(t) for n, t in w.items()}
+    new = prune("global", w, masks, 0.5)  # 9 of 17: all 7 zeros + 2 of the tied ones
+    assert kept_count(new) == 8 and int(new["b.weight"].sum()) == 0
+    again = prune("global", w, masks, 0.5)
+    assert all(torch.equal(new[n], again[n]) for n in new)  # deterministic
+    assert new["a.weight"].tolist() == [0, 0] + [1] * 8  # ties: lowest index first
+
+
+def test_random_is_seeded(model):
+    a = prune("random", None, ones_masks(model), 0.3, seed=1)
+    b = prune("random", None, ones_masks(model), 0.3, seed=1)
+    c = prune("random", None, ones_masks(model), 0.3, seed=2)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert not all(torch.equal(a[n], c[n]) for n in a)
+
+
+def test_unknown_strategy_lists_valid():
+    with pytest.raises(ValueError, match="global"):
+        prune("magnitude", {}, {}, 0.2)
+
+
+def test_apply_masks_and_mask_file_roundtrip(model, tmp_path):
+    m = create_model("promptir-test")
+    masks = prune("global", _weights(m), ones_masks(m), 0.8)
+    apply_masks(m, masks)
+    params = dict(m.named_parameters())
+    assert all(bool((params[n][masks[n] == 0] == 0).all()) for n in masks)
+    save_masks(masks, tmp_path / "m.safetensors")
+    back = load_masks(tmp_path / "m.safetensors")
+    assert set(back) == set(masks) and all(torch.equal(back[n], masks[n]) for n in masks)
+    assert back[next(iter(back))].dtype == torch.float32
