@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=6)
     sp.add_argument("--size", type=int, default=512)
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
+    from restorelab.lottery.cli import add_parser as add_lottery
+
+    add_lottery(sub)
     return p
 
 

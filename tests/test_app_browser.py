@@ -108,6 +108,17 @@ def test_restore_shows_both_slider_images(page):
     page.screenshot(path=str(SHOTS / "restorelab-restore.png"), full_page=True)
 
 
+def test_bad_upload_shows_one_line_error(page, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image\n" * 50)
+    page.get_by_role("tab", name="Restore").click()
+    page.locator("#rl-photo input[type=file]").set_input_files(str(bad))
+    page.locator("#rl-restore").click()
+    expect(page.get_by_text("notes.png: not a readable image").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "restorelab-bad-upload.png"))
+    assert "Traceback" not in page.content()
+
+
 def test_lottery_tab_renders_sparsity_plot(page):
     page.get_by_role("tab", name="Lottery tickets").click()
     plot = page.locator("#rl-lottery-sparsity .js-plotly-plot")

@@ -59,6 +59,10 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
 def load_weights(path: str | Path) -> nn.Module:
     """Build the model described in the file's metadata and load its tensors (eval mode)."""
     meta = read_metadata(path)
+    if meta.get("format") == "restorelab-compact-v1":  # pruned: packed masks + surviving values
+        from restorelab.lottery.compact import load_compact
+
+        return load_compact(path).eval()
     if "config" not in meta:
         raise RestoreLabError(f"{path}: no model config in the safetensors metadata")
     model = build_from_config(meta.get("family", "promptir"), json.loads(meta["config"]))

@@ -130,7 +130,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                     interactive=False, max_height=560, elem_id="rl-slider",
                                     buttons=["download", "fullscreen"])
             table = gr.Dataframe(headers=pipeline.TABLE_HEADERS, interactive=False, label="Comparison",
-                                 wrap=True, elem_id="rl-table")
+                                 wrap=True, elem_id="rl-table",
+                                 column_widths=["24%", "9%", "9%", "9%", "12%", "12%", "11%", "14%"])
             notes = gr.Markdown(elem_id="rl-notes")
             with gr.Row():
                 model_input = gr.Image(label="Model input (after simulation)", format="png", type="numpy",
