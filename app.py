@@ -37,7 +37,7 @@ def build_demo(store: ModelStore | None = None, out_dir: pipeline.OutputDir | No
             with gr.Tab("Restore", id="restore"):
                 restore_tab.build(store, out_dir)
             with gr.Tab("Lottery tickets", id="lottery") as lottery:
-                lottery_tab.build(lottery)
+                lottery_tab.build(store, lottery)
             with gr.Tab("GRIDS", id="grids"):
                 grids_tab.build()
             with gr.Tab("OES", id="oes"):

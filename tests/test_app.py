@@ -244,6 +244,23 @@ def test_lottery_live_figure_from_records():
     assert sorted(len(t.x) for t in fig.data) == [1, 1, 2]
 
 
+def test_app_without_any_model_says_so(tmp_path, monkeypatch):
+    import app
+
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))  # empty: nothing shipped yet
+    demo = app.build_demo()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_kwargs())
+    try:
+        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(Exception) as info:
+            c.predict(handle_file(str(EXAMPLE)), "", "none", None, 0, api_name="/restore")
+        assert "no model given and no shipped model available" in str(info.value)
+    finally:
+        demo.close()
+
+
 # -- pieces without the server ----------------------------------------------------------------------------
 def test_building_the_app_imports_no_heavy_library(weights_dir, app_env):
     import subprocess
@@ -262,6 +279,29 @@ def test_model_listing_needs_no_torch_and_labels(weights_dir, app_env):
     models = list_models()
     assert [m.name for m in models] == ["dev-dense", "dev-pruned"]  # dense first
     assert models[1].label().startswith("dev-pruned · pruned · ") and models[0].file_bytes > 0
+
+
+def test_lottery_sparsity_from_weights_and_from_card(weights_dir, app_env, tmp_path, monkeypatch):
+    import json
+
+    from restorelab.ui.lottery_tab import sparsity_figure
+    from restorelab.ui.models import ModelStore
+
+    fig, msg = sparsity_figure(ModelStore(), ["dev-dense", "dev-pruned"])
+    assert len(fig.data) == 2 and "dev-pruned" in msg
+    pruned = next(t for t in fig.data if t.name.startswith("dev-pruned"))
+    zeroed = [v for v in pruned.y if v > 0]  # half of every weight matrix was zeroed (norms stay dense)
+    assert zeroed and 0.4 < float(np.median(zeroed)) < 0.6
+    # An exported ticket's card carries its report: read it, do not load the model.
+    for f in weights_dir.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    card = json.loads((tmp_path / "dev-pruned.json").read_text())
+    card["layers"] = [{"name": "a.weight", "sparsity": 0.9}, {"name": "b.weight", "sparsity": 0.8}]
+    (tmp_path / "dev-pruned.json").write_text(json.dumps(card))
+    (tmp_path / "dev-pruned.safetensors").write_bytes(b"not read")
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))
+    fig, _ = sparsity_figure(ModelStore(), "dev-pruned")
+    assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == [0.9, 0.8]
 
 
 def test_hub_offline_falls_back_to_local(weights_dir, app_env, monkeypatch):

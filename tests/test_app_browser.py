@@ -123,7 +123,7 @@ def test_lottery_tab_renders_sparsity_plot(page):
     page.get_by_role("tab", name="Lottery tickets").click()
     plot = page.locator("#rl-lottery-sparsity .js-plotly-plot")
     expect(plot).to_be_visible(timeout=60_000)
-    expect(page.locator("#rl-lottery-sparsity")).to_contain_text("fraction of zero weights")
+    expect(page.locator("#rl-lottery-sparsity")).to_contain_text("Fraction of zero weights")
     expect(page.get_by_text("Available when the MIR-L module").first).to_be_visible()
     if page.locator("#rl-lottery-run").count():  # the live experiment exists: one short round
         for elem, value in (("#rl-lottery-nrounds", "1"), ("#rl-lottery-steps", "20")):
@@ -139,7 +139,7 @@ def test_lottery_tab_renders_sparsity_plot(page):
 
 @pytest.mark.parametrize("tab,text", [("GRIDS", "Available when the GRIDS module"),
                                       ("OES", "Available when the OES module"),
-                                      ("About", "What it shows")])
+                                      ("About", "Lottery Ticket Hypothesis")])
 def test_other_tabs_show_their_content(page, tab, text):
     page.get_by_role("tab", name=tab).click()
     expect(page.get_by_text(text).first).to_be_visible(timeout=30_000)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restorelab.inference.weights import WEIGHTS_DIR, read_card, shipped_names
+from restorelab.inference.weights import default_weights_dir, read_card, shipped_names
 from restorelab.models import count_params, create_model, get_preset, preset_names
 
 
-def list_models(weights_dir: str | Path = WEIGHTS_DIR) -> list[dict]:
+def list_models(weights_dir: str | Path | None = None) -> list[dict]:
     """One row per preset (random weights) and per shipped model (from its card)."""
+    weights_dir = Path(weights_dir or default_weights_dir())
     rows = []
     for name in preset_names():
         total, _ = count_params(create_model(name))

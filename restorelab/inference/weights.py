@@ -13,19 +13,14 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
-from torch import nn
-
 from restorelab.errors import RestoreLabError
-from restorelab.models import build_from_config
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config  # noqa: F401
 
 
-def save_weights(model: nn.Module, path: str | Path, extra_meta: dict | None = None) -> None:
+def save_weights(model, path: str | Path, extra_meta: dict | None = None) -> None:
     """Write ``model``'s state (contiguous, dense) + its config into a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config
@@ -38,6 +33,8 @@ def save_weights(model: nn.Module, path: str | Path, extra_meta: dict | None = N
 
 
 def read_metadata(path: str | Path) -> dict:
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
@@ -47,7 +44,7 @@ def read_metadata(path: str | Path) -> dict:
         raise RestoreLabError(f"{path}: not a readable safetensors file ({err})") from None
 
 
-def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+def load_state(path: str | Path) -> dict:
     from safetensors.torch import load_file
 
     try:
@@ -56,8 +53,10 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
         raise RestoreLabError(f"{path}: cannot read tensors ({err})") from None
 
 
-def load_weights(path: str | Path) -> nn.Module:
+def load_weights(path: str | Path):
     """Build the model described in the file's metadata and load its tensors (eval mode)."""
+    from restorelab.models import build_from_config
+
     meta = read_metadata(path)
     if meta.get("format") == "restorelab-compact-v1":  # pruned: packed masks + surviving values
         from restorelab.lottery.compact import load_compact
@@ -73,38 +72,48 @@ def load_weights(path: str | Path) -> nn.Module:
     return model.eval()
 
 
-def shipped_names(weights_dir: str | Path = WEIGHTS_DIR) -> list[str]:
+def shipped_names(weights_dir: str | Path | None = None) -> list[str]:
     """Names of the models that have both a .safetensors file and a .json card."""
-    d = Path(weights_dir)
+    d = Path(weights_dir or default_weights_dir())
     return sorted(p.stem for p in d.glob("*.safetensors") if p.with_suffix(".json").exists())
 
 
-def read_card(name: str, weights_dir: str | Path = WEIGHTS_DIR) -> dict:
-    p = Path(weights_dir) / f"{name}.json"
+def read_card(name: str, weights_dir: str | Path | None = None) -> dict:
+    p = Path(weights_dir or default_weights_dir()) / f"{name}.json"
     if not p.exists():
         raise RestoreLabError(f"no shipped model {name!r}; available: {', '.join(shipped_names(weights_dir)) or 'none'}")
     return json.loads(p.read_text())
 
 
-def resolve(name_or_path: str, weights_dir: str | Path = WEIGHTS_DIR) -> Path:
-    """A shipped model name or a path → a local safetensors path (Hub first if configured)."""
+def locate(name_or_path: str, weights_dir: str | Path | None = None) -> tuple[Path, str]:
+    """A shipped model name or a path → (local safetensors path, where it came from).
+
+    With a Hub repo configured the file is fetched at the pinned revision; when that fails
+    the local copy is used and the source line says so.
+    """
     p = Path(name_or_path)
     if p.suffix == ".safetensors":
         if not p.exists():
             raise RestoreLabError(f"weights file not found: {p}")
-        return p
-    local = Path(weights_dir) / f"{name_or_path}.safetensors"
-    repo = os.environ.get("RESTORELAB_HUB_REPO")
-    if repo:
+        return p, f"file {p}"
+    local = Path(weights_dir or default_weights_dir()) / f"{name_or_path}.safetensors"
+    hub = hub_config()
+    if hub:
+        repo, rev = hub
         try:
-            return hub_download(repo, f"{name_or_path}.safetensors", os.environ.get("RESTORELAB_HUB_REVISION"))
-        except RestoreLabError:
+            return hub_download(repo, f"{name_or_path}.safetensors", rev), f"Hub {repo}@{rev}"
+        except RestoreLabError as err:
             if not local.exists():
-                raise
+                raise RestoreLabError(f"{err}; no local copy of {name_or_path} either") from None
+            return local, f"local {local.parent.name}/ (offline fallback: {err})"
     if not local.exists():
         raise RestoreLabError(f"no shipped model {name_or_path!r}; available: "
                               f"{', '.join(shipped_names(weights_dir)) or 'none'}")
-    return local
+    return local, f"local {local.parent.name}/"
+
+
+def resolve(name_or_path: str, weights_dir: str | Path | None = None) -> Path:
+    return locate(name_or_path, weights_dir)[0]
 
 
 def hub_download(repo: str, filename: str, revision: str | None) -> Path:

@@ -44,7 +44,7 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
 
 def export(run_dir: str | Path, name: str, round_: int | None = None, weights_dir: str | Path | None = None) -> dict:
     """Write ``weights_dir/NAME.safetensors`` (compact) and ``NAME.json``; return the card."""
-    from restorelab.inference.weights import WEIGHTS_DIR, load_weights
+    from restorelab.inference.weights import default_weights_dir, load_weights
     from restorelab.lottery.compact import save_compact
     from restorelab.training import TrainConfig
 
@@ -56,7 +56,7 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
     model = load_weights(src / "final.safetensors")
     masks = load_masks(d / R.MASK)
     cfg = TrainConfig.load(src / "config.json")
-    out = Path(weights_dir or WEIGHTS_DIR)
+    out = Path(weights_dir or default_weights_dir())
     weights, card_path = out / f"{name}.safetensors", out / f"{name}.json"
     save_compact(model, masks, weights, {"name": name, "kind": "pruned", "strategy": info["strategy"],
                                          "sparsity": f"{rec['sparsity']:.6f}"})

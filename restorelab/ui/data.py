@@ -1,34 +1,33 @@
-"""Read-only data the tabs plot, loaded from files that already exist (no training, no maths
-beyond counting). TODO(lead): move ``layer_sparsity`` next to the lottery records once
-``restorelab.lottery`` provides its per-layer sparsity report; the Lottery tab then reads that.
-"""
+"""Read-only data the tabs plot, from files that already exist (no training, no maths beyond
+counting zeros)."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import numpy as np
 
 from restorelab.errors import RestoreLabError
 
 
-def layer_sparsity(weights_path: str | Path, min_ndim: int = 2) -> dict[str, float]:
-    """``{tensor name: fraction of exactly-zero entries}`` for the weight tensors (ndim ≥ ``min_ndim``)
-    of a dense safetensors file, in file order. Reads with numpy (no torch import)."""
-    from safetensors import safe_open
+def layer_sparsity(model) -> dict[str, float]:
+    """``{parameter name: fraction of zeros}`` over the prunable tensors of a loaded model.
 
-    out: dict[str, float] = {}
+    Uses MIR-L's own definition (``restorelab.lottery.masks``: every ``*weight`` tensor) when
+    that module is present, else counts zeros of the same tensors directly.
+    """
     try:
-        with safe_open(str(weights_path), framework="numpy") as f:
-            for key in f.keys():
-                t = f.get_tensor(key)
-                if t.ndim >= min_ndim and t.size:
-                    out[key] = float(np.count_nonzero(t == 0) / t.size)
-    except FileNotFoundError:
-        raise RestoreLabError(f"weights file not found: {weights_path}") from None
-    except Exception as err:  # noqa: BLE001 - bad header, packed/compact formats, bf16…
-        raise RestoreLabError(f"{weights_path}: cannot read per-layer sparsity ({err})") from None
-    return out
+        from restorelab.lottery.masks import layer_report, masks_from_weights
+    except ImportError:
+        return {n: float((p == 0).float().mean()) for n, p in model.named_parameters() if n.endswith("weight")}
+    return {r.name: float(r.sparsity) for r in layer_report(masks_from_weights(model))}
+
+
+def card_layers(card: dict) -> dict[str, float] | None:
+    """The per-layer report an exported ticket's card carries (``layers``: name + sparsity), if any."""
+    layers = card.get("layers")
+    if not isinstance(layers, list) or not layers:
+        return None
+    try:
+        return {str(r["name"]): float(r["sparsity"]) for r in layers}
+    except (KeyError, TypeError, ValueError):
+        raise RestoreLabError(f"card of {card.get('name', '?')}: malformed 'layers' report") from None
 
 
 def short_layer_names(names: list[str]) -> dict[str, str]:

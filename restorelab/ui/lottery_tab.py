@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.ui.common import module_present, placeholder, user_errors
-from restorelab.ui.models import list_models, model_info
+from restorelab.ui.models import ModelStore, list_models, model_info
 
 # Long CPU jobs (the live lottery experiment, OES runs) share one slot of their own, so they
 # never take the restore slot: register them with **LONG_JOBS.
@@ -37,7 +37,7 @@ def _demo_config(rounds, rate, steps, seed):
     from restorelab.errors import RestoreLabError
     from restorelab.lottery.demo import DemoConfig
 
-    rounds, steps = int(rounds if rounds is not None else 5), int(steps if steps is not None else 240)
+    rounds, steps = int(rounds if rounds is not None else 5), int(steps if steps is not None else DemoConfig.steps)
     if not 1 <= rounds <= MAX_ROUNDS:
         raise RestoreLabError(f"rounds must be in [1, {MAX_ROUNDS}], got {rounds}")
     if not 5 <= steps <= MAX_STEPS:
@@ -93,7 +93,7 @@ def _build_live_demo() -> None:
     with gr.Row():
         rounds = gr.Slider(1, MAX_ROUNDS, value=5, step=1, label="Pruning rounds", elem_id="rl-lottery-nrounds")
         rate = gr.Slider(0.1, 0.8, value=0.4, step=0.05, label="Fraction pruned per round")
-        steps = gr.Slider(20, MAX_STEPS, value=240, step=20, label="Training steps per network",
+        steps = gr.Slider(20, MAX_STEPS, value=200, step=20, label="Training steps per network",
                           elem_id="rl-lottery-steps")
         seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
     with gr.Row():
@@ -115,7 +115,7 @@ def _build_live_demo() -> None:
     with gr.Column(visible=False):
         a_rounds = gr.Number(label="rounds", value=5, precision=0)
         a_rate = gr.Number(label="rate", value=0.4)
-        a_steps = gr.Number(label="steps", value=240, precision=0)
+        a_steps = gr.Number(label="steps", value=200, precision=0)
         a_seed = gr.Number(label="seed", value=0, precision=0)
         a_out = gr.JSON(label="records")
         a_btn = gr.Button("lottery_demo (API)")
@@ -133,46 +133,68 @@ def _build_live_demo() -> None:
     a_btn.click(lottery_demo, [a_rounds, a_rate, a_steps, a_seed], a_out, api_name="lottery_demo", **LONG_JOBS)
 
 
-@user_errors
-def sparsity_figure(name: str | None):
-    from restorelab.plots import layer_sparsity_bar
-    from restorelab.ui.data import layer_sparsity, short_layer_names
+def model_layers(store: ModelStore, name: str) -> dict[str, float]:
+    """Per-layer sparsity of a shipped model: from its card when exported with a report,
+    else counted on the loaded weights (dense or compact files alike)."""
+    from restorelab.ui.data import card_layers, layer_sparsity
 
-    if not name:
-        return None, "No shipped model to inspect yet."
     info = model_info(name)
-    if not info.path.exists():
-        return None, f"`{name}`: weights are not in the local folder (Hub-only); nothing to count."
-    sp = layer_sparsity(info.path)
-    short = short_layer_names(list(sp))
-    fig = layer_sparsity_bar({short[k]: v for k, v in sp.items()},
-                             title=f"{name}: fraction of zero weights per layer ({info.kind})")
-    total = info.params or 0
-    nz = info.nonzero_params
-    msg = (f"`{name}` ({info.kind}): {len(sp)} weight tensors; "
-           + (f"{nz:,} of {total:,} parameters non-zero ({1 - nz / total:.1%} sparse overall, from the card)."
-              if nz is not None and total else "no parameter counts in its card."))
-    return fig, msg
+    layers = card_layers(info.card)
+    if layers is None:
+        model, _ = store.get(name)
+        layers = layer_sparsity(model)
+    return layers
 
 
-def build(tab: gr.Tab | None = None) -> None:
+def sparsity_figure(store: ModelStore, names) -> tuple:
+    """Grouped bars, one series per chosen model (e.g. the global and the layer-wise ticket)."""
+    from restorelab.plots import layer_sparsity_bar
+    from restorelab.ui.data import short_layer_names
+
+    names = [names] if isinstance(names, str) else list(names or [])
+    if not names:
+        return None, "Pick one or more shipped models."
+    series, lines = {}, []
+    for name in names:
+        info = model_info(name)
+        layers = model_layers(store, name)
+        short = short_layer_names(list(layers))
+        label = f"{name} ({info.kind}{', ' + str(info.card['strategy']) if info.card.get('strategy') else ''})"
+        series[label] = {short[k]: v for k, v in layers.items()}
+        total, nz = info.params, info.nonzero_params
+        lines.append(f"- `{name}` ({info.kind}): {len(layers)} weight tensors"
+                     + (f"; {nz:,} of {total:,} parameters non-zero ({1 - nz / total:.1%} sparse overall)"
+                        if nz is not None and total else ""))
+    fig = layer_sparsity_bar(series if len(series) > 1 else next(iter(series.values())),
+                             title="Fraction of zero weights per layer"
+                                   + ("" if len(series) > 1 else f": {next(iter(series))}"))
+    return fig, "\n".join(lines)
+
+
+def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     """Build inside the current context; ``tab``: draw the plot when the tab is opened."""
     models = list_models()
     names = [m.name for m in models]
     gr.Markdown(
         "**Lottery tickets (MIR-L).** Iterative magnitude pruning finds sparse sub-networks (\"tickets\") "
         "of the all-in-one restorer that match the dense model when rewound to their initial weights.")
+    pruned = [m.name for m in models if m.kind != "dense"]
     with gr.Row():
-        pick = gr.Dropdown([(m.label(), m.name) for m in models], value=names[0] if names else None,
-                           label="Shipped model", scale=2, elem_id="rl-lottery-model")
+        pick = gr.Dropdown([(m.label(), m.name) for m in models], value=(pruned or names)[:2],
+                           multiselect=True, label="Shipped models (pick several to compare, e.g. the "
+                           "global and the layer-wise ticket)", scale=3, elem_id="rl-lottery-model")
         show = gr.Button("Show per-layer sparsity", scale=1, elem_id="rl-lottery-show")
-    info = gr.Markdown("Pick a model and press the button." if names else
+    info = gr.Markdown("Pick models and press the button." if names else
                        "No shipped model yet: the per-layer sparsity appears once `weights/` holds one.")
     plot = gr.Plot(label="Per-layer sparsity", elem_id="rl-lottery-sparsity")
-    show.click(sparsity_figure, pick, [plot, info], api_visibility="private")
-    pick.change(sparsity_figure, pick, [plot, info], api_visibility="private")
+
+    @user_errors
+    def show_sparsity(chosen):
+        return sparsity_figure(store, chosen)
+
+    show.click(show_sparsity, pick, [plot, info], api_visibility="private")
     if tab is not None and names:
-        tab.select(sparsity_figure, pick, [plot, info], api_visibility="private")
+        tab.select(show_sparsity, pick, [plot, info], api_visibility="private")
 
     # TODO(lead, issues 3+6): when the shipped tickets and their per-round records exist, replace
     # this placeholder with a round slider over the records' per-layer sparsity reports (global vs

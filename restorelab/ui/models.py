@@ -129,17 +129,6 @@ class ModelStore:
             return model, source
 
     def _resolve(self, info: ModelInfo) -> tuple[Path, str]:
-        hub = settings.hub_config()
-        if hub:
-            from restorelab.inference.weights import hub_download
+        from restorelab.inference.weights import locate
 
-            repo, rev = hub
-            try:
-                return hub_download(repo, f"{info.name}.safetensors", rev), f"Hub {repo}@{rev}"
-            except RestoreLabError as err:
-                if not info.path.exists():
-                    raise RestoreLabError(f"{err}; no local copy of {info.name} either") from None
-                return info.path, f"local {info.path.parent.name}/ (offline fallback: {err})"
-        if not info.path.exists():
-            raise RestoreLabError(f"weights file not found: {info.path}")
-        return info.path, f"local {info.path.parent.name}/"
+        return locate(info.name, info.path.parent)

@@ -6,7 +6,9 @@ restored outputs); nothing is measured on images that went through the browser.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -141,7 +143,10 @@ class OutputDir:
     """Where result PNGs are written for download; files older than ``max_age`` s are pruned."""
 
     def __init__(self, root: str | Path | None = None, max_age: float = 3600):
-        self.root = Path(root or tempfile.mkdtemp(prefix="restorelab-app-"))
+        if root is None:  # our own temp folder: removed when the process exits
+            root = tempfile.mkdtemp(prefix="restorelab-app-")
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+        self.root = Path(root)
         self.max_age = max_age
 
     def save_png(self, img: np.ndarray, stem: str) -> Path:

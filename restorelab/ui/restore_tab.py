@@ -37,8 +37,7 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     return choices, a, b
 
 
-def _run(store: ModelStore, out_dir: pipeline.OutputDir, photo, degradation, param, seed, names,
-         progress, display_name=None):
+def _run(store: ModelStore, photo, degradation, param, seed, names, progress, display_name=None):
     """Shared by the UI and the API: yields (stage, state) as models finish."""
     if not names:
         raise RestoreLabError(f"no trained model to run: put NAME.safetensors + NAME.json in "
@@ -131,7 +130,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                     buttons=["download", "fullscreen"])
             table = gr.Dataframe(headers=pipeline.TABLE_HEADERS, interactive=False, label="Comparison",
                                  wrap=True, elem_id="rl-table",
-                                 column_widths=["24%", "9%", "9%", "9%", "12%", "12%", "11%", "14%"])
+                                 column_widths=["20%", "11%", "9%", "11%", "13%", "13%", "10%", "13%"])
             notes = gr.Markdown(elem_id="rl-notes")
             with gr.Row():
                 model_input = gr.Image(label="Model input (after simulation)", format="png", type="numpy",
@@ -148,8 +147,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                   if not choices else "pick a model for A")
         names = [a] + ([b] if b and b not in (INPUT, a) else [])
         stem = pipeline.original_name(photo_path)
-        sim_input = None
-        for done, state in _run(store, out_dir, photo_path, degr, prm, sd, names, progress):
+        for done, state in _run(store, photo_path, degr, prm, sd, names, progress):
             pending = names[names.index(done) + 1:]
             res_a = state["results"][a].image
             if b == a:
@@ -164,8 +162,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                 continue
             paths = [str(out_dir.save_png(r.image, f"{stem}_{n}")) for n, r in state["results"].items()]
             if state["simulated"]:
-                sim_input = out_dir.save_png(state["input"], f"{stem}_{state['simulated']['name']}_input")
-                paths.append(str(sim_input))
+                paths.append(str(out_dir.save_png(state["input"], f"{stem}_{state['simulated']['name']}_input")))
             for rec in state["records"].values():
                 if "offline fallback" in rec["weights_source"]:
                     gr.Warning(f"Hub unreachable: {rec['model']} uses the local weights copy")
@@ -202,7 +199,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         name = (model or default_a or "").strip()
         if not name:
             raise RestoreLabError("no model given and no shipped model available")
-        *_, (_, state) = _run(store, out_dir, image, degradation, param, seed, [name], progress)
+        *_, (_, state) = _run(store, image, degradation, param, seed, [name], progress)
         res = state["results"][name]
         stem = pipeline.original_name(image)
         out_path = out_dir.save_png(res.image, f"{stem}_{name}")

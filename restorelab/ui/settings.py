@@ -15,15 +15,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS_DIR = REPO_ROOT / "weights"
+from restorelab.paths import REPO_ROOT, default_weights_dir, hub_config  # noqa: F401 (re-exported)
 EXAMPLES_DIR = REPO_ROOT / "examples"
 DEFAULT_MAX_PIXELS = 16_000_000
 DEFAULT_MAX_FILE_SIZE = "50mb"
 
 
 def weights_dir() -> Path:
-    return Path(os.environ.get("RESTORELAB_WEIGHTS_DIR") or DEFAULT_WEIGHTS_DIR)
+    return default_weights_dir()
 
 
 def max_pixels() -> int:
@@ -38,10 +37,6 @@ def max_file_size() -> str:
     return os.environ.get("RESTORELAB_MAX_FILE_SIZE") or DEFAULT_MAX_FILE_SIZE
 
 
-def hub_config() -> tuple[str, str | None] | None:
-    """``(repo, revision)`` when weights should come from the Hub, else None."""
-    repo = os.environ.get("RESTORELAB_HUB_REPO")
-    return (repo, os.environ.get("RESTORELAB_HUB_REVISION")) if repo else None
 
 
 def example_photos() -> list[Path]:

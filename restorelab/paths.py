@@ -1,0 +1,24 @@
+"""Where weights come from, read from the environment at call time (no heavy imports here).
+
+``RESTORELAB_WEIGHTS_DIR``: folder of shipped models (default: the repository's ``weights/``).
+``RESTORELAB_HUB_REPO`` + ``RESTORELAB_HUB_REVISION``: a Hub model repo and the pinned
+revision to fetch weights from; the local folder is the fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = REPO_ROOT / "weights"
+
+
+def default_weights_dir() -> Path:
+    return Path(os.environ.get("RESTORELAB_WEIGHTS_DIR") or WEIGHTS_DIR)
+
+
+def hub_config() -> tuple[str, str | None] | None:
+    """``(repo, revision)`` when ``RESTORELAB_HUB_REPO`` is set, else None."""
+    repo = os.environ.get("RESTORELAB_HUB_REPO")
+    return (repo, os.environ.get("RESTORELAB_HUB_REVISION")) if repo else None
