@@ -46,6 +46,15 @@ def cmd_train(args) -> None:
           f"trained {cfg.model} to step {trainer.step} in {args.run_dir}")
 
 
+def cmd_ship(args) -> None:
+    from restorelab.training.export import ship_dense
+
+    report = json.loads(Path(args.report).read_text()) if args.report else None
+    card = ship_dense(args.run_dir, args.name, args.command or [], report=report)
+    _emit(args, card, f"shipped {args.name}: {card['params']:,} params, "
+                      f"{card['train']['train_seconds'] / 3600:.2f} h of training -> weights/{args.name}.safetensors")
+
+
 # -- eval -------------------------------------------------------------------------------
 def cmd_eval(args) -> None:
     from restorelab.evaluation import evaluate
@@ -144,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--run-dir", required=True, type=Path)
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N more steps (resume later)")
     sp.add_argument("--rank-weights", action="store_true", help="each process saves rankN.safetensors")
+
+    sp = add("ship", cmd_ship, "copy a finished dense run into weights/ with θ0 and a card")
+    sp.add_argument("--run-dir", required=True, type=Path)
+    sp.add_argument("--name", required=True)
+    sp.add_argument("--command", action="append", help="the exact training command(s), for the card")
+    sp.add_argument("--report", default=None, help="JSON from `report --json` to record in the card")
 
     sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set")
     sp.add_argument("--model", required=True, help="shipped model name or .safetensors path")

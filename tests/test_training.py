@@ -131,3 +131,24 @@ def test_resume_with_a_new_length_rebuilds_the_schedule(photos, tmp_path):
     log = (tmp_path / "r" / "log.jsonl").read_text()
     assert '"event": "reschedule"' in log
     assert json.loads((tmp_path / "r" / "config.json").read_text())["steps"] == 6
+
+
+def test_ship_writes_weights_theta0_and_card(photos, tmp_path):
+    from restorelab.inference import load_model, shipped_names
+    from restorelab.training.export import ship_dense
+
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    card = ship_dense(tmp_path / "r", "toy", ["python -m restorelab train ..."], weights_dir=tmp_path / "w")
+    assert shipped_names(tmp_path / "w") == ["toy"]  # θ0 has no card, so it is not a model
+    assert (tmp_path / "w" / "toy.theta0.safetensors").exists()
+    assert card["preset"] == "promptir-test" and card["train"]["steps"] == 6
+    assert card["train"]["train_seconds"] >= 0 and card["train"]["last_validation"]["step"] == 6
+    assert load_model(str(tmp_path / "w" / "toy.safetensors")).config.dim == 8
+
+
+def test_ship_refuses_unfinished_runs(photos, tmp_path):
+    from restorelab.training.export import ship_dense
+
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train(stop_after=2)
+    with pytest.raises(RestoreLabError, match="not finished"):
+        ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")

@@ -1,0 +1,63 @@
+"""Ship a finished dense run: ``weights/NAME.safetensors``, its θ0 and a JSON card.
+
+The card says how the model was trained (config, the exact commands, steps, wall time, the
+last validation) and, when a report is given, what it scores on the standard sets. θ0 ships
+beside it (``NAME.theta0.safetensors``) because lottery-ticket rewinding needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from restorelab.errors import RestoreLabError
+
+
+def _log(run_dir: Path) -> list[dict]:
+    p = run_dir / "log.jsonl"
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+
+
+def train_seconds(records: list[dict]) -> float:
+    """Time spent in training steps, from the logged speed of each interval (steps redone after a kill count once)."""
+    total, last = 0.0, 0
+    for r in records:
+        if "steps_per_s" in r:
+            if r["step"] > last:
+                total += (r["step"] - last) / max(r["steps_per_s"], 1e-9)
+            last = r["step"]
+    return total
+
+
+def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir: str | Path | None = None,
+               report: dict | None = None) -> dict:
+    """Copy the run's final weights and θ0 into ``weights_dir`` and write the card."""
+    from restorelab.inference.weights import default_weights_dir, load_weights
+    from restorelab.models import count_params
+    from restorelab.training.config import TrainConfig
+
+    run_dir = Path(run_dir)
+    final = run_dir / "final.safetensors"
+    if not final.exists():
+        raise RestoreLabError(f"{run_dir} has no final.safetensors: the run has not finished")
+    cfg = TrainConfig.load(run_dir / "config.json")
+    out = Path(weights_dir or default_weights_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(final, out / f"{name}.safetensors")
+    shutil.copyfile(run_dir / "theta0.safetensors", out / f"{name}.theta0.safetensors")
+    total, nonzero = count_params(load_weights(final))
+    records = _log(run_dir)
+    vals = [r for r in records if "val" in r]
+    card = {"name": name, "kind": "dense", "preset": cfg.model, "params": total, "nonzero_params": nonzero,
+            "tasks": list(cfg.task_list), "format": "safetensors", "theta0": f"{name}.theta0.safetensors",
+            "train": {"config": cfg.to_dict(), "commands": commands, "steps": cfg.steps,
+                      "train_seconds": round(train_seconds(records)),
+                      "reschedules": [r for r in records if r.get("event") == "reschedule"],
+                      "last_validation": vals[-1] if vals else None,
+                      "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds"},
+            "file_bytes": (out / f"{name}.safetensors").stat().st_size}
+    if report is not None:
+        card["results"] = report
+    (out / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
