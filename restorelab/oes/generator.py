@@ -46,12 +46,15 @@ class GeneratorConfig:
     output_channels: int = 3
     input_scale: float = 0.1  # fixed input: U[0, 1) * input_scale, as DIP/OES
     slope: float = 0.2  # LeakyReLU
+    downsample: str = "avg"  # avg: conv at full resolution then AvgPool2d(2) (OES); stride: stride-2 conv (DIP)
 
     def __post_init__(self):
         if not self.channels or min(self.channels) < 1:
             raise RestoreLabError(f"generator channels must be positive, got {self.channels}")
         if self.down_kernel % 2 == 0 or self.up_kernel % 2 == 0:
             raise RestoreLabError("generator kernel sizes must be odd")
+        if self.downsample not in ("avg", "stride"):
+            raise RestoreLabError(f"generator downsample must be 'avg' or 'stride', not {self.downsample!r}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
 
     @property
@@ -86,10 +89,10 @@ def get_config(name: str) -> GeneratorConfig:
     raise RestoreLabError(f"unknown generator preset {name!r}; valid: {', '.join(sorted(PRESETS))}")
 
 
-def _conv(cin: int, cout: int, k: int) -> nn.Sequential:
+def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
     pad = (k - 1) // 2
     layers = [nn.ReflectionPad2d(pad)] if pad else []
-    return nn.Sequential(*layers, nn.Conv2d(cin, cout, k))
+    return nn.Sequential(*layers, nn.Conv2d(cin, cout, k, stride=stride))
 
 
 def _bn(c: int) -> nn.BatchNorm2d:
@@ -111,7 +114,13 @@ class Hourglass(nn.Module):
     def _scale(self, i: int, cin: int) -> nn.Sequential:
         c, act = self.config, (lambda: nn.LeakyReLU(self.config.slope))
         ch, kd = c.channels[i], c.down_kernel
-        layers = [_conv(cin, ch, kd), nn.AvgPool2d(2), _bn(ch), act(), _conv(ch, ch, kd), _bn(ch), act()]
+        if c.downsample == "avg":
+            down = [_conv(cin, ch, kd), nn.AvgPool2d(2)]
+        elif c.downsample == "stride":
+            down = [_conv(cin, ch, kd, stride=2)]
+        else:
+            raise RestoreLabError(f"unknown downsample {c.downsample!r}")
+        layers = [*down, _bn(ch), act(), _conv(ch, ch, kd), _bn(ch), act()]
         if i + 1 < c.depth:
             layers.append(self._scale(i + 1, ch))
             k = c.channels[i + 1]

@@ -56,7 +56,7 @@ def density_of(masks: Masks) -> float:
 def topk_mask(scores: dict[str, torch.Tensor], density: float) -> Masks:
     """Keep the globally highest ``scores`` (e.g. OES logits) at ``density``; exact count."""
     check_density(density)
-    low = min(float(s.min()) for s in scores.values())
+    low = min(float(s.detach().min()) for s in scores.values())
     shifted = {n: s.detach().float() - low for n, s in scores.items()}  # |s - low| is monotone in s
     ones = {n: torch.ones_like(s) for n, s in shifted.items()}
     return prune_global(shifted, ones, 1.0 - density)

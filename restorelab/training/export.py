@@ -1,4 +1,4 @@
-"""Ship a finished dense run: ``weights/NAME.safetensors``, its θ0 and a JSON card.
+"""Ship a finished dense run: ``weights/NAME.safetensors``, its θ0, its log and a JSON card.
 
 The card says how the model was trained (config, the exact commands, steps, wall time, the
 last validation) and, when a report is given, what it scores on the standard sets. θ0 ships
@@ -46,11 +46,14 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(final, out / f"{name}.safetensors")
     shutil.copyfile(run_dir / "theta0.safetensors", out / f"{name}.theta0.safetensors")
+    if (run_dir / "log.jsonl").exists():  # loss and validation curves, for plots
+        shutil.copyfile(run_dir / "log.jsonl", out / f"{name}.train-log.jsonl")
     total, nonzero = count_params(load_weights(final))
     records = _log(run_dir)
     vals = [r for r in records if "val" in r]
     card = {"name": name, "kind": "dense", "preset": cfg.model, "params": total, "nonzero_params": nonzero,
             "tasks": list(cfg.task_list), "format": "safetensors", "theta0": f"{name}.theta0.safetensors",
+            "train_log": f"{name}.train-log.jsonl",
             "train": {"config": cfg.to_dict(), "commands": commands, "steps": cfg.steps,
                       "train_seconds": round(train_seconds(records)),
                       "reschedules": [r for r in records if r.get("event") == "reschedule"],

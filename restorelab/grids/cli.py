@@ -1,0 +1,373 @@
+"""``restorelab grids …``: similarity, search, select, restore, and the commands that produce them.
+
+    python -m restorelab grids descriptor --steps 5000            # train the SRResNet descriptor
+    python -m restorelab grids similarity [--per-image]           # Set5 + Set14 by default
+    python -m restorelab grids search [--delta 0.7] [--measure --steps 2000]
+    python -m restorelab grids measure --groups 'singles;all'     # single-task + mix-all models
+    python -m restorelab grids export [--from-search]             # group models -> weights/
+    python -m restorelab grids calibrate --photos DIR             # OOD threshold
+    python -m restorelab grids confusion --photos DIR             # selection accuracy
+    python -m restorelab grids table --photos DIR                 # Table 1 (PSNR per task)
+    python -m restorelab grids select IMG
+    python -m restorelab grids restore IN OUT
+
+Every sub-command takes ``--json``. Paths default to ``weights/grids/`` (see ``store``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from restorelab.errors import RestoreLabError
+
+DATA = "../shared/datasets"
+
+
+def _emit(args, data, human: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else human)
+
+
+def _add_dataclass(p, cls, skip=()) -> None:
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        kind = type(f.default)
+        if kind is bool:
+            p.add_argument("--" + f.name.replace("_", "-"), type=lambda s: s.lower() in ("1", "true", "yes"),
+                           default=f.default, metavar="BOOL")
+        else:
+            p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default)
+
+
+def _of(args, cls):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def _desc_cfg(args):
+    from restorelab.grids.descriptor import DescriptorConfig
+
+    return _of(args, DescriptorConfig)
+
+
+def _pipeline(sim):
+    """The descriptor pipeline the similarity cache was computed with (selection must match it)."""
+    from restorelab.grids.descriptor import DescriptorConfig
+
+    return DescriptorConfig(**sim.key.get("config", {}))
+
+
+def _similarity(args):
+    from restorelab.grids import similarity, store
+
+    return similarity.load(args.similarity or store.path("similarity"))
+
+
+def _groups(args):
+    from restorelab.grids import store
+    from restorelab.grids.select import Groups
+
+    gf = store.load_groups(args.groups)
+    sim = _similarity(args)
+    return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models), sim
+
+
+def _descriptor(args, sim):
+    """The descriptor, checked to be the one the similarity cache was computed with."""
+    from restorelab.grids import store
+    from restorelab.grids.similarity import file_hash
+    from restorelab.grids.srresnet import load_descriptor
+
+    path = args.descriptor or store.path("descriptor")
+    if sim.key.get("descriptor") not in (None, file_hash(path)):
+        raise RestoreLabError(f"{path} is not the descriptor the similarity cache was computed with; "
+                              "recompute it with `restorelab grids similarity`")
+    return load_descriptor(path)
+
+
+# -- commands -----------------------------------------------------------------------------
+def cmd_descriptor(args) -> None:
+    from restorelab.grids import store
+    from restorelab.grids.srresnet import DescriptorTrainConfig, train_descriptor
+
+    cfg = _of(args, DescriptorTrainConfig)
+    out = args.out or store.path("descriptor")
+    res = train_descriptor(cfg, args.run_dir, out, stop_after=args.stop_after,
+                           log=(lambda s: None) if args.json else print)
+    _emit(args, {**res, "out": str(out) if res["step"] >= cfg.steps else None},
+          f"descriptor at step {res['step']} ({res['steps_per_s']:.2f} steps/s)" +
+          (f" -> {out}" if res["step"] >= cfg.steps else ""))
+
+
+def cmd_similarity(args) -> None:
+    from restorelab.grids import similarity, store
+
+    cache = args.cache or store.path("similarity")
+    sim = similarity.compute(args.descriptor or store.path("descriptor"), args.photos, cache, _desc_cfg(args),
+                             seed=args.seed, limit=args.limit, symmetric=args.symmetric, force=args.force,
+                             per_image=args.per_image)
+    head = " " * 15 + " ".join(f"{lab[:6]:>6}" for lab in sim.labels)
+    rows = [f"{lab[:14]:14} " + " ".join(f"{v:6.2f}" for v in row) for lab, row in zip(sim.labels, sim.matrix)]
+    _emit(args, {**sim.to_dict(), "cache": str(cache)},
+          "\n".join([head, *rows, f"({sim.seconds:.1f} s; cached in {cache})"]))
+
+
+def _group_models(args):
+    from restorelab.grids.deltap import GroupModels, GroupTrainConfig
+
+    return GroupModels(_of(args, GroupTrainConfig), args.runs_dir, progress=not args.json,
+                       log=(lambda s: None) if args.json else print)
+
+
+def cmd_search(args) -> None:
+    from restorelab.grids import store
+    from restorelab.grids.deltap import GroupTrainConfig
+    from restorelab.grids.search import DeltaCache, SearchConfig, search
+
+    sim = _similarity(args)
+    fn = _group_models(args) if args.measure else None
+    cache = DeltaCache(args.deltap_cache or store.path("deltap"), fn,
+                       _of(args, GroupTrainConfig).protocol() if args.measure else None)
+    res = search(sim.tasks, sim.matrix, cache, SearchConfig(args.delta, args.tie_tol, args.prune_levels))
+    out = res.to_dict()
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1))
+    lines = [f"delta {res.delta} dB: {len(res.groups)} groups (L_max {res.l_max})"]
+    lines += [f"  G{i + 1}: {', '.join(g)}  (dP {cache.known(g):.2f} dB)" if cache.known(g) is not None
+              else f"  G{i + 1}: {', '.join(g)}" for i, g in enumerate(res.groups)]
+    if res.unverified:
+        lines.append(f"  {len(res.unverified)} group(s) not measured (counted as failing); add --measure")
+    _emit(args, out, "\n".join(lines))
+
+
+def cmd_measure(args) -> None:
+    from restorelab.grids.tasks import TASKS, parse_tasks
+
+    gm = _group_models(args)
+    groups = []
+    for spec in args.groups.split(";"):
+        spec = spec.strip()
+        if spec == "singles":
+            groups += [(t,) for t in TASKS]
+        elif spec == "all":
+            groups.append(TASKS)
+        elif spec == "paper":
+            from restorelab.grids.tasks import PAPER_GROUPS
+
+            groups += list(PAPER_GROUPS)
+        elif spec:
+            groups.append(parse_tasks(spec))
+    res = {"+".join(g): gm.scores(g) for g in groups}
+    _emit(args, res, "\n".join(f"{k}: " + ", ".join(f"{t} {v:.2f}" for t, v in r.items()) for k, r in res.items()))
+
+
+def cmd_export(args) -> None:
+    from restorelab.grids import store
+    from restorelab.grids.deltap import export_group
+    from restorelab.grids.tasks import TASKS
+
+    gf = store.load_groups(args.groups)
+    if args.from_search:
+        gf = store.GroupsFile(json.loads(Path(args.from_search).read_text())["groups"],
+                              source=f"search {args.from_search}", threshold=gf.threshold)
+    gm = _group_models(args)
+    names = []
+    for i, g in enumerate(gf.groups):
+        name = f"{args.prefix}-g{i + 1}" if len(g) < 11 else f"{args.prefix}-mixall"
+        export_group(gm, tuple(g), name)
+        names.append(name)
+    gf.models = names
+    gf.save(Path(args.groups) if args.groups else store.path("groups"))
+    out = {"groups": gf.groups, "models": names, "baseline": None}
+    if (gm.run_dir(TASKS) / "final.safetensors").exists() and f"{args.prefix}-mixall" not in names:
+        export_group(gm, TASKS, f"{args.prefix}-mixall", extra={"role": "mix-all baseline"})
+        out["baseline"] = f"{args.prefix}-mixall"
+    _emit(args, out, "\n".join(f"{n}: {', '.join(g)}" for n, g in zip(names, gf.groups))
+          + (f"\n{out['baseline']}: all 11 (baseline)" if out["baseline"] else ""))
+
+
+def _photos(args):
+    from restorelab.grids.similarity import load_photos
+
+    return load_photos(args.photos, args.limit)[1]
+
+
+def cmd_calibrate(args) -> None:
+    from restorelab.grids import store
+    from restorelab.grids.select import calibrate
+
+    gf, groups, sim = _groups(args)
+    res = calibrate(_descriptor(args, sim), _photos(args), groups, _pipeline(sim), args.quantile)
+    gf.threshold, gf.calibration = res["threshold"], {k: v for k, v in res.items() if k != "min_distances"}
+    gf.calibration["photos"] = args.photos
+    gf.save(Path(args.groups) if args.groups else store.path("groups"))
+    _emit(args, res, f"OOD threshold {res['threshold']:.3f} (quantile {args.quantile} of {res['n']} held-out cases)")
+
+
+def cmd_confusion(args) -> None:
+    from restorelab.grids.select import confusion
+
+    gf, groups, sim = _groups(args)
+    model, photos, cfg = _descriptor(args, sim), _photos(args), _pipeline(sim)
+    res = confusion(model, photos, groups, cfg, threshold=gf.threshold)
+    if args.ood:
+        from restorelab.grids.select import ood_rate
+
+        if gf.threshold is None:
+            raise RestoreLabError("no OOD threshold in the groups file; run `restorelab grids calibrate` first")
+        res["ood_rates"] = {d: ood_rate(model, photos, groups, cfg, gf.threshold, d)
+                            for d in args.ood.split(",") if d.strip()}
+    lines = [f"{'task':16} " + " ".join(f"{n:>5}" for n in groups.names) + "   acc"]
+    lines += [f"{t:16} " + " ".join(f"{res['counts'][t][n]:5d}" for n in groups.names) + f"  {a:.2f}"
+              for t, a in res["accuracy"].items()]
+    lines.append(f"mean accuracy {res['mean_accuracy']:.3f}, min {res['min_accuracy']:.3f}")
+    lines += [f"{d}: {r['rate']:.2f} flagged out-of-distribution" for d, r in res.get("ood_rates", {}).items()]
+    _emit(args, res, "\n".join(lines))
+
+
+def cmd_table(args) -> None:
+    from restorelab.grids.deltap import input_psnr, psnr_table
+    from restorelab.grids.tasks import TASKS
+    from restorelab.inference import load_model
+
+    from restorelab.grids import store
+
+    gm = _group_models(args)
+    photos = _photos(args)
+    gf = store.load_groups(args.groups)
+    rows = {"input": input_psnr(photos)}
+    rows["single-task"] = psnr_table(lambda t: load_model(str(gm.weights((t,)))), photos)
+    rows["mix-all"] = psnr_table(lambda t: load_model(str(gm.weights(TASKS))), photos)
+    group_of = {t: tuple(g) for g in gf.groups for t in g}
+    missing = [t for t in TASKS if t not in group_of]
+    if missing:
+        raise RestoreLabError(f"task(s) {', '.join(missing)} are in no group of the groups file")
+    rows["GRIDS"] = psnr_table(lambda t: load_model(str(gm.weights(group_of[t]))), photos)
+    for r in rows.values():
+        r["avg"] = sum(r[t] for t in TASKS) / len(TASKS)
+    lines = ["| model | " + " | ".join(TASKS) + " | avg |", "|---" * (len(TASKS) + 2) + "|"]
+    lines += [f"| {k} | " + " | ".join(f"{r[t]:.2f}" for t in [*TASKS, "avg"]) + " |" for k, r in rows.items()]
+    _emit(args, rows, "\n".join(lines))
+
+
+def cmd_select(args) -> None:
+    from restorelab.grids.select import select
+    from restorelab.io import load_image
+
+    gf, groups, sim = _groups(args)
+    s = select(load_image(args.image), _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed)
+    lines = [f"{n}: {d:.3f}  ({', '.join(m)})" for n, d, m in zip(groups.names, s.distances.values(), groups.members)]
+    lines.append(f"chosen {s.group} ({', '.join(s.tasks)}), distance {s.distance:.3f}"
+                 + ("  OUT OF DISTRIBUTION" if s.ood else ""))
+    _emit(args, s.to_dict(), "\n".join(lines))
+
+
+def cmd_restore(args) -> None:
+    from restorelab.grids.select import select
+    from restorelab.inference import load_model, restore
+    from restorelab.io import load_image, save_png
+
+    gf, groups, sim = _groups(args)
+    img = load_image(args.input)
+    s = select(img, _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed)
+    if not s.model:
+        raise RestoreLabError(f"group {s.group} has no model; run `restorelab grids export` first")
+    save_png(args.output, restore(load_model(s.model), img))
+    _emit(args, {**s.to_dict(), "output": str(args.output)},
+          f"{s.group} ({', '.join(s.tasks)}, distance {s.distance:.3f}{', OOD' if s.ood else ''}) "
+          f"with {s.model} -> {args.output}")
+
+
+# -- parser -------------------------------------------------------------------------------
+def add_parser(subparsers) -> None:
+    """Register ``grids`` and its sub-commands (each sets ``fn``) on an argparse sub-parser set."""
+    from restorelab.grids.deltap import GroupTrainConfig
+    from restorelab.grids.descriptor import DescriptorConfig
+    from restorelab.grids.srresnet import DescriptorTrainConfig
+
+    top = subparsers.add_parser("grids", help="GRIDS: degradation similarity, grouping, model selection")
+    sub = top.add_subparsers(dest="grids_command", required=True)
+
+    def add(name, fn, help_, *, desc=False, sim=False, groups=False, train=False, photos=False):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.set_defaults(fn=fn)
+        if desc:  # the pipeline settings come from the similarity cache, except for `similarity` itself
+            sp.add_argument("--descriptor", type=Path, default=None, help="default weights/grids/descriptor.safetensors")
+            sp.add_argument("--seed", type=int, default=0, help="patch sampling seed")
+        if sim:
+            sp.add_argument("--similarity", type=Path, default=None, help="default weights/grids/similarity.json")
+        if groups:
+            sp.add_argument("--groups", type=Path, default=None,
+                            help="groups file (default weights/grids/groups.json, else the paper's 4 groups)")
+        if train:
+            sp.add_argument("--runs-dir", type=Path, default=Path("runs/grids"))
+            _add_dataclass(sp.add_argument_group("group-model training"), GroupTrainConfig)
+        if photos:
+            sp.add_argument("--photos", required=True, help="folder(s) of clean photos, comma-separated")
+            sp.add_argument("--limit", type=int, default=None)
+        return sp
+
+    sp = add("descriptor", cmd_descriptor, "train the SRResNet x4 descriptor (resumable)")
+    _add_dataclass(sp, DescriptorTrainConfig)
+    sp.add_argument("--run-dir", type=Path, default=Path("runs/grids-descriptor"))
+    sp.add_argument("--out", type=Path, default=None)
+    sp.add_argument("--stop-after", type=int, default=None)
+
+    sp = add("similarity", cmd_similarity, "the 11x11 degradation similarity matrix (cached)", desc=True)
+    _add_dataclass(sp.add_argument_group("descriptor pipeline"), DescriptorConfig)
+    sp.add_argument("--photos", default=f"{DATA}/test/sr/Set5,{DATA}/test/sr/Set14")
+    sp.add_argument("--limit", type=int, default=None)
+    sp.add_argument("--cache", type=Path, default=None)
+    sp.add_argument("--symmetric", action="store_true", help="mean of both KL directions")
+    sp.add_argument("--force", action="store_true", help="recompute even if the cache matches")
+    sp.add_argument("--per-image", action="store_true",
+                    help="also store per-photo (self-augmented) task GGDs as the selection references")
+
+    sp = add("search", cmd_search, "grouping search (Algorithm 1) on the cached matrix and dP values",
+             sim=True, train=True)
+    sp.add_argument("--delta", type=float, default=0.7)
+    sp.add_argument("--tie-tol", type=float, default=0.05)
+    sp.add_argument("--prune-levels", type=lambda s: s.lower() in ("1", "true", "yes"), default=True, metavar="BOOL")
+    sp.add_argument("--deltap-cache", type=Path, default=None, help="default weights/grids/deltap.json")
+    sp.add_argument("--measure", action="store_true", help="train models for unmeasured groups (slow)")
+    sp.add_argument("--out", type=Path, default=None, help="write the result JSON here")
+
+    sp = add("measure", cmd_measure, "train and score group models", train=True)
+    sp.add_argument("--groups", default="singles;all", help="';'-separated: singles, all, paper, or t1,t2,...")
+
+    sp = add("export", cmd_export, "copy group models to weights/ and record them in the groups file",
+             groups=True, train=True)
+    sp.add_argument("--from-search", default=None, help="a search result JSON (else the groups file)")
+    sp.add_argument("--prefix", default="grids")
+
+    add("calibrate", cmd_calibrate, "calibrate the OOD threshold on held-out photos", desc=True, sim=True,
+        groups=True, photos=True).add_argument("--quantile", type=float, default=0.99)
+    add("confusion", cmd_confusion, "selection confusion matrix on test photos", desc=True, sim=True,
+        groups=True, photos=True).add_argument("--ood", default="", help="also the OOD-flag rate of these "
+                                                "core degradations, e.g. haze,rain")
+    add("table", cmd_table, "Table 1: PSNR per task of single-task, mix-all and group models",
+        groups=True, train=True, photos=True)
+
+    sp = add("select", cmd_select, "pick the group (and model) for an image", desc=True, sim=True, groups=True)
+    sp.add_argument("image")
+    sp = add("restore", cmd_restore, "select the group, restore with its model", desc=True, sim=True, groups=True)
+    sp.add_argument("input")
+    sp.add_argument("output")
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry (tests): ``restorelab.cli`` wires ``add_parser`` into the main parser."""
+    import sys
+
+    p = argparse.ArgumentParser(prog="restorelab")
+    add_parser(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except RestoreLabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

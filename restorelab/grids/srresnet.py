@@ -1,0 +1,287 @@
+"""The degradation descriptor: an MSRResNet-style x4 SR network with a global residual.
+
+Architecture (DegAE ``MSRResNet_wGR_i_fea``, CPU-sized): conv_first -> ``n_blocks`` residual
+blocks (conv-ReLU-conv, no BN) -> log2(scale) x (conv nf->4nf, PixelShuffle(2), LeakyReLU 0.1)
+-> HRconv + LeakyReLU -> conv_last, plus the bilinearly up-sampled input (global residual, which
+DDR found essential for degradation-discriminative features of MSE/L1-trained SR networks).
+
+``features(x, layer)``: ``"hr"`` = SRGA's deepest features (the input of conv_last, nf x sH x sW),
+``"rb"`` = DDR's last residual block (nf x H x W, before up-sampling).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from restorelab.errors import RestoreLabError
+
+FAMILY = "srresnet"
+LAYERS = ("hr", "rb")
+
+
+def default_descriptor_path() -> Path:
+    """``weights/grids/descriptor.safetensors`` (a sub-folder: not listed as a restorer)."""
+    from restorelab.paths import default_weights_dir
+
+    return default_weights_dir() / "grids" / "descriptor.safetensors"
+
+
+@dataclass(frozen=True)
+class SRResNetConfig:
+    nf: int = 32
+    n_blocks: int = 6
+    scale: int = 4  # 2 or 4
+    global_residual: bool = True
+    in_channels: int = 3
+    out_channels: int = 3
+
+    def __post_init__(self):
+        if self.scale not in (2, 4):
+            raise RestoreLabError(f"scale must be 2 or 4, got {self.scale}")
+        if self.nf < 1 or self.n_blocks < 1:
+            raise RestoreLabError("nf and n_blocks must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, nf: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(nf, nf, 3, padding=1)
+        self.conv2 = nn.Conv2d(nf, nf, 3, padding=1)
+        for c in (self.conv1, self.conv2):  # MSRResNet: Kaiming init scaled by 0.1
+            nn.init.kaiming_normal_(c.weight, a=0, mode="fan_in")
+            c.weight.data.mul_(0.1)
+            nn.init.zeros_(c.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class SRResNet(nn.Module):
+    """(N, 3, H, W) in [0, 1] -> (N, 3, sH, sW); ``features`` for the degradation descriptor."""
+
+    family = FAMILY  # the safetensors metadata "family" (models registry key)
+
+    def __init__(self, config: SRResNetConfig = SRResNetConfig()):
+        super().__init__()
+        self.config = config
+        nf = config.nf
+        self.conv_first = nn.Conv2d(config.in_channels, nf, 3, padding=1)
+        self.body = nn.Sequential(*[ResidualBlock(nf) for _ in range(config.n_blocks)])
+        self.upconvs = nn.ModuleList(nn.Conv2d(nf, 4 * nf, 3, padding=1)
+                                     for _ in range(int(math.log2(config.scale))))
+        self.hr_conv = nn.Conv2d(nf, nf, 3, padding=1)
+        self.conv_last = nn.Conv2d(nf, config.out_channels, 3, padding=1)
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(F.leaky_relu(self.conv_first(x), 0.1))
+
+    def _hr(self, rb: torch.Tensor) -> torch.Tensor:
+        out = rb
+        for up in self.upconvs:
+            out = F.leaky_relu(F.pixel_shuffle(up(out), 2), 0.1)
+        return F.leaky_relu(self.hr_conv(out), 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv_last(self._hr(self._trunk(x)))
+        if self.config.global_residual:
+            out = out + F.interpolate(x, scale_factor=self.config.scale, mode="bilinear", align_corners=False)
+        return out
+
+    def features(self, x: torch.Tensor, layer: str = "hr") -> torch.Tensor:
+        """``"hr"``: (N, nf, sH, sW), SRGA's layer; ``"rb"``: (N, nf, H, W), DDR's RB16 analogue."""
+        rb = self._trunk(x)
+        if layer == "rb":
+            return rb
+        if layer == "hr":
+            return self._hr(rb)
+        raise RestoreLabError(f"unknown feature layer {layer!r}; valid: {', '.join(LAYERS)}")
+
+
+# -- weights ----------------------------------------------------------------------------
+def save_descriptor(model: SRResNet, path: str | Path, extra_meta: dict | None = None) -> None:
+    """safetensors with metadata ``{"family": "srresnet", "config": json}`` (atomic write)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"family": model.family, "config": json.dumps(model.config.to_dict())}
+    meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def load_descriptor(path: str | Path) -> SRResNet:
+    """Rebuild an SRResNet from a file written by :func:`save_descriptor` (eval mode)."""
+    from restorelab.inference.weights import load_state, read_metadata
+
+    meta = read_metadata(path)
+    if meta.get("family") != FAMILY or "config" not in meta:
+        raise RestoreLabError(f"{path}: not an SRResNet descriptor (family {meta.get('family')!r})")
+    model = SRResNet(SRResNetConfig(**json.loads(meta["config"])))
+    try:
+        model.load_state_dict(load_state(path))
+    except RuntimeError as err:
+        raise RestoreLabError(f"{path}: tensors do not match the config ({str(err)[:120]})") from None
+    return model.eval()
+
+
+# -- training ---------------------------------------------------------------------------
+@dataclass
+class DescriptorTrainConfig:
+    """x4 bicubic SR on clean photos (the last ``val_count`` sorted photos are held out)."""
+
+    data_dir: str = "../shared/datasets/train/clean"
+    val_count: int = 8
+    nf: int = 32
+    n_blocks: int = 6
+    hr_patch: int = 64  # HR crop side; the LR input is hr_patch / 4
+    batch_size: int = 16
+    steps: int = 5000
+    lr: float = 2e-4
+    min_lr_ratio: float = 0.01
+    seed: int = 0
+    ckpt_every: int = 500
+    val_every: int = 1000
+    threads: int = 0
+
+    def __post_init__(self):
+        if self.hr_patch % 4 or self.hr_patch < 8:
+            raise RestoreLabError("hr_patch must be a multiple of 4, at least 8")
+        for name in ("batch_size", "steps", "ckpt_every", "val_every"):
+            if getattr(self, name) <= 0:
+                raise RestoreLabError(f"{name} must be positive")
+
+
+def bicubic_down(hr: torch.Tensor, scale: int = 4) -> torch.Tensor:
+    """Anti-aliased bicubic down-sampling (as PIL / MATLAB imresize), values clipped to [0, 1]."""
+    h, w = hr.shape[-2:]
+    return F.interpolate(hr, size=(h // scale, w // scale), mode="bicubic", antialias=True,
+                         align_corners=False).clamp(0, 1)
+
+
+class _HRPatches:
+    """HR crop ``i`` is a pure function of (seed, i): random photo, crop, dihedral transform."""
+
+    def __init__(self, files, patch: int, seed: int):
+        from restorelab.data._imread import read_uint8
+
+        self.images = [read_uint8(f) for f in files]
+        self.patch, self.seed = patch, seed
+        small = [f for f, im in zip(files, self.images) if min(im.shape[:2]) < patch]
+        if small:
+            raise RestoreLabError(f"{len(small)} photo(s) smaller than hr_patch={patch}, e.g. {small[0]}")
+
+    def batch(self, start: int, n: int) -> torch.Tensor:
+        out = []
+        for i in range(start, start + n):
+            rng = np.random.default_rng([self.seed, i])
+            img = self.images[int(rng.integers(len(self.images)))]
+            p, (h, w) = self.patch, img.shape[:2]
+            y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
+            k = int(rng.integers(8))
+            c = img[y:y + p, x:x + p]
+            c = np.rot90(c[:, ::-1] if k & 4 else c, k & 3)
+            out.append(np.ascontiguousarray(c.transpose(2, 0, 1)))
+        return torch.from_numpy(np.stack(out).astype(np.float32) / 255.0)
+
+
+def _val_psnr(model: SRResNet, crops: list[torch.Tensor]) -> dict:
+    """Mean PSNR (RGB, 4-px border shaved) of the model and of bilinear up-sampling."""
+    ps, pb = [], []
+    with torch.inference_mode():
+        for hr in crops:
+            lr = bicubic_down(hr)
+            for out, acc in ((model(lr).clamp(0, 1), ps),
+                             (F.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1), pb)):
+                mse = ((out - hr)[..., 4:-4, 4:-4] ** 2).mean().item()
+                acc.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+    return {"psnr": float(np.mean(ps)), "bicubic_psnr": float(np.mean(pb))}
+
+
+def train_descriptor(cfg: DescriptorTrainConfig, run_dir: str | Path, out: str | Path | None = None,
+                     stop_after: int | None = None, log=print) -> dict:
+    """Train (or resume) the descriptor in ``run_dir``; at the end write ``out`` (+ a JSON card).
+
+    Resumable: ``run_dir/checkpoint.pt`` holds model, optimizer, scheduler and step; every batch
+    is a pure function of (seed, step). Returns ``{"step", "val": {...}, "steps_per_s"}``.
+    """
+    from restorelab.data import list_images
+    from restorelab.io import load_image
+
+    torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
+        raise RestoreLabError(f"{run_dir} holds a descriptor run with another config; use a new run directory")
+    cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
+    files = list_images(cfg.data_dir)
+    if len(files) <= cfg.val_count:
+        raise RestoreLabError(f"{cfg.data_dir}: {len(files)} photos, need more than val_count={cfg.val_count}")
+    train_files, val_files = files[:len(files) - cfg.val_count], files[len(files) - cfg.val_count:]
+    data = _HRPatches(train_files, cfg.hr_patch, cfg.seed)
+    val = []
+    for f in val_files:
+        im = load_image(f)
+        h, w = (im.shape[0] // 4) * 4, (im.shape[1] // 4) * 4
+        val.append(torch.from_numpy(np.ascontiguousarray(im[:min(h, 128), :min(w, 128)].transpose(2, 0, 1)))[None])
+    torch.manual_seed(cfg.seed)
+    model = SRResNet(SRResNetConfig(nf=cfg.nf, n_blocks=cfg.n_blocks))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps, eta_min=cfg.lr * cfg.min_lr_ratio)
+    step, ckpt = 0, run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = int(state["step"])
+    end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
+    t0, first, res = time.time(), step, {}
+    model.train()
+    while step < end:
+        hr = data.batch(step * cfg.batch_size, cfg.batch_size)
+        loss = (model(bicubic_down(hr)) - hr).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        if step % cfg.ckpt_every == 0 or step == end:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step}, tmp)
+            os.replace(tmp, ckpt)
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            model.eval()
+            res = _val_psnr(model, val)
+            model.train()
+            rec = {"step": step, "loss": float(loss.item()), **res,
+                   "steps_per_s": (step - first) / max(time.time() - t0, 1e-9)}
+            with open(run_dir / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            log(json.dumps(rec))
+    speed = (step - first) / max(time.time() - t0, 1e-9)
+    if step >= cfg.steps and out is not None:
+        model.eval()
+        save_descriptor(model, out, {"steps": step, "train_config": json.dumps(asdict(cfg))})
+        n_params = sum(p.numel() for p in model.parameters())
+        card = {"name": Path(out).stem, "kind": "grids-descriptor", "family": FAMILY,
+                "config": model.config.to_dict(), "params": n_params, "train_config": asdict(cfg), "steps": step,
+                "val": res or _val_psnr(model, val), "task": "x4 bicubic SR on clean photos (L1)"}
+        Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2))
+    return {"step": step, "val": res, "steps_per_s": speed}

@@ -1,0 +1,79 @@
+"""Where GRIDS keeps its shipped artefacts: ``weights/grids/`` (not listed as restorers).
+
+* ``descriptor.safetensors`` (+ ``descriptor.json``): the SRResNet descriptor.
+* ``similarity.json``: task GGDs and the 11 x 11 matrix (:mod:`restorelab.grids.similarity`).
+* ``deltap.json``: measured dP per group (:class:`restorelab.grids.search.DeltaCache`).
+* ``groups.json``: the chosen partition, its model names, the OOD threshold (:class:`GroupsFile`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from restorelab.errors import RestoreLabError
+from restorelab.grids.tasks import PAPER_GROUPS, check_tasks
+
+
+def grids_dir() -> Path:
+    from restorelab.paths import default_weights_dir
+
+    return default_weights_dir() / "grids"
+
+
+def path(name: str) -> Path:
+    files = {"descriptor": "descriptor.safetensors", "similarity": "similarity.json", "deltap": "deltap.json",
+             "groups": "groups.json", "search": "search.json"}
+    if name not in files:
+        raise RestoreLabError(f"unknown GRIDS artefact {name!r}; valid: {', '.join(files)}")
+    return grids_dir() / files[name]
+
+
+@dataclass
+class GroupsFile:
+    """The partition used at inference: groups, their names and restorers, the OOD threshold."""
+
+    groups: List[List[str]]
+    names: List[str] = field(default_factory=list)
+    models: List[Optional[str]] = field(default_factory=list)
+    threshold: Optional[float] = None
+    source: str = "paper"  # "paper" | "search delta=<d>"
+    calibration: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.groups = [list(check_tasks(g)) for g in self.groups]
+        flat = [t for g in self.groups for t in g]
+        if len(set(flat)) != len(flat):
+            raise RestoreLabError("a task appears in two groups")
+        self.names = self.names or [f"G{i + 1}" for i in range(len(self.groups))]
+        self.models = self.models or [None] * len(self.groups)
+        if not (len(self.names) == len(self.models) == len(self.groups)):
+            raise RestoreLabError("groups, names and models must have the same length")
+
+    def save(self, p: Path) -> None:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, p)
+
+    @classmethod
+    def load(cls, p: Path) -> "GroupsFile":
+        try:
+            d = json.loads(Path(p).read_text())
+            return cls(**d)
+        except FileNotFoundError:
+            raise RestoreLabError(f"no groups file at {p}") from None
+        except (json.JSONDecodeError, TypeError) as err:
+            raise RestoreLabError(f"{p}: not a GRIDS groups file ({err})") from None
+
+
+def load_groups(p: Optional[Path] = None) -> GroupsFile:
+    """The groups file, or the paper's 4 groups (no models, no threshold) when there is none."""
+    if p is not None:
+        return GroupsFile.load(Path(p))
+    if not path("groups").exists():
+        return GroupsFile([list(g) for g in PAPER_GROUPS])
+    return GroupsFile.load(path("groups"))

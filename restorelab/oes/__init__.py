@@ -1,0 +1,12 @@
+"""OES: learned sparse masks for the deep image prior (Sparse-DIP), issue 5.
+
+* ``generator``   the DIP hourglass of the OES code (``paper``), the ``lean`` app preset, fixed input
+* ``mask``        which tensors are masked (conv weights), top-k / random / magnitude masks
+* ``learn``       OES mask learning (Gumbel-sigmoid samples, KL to Bernoulli(ρ), Adam on logits)
+* ``sparse_dip``  masked DIP training, baselines (dense, random, magnitude, IMP), mask transfer
+* ``maskfile``    bit-packed mask files with provenance; shipped masks in ``weights/``
+* ``live``        a generator of snapshots for the app
+* ``cli``         ``restorelab oes denoise | learn-mask | compare``
+
+Sub-modules import torch; this package file does not.
+"""

@@ -1,0 +1,141 @@
+"""OES mask learning: a Bernoulli mask over the frozen random generator, fitted to the noisy image.
+
+One logit ``l`` per masked weight (``mask.masked_names``: conv weights, not BN, not biases, not
+the output 1x1), initialised to 0 (π = 0.5). Each step draws a relaxed Bernoulli (binary
+concrete / Gumbel-sigmoid) sample ``m = sigmoid((l + log u - log(1 - u)) / τ)``, τ = 0.2
+(the reference's 2-class Gumbel-softmax, written as one sigmoid), runs the network with
+``w0 * m`` through ``torch.func.functional_call`` (no copy of the network), and minimises::
+
+    MSE(G(z; w0 * m), noisy) + kl_weight * Σ KL(Bern(sigmoid(l)) || Bern(ρ))
+
+with Adam on the logits only; the weights ``w0`` never change. ρ is the target density; the
+KL is summed over weights and weighted 1e-9, as the reference. The final mask is the global
+top-k of the logits at the density (``mask.topk_mask``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from restorelab.errors import RestoreLabError
+from restorelab.lottery.masks import Masks
+from restorelab.oes._common import psnr_from_mse, threads, to_tensor
+from restorelab.oes.generator import build_generator, crop, noise_input
+from restorelab.oes.mask import check_density, masked_names, topk_mask
+
+
+def _f(default, help_: str):
+    return field(default=default, metadata={"help": help_})
+
+
+@dataclass
+class LearnConfig:
+    preset: str = _f("lean", "generator preset")
+    density: float = _f(0.05, "fraction of the masked weights kept")
+    steps: int = _f(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
+    lr: float = _f(0.01, "Adam learning rate of the logits (reference 0.01)")
+    temperature: float = _f(0.2, "Gumbel-sigmoid temperature (reference 0.2, fixed)")
+    kl_weight: float = _f(1e-9, "weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
+    seed: int = _f(0, "generator init, input noise and Gumbel noise seed")
+    threads: int = _f(0, "torch threads (0: leave as is)")
+
+    def __post_init__(self):
+        check_density(self.density)
+        if self.steps < 0 or self.temperature <= 0 or self.lr <= 0 or self.kl_weight < 0:
+            raise RestoreLabError("learn config: steps >= 0, temperature > 0, lr > 0, kl_weight >= 0 required")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def gumbel_sigmoid(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> torch.Tensor:
+    """A relaxed Bernoulli(sigmoid(logits)) sample in (0, 1), differentiable in ``logits``."""
+    u = torch.rand(logits.shape, generator=gen).clamp_(1e-6, 1 - 1e-6)
+    return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
+
+
+def kl_to_bernoulli(logits: torch.Tensor, rho: float) -> torch.Tensor:
+    """Σ KL(Bern(sigmoid(l)) || Bern(rho)) over all entries (nats)."""
+    p = torch.sigmoid(logits)
+    return (p * (F.logsigmoid(logits) - math.log(rho))
+            + (1 - p) * (F.logsigmoid(-logits) - math.log1p(-rho))).sum()
+
+
+@dataclass
+class LearnResult:
+    logits: dict[str, torch.Tensor]
+    masks: Masks
+    config: LearnConfig
+    mse: list[float]  # per step, of the sampled masked network vs the noisy image
+    mean_prob: list[float]  # per step, mean sigmoid(logit)
+    seconds: float
+
+    def summary(self) -> dict:
+        return {"steps": len(self.mse), "seconds": round(self.seconds, 2),
+                "final_psnr_vs_noisy_sampled": round(psnr_from_mse(self.mse[-1]), 3) if self.mse else None,
+                "final_mean_prob": self.mean_prob[-1] if self.mean_prob else None}
+
+
+class MaskLearner:
+    """OES on one noisy image, a step at a time (``run`` for the whole budget)."""
+
+    def __init__(self, noisy: np.ndarray, config: LearnConfig):
+        self.config = config
+        self.target = to_tensor(noisy)
+        self.height, self.width = self.target.shape[-2:]
+        self.net = build_generator(config.preset, seed=config.seed)
+        self.net.requires_grad_(False)
+        self.z = noise_input(self.net.config, self.height, self.width, seed=config.seed)
+        params = dict(self.net.named_parameters())
+        self.names = masked_names(self.net)
+        self.w0 = {n: params[n] for n in self.names}
+        self.logits = {n: torch.zeros_like(params[n], requires_grad=True) for n in self.names}
+        self.opt = torch.optim.Adam(self.logits.values(), lr=config.lr)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.mse: list[float] = []
+        self.mean_prob: list[float] = []
+
+    def forward(self, masks: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The network output (cropped) with ``w0 * masks`` for the masked tensors."""
+        masked = {n: self.w0[n] * masks[n] for n in self.names}
+        return crop(functional_call(self.net, masked, (self.z,)), self.height, self.width)
+
+    def step(self) -> float:
+        c = self.config
+        samples = {n: gumbel_sigmoid(self.logits[n], c.temperature, self.gen) for n in self.names}
+        mse = F.mse_loss(self.forward(samples), self.target)
+        kl = sum(kl_to_bernoulli(self.logits[n], c.density) for n in self.names)
+        self.opt.zero_grad(set_to_none=True)
+        (mse + c.kl_weight * kl).backward()
+        self.opt.step()
+        with torch.no_grad():
+            total = sum(l.numel() for l in self.logits.values())
+            self.mean_prob.append(float(sum(torch.sigmoid(l).sum() for l in self.logits.values())) / total)
+        self.mse.append(float(mse.detach()))
+        return self.mse[-1]
+
+    def final_masks(self) -> Masks:
+        return topk_mask(self.logits, self.config.density)
+
+
+def learn_mask(noisy: np.ndarray, config: LearnConfig, progress: Callable[[int, float], None] | None = None
+               ) -> LearnResult:
+    """Learn an OES mask on ``noisy`` (float ``(H, W, 3)`` in [0, 1]) for ``config.steps`` steps."""
+    t0 = time.perf_counter()
+    with threads(config.threads):
+        learner = MaskLearner(noisy, config)
+        for i in range(config.steps):
+            mse = learner.step()
+            if progress is not None:
+                progress(i + 1, mse)
+        masks = learner.final_masks()
+    logits = {n: l.detach() for n, l in learner.logits.items()}
+    return LearnResult(logits, masks, config, learner.mse, learner.mean_prob, time.perf_counter() - t0)
