@@ -197,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=6)
     sp.add_argument("--size", type=int, default=512)
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
+    from restorelab.grids.cli import add_parser as add_grids
     from restorelab.lottery.cli import add_parser as add_lottery
 
     add_lottery(sub)
+    add_grids(sub)
     return p
 
 

@@ -60,7 +60,8 @@ def test_degradation_contract(name):
     assert a.shape == img.shape and a.dtype == np.float32
     assert np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0
     assert np.array_equal(a, b), "same seed must give the same output"
-    assert not np.array_equal(a, c), "different seeds must differ (all degradations are random)"
+    if not getattr(D.get(name), "deterministic", False):  # e.g. GRIDS' ringing and Richardson-Lucy
+        assert not np.array_equal(a, c), "different seeds must differ for random degradations"
     assert not np.array_equal(a, img)
     # the function form with an explicit generator matches apply()
     d = D.get(name)(img, np.random.default_rng(1))

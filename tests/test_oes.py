@@ -155,7 +155,7 @@ def test_live_stream_yields_snapshots_and_stops_cleanly(pair):
     noisy, clean = pair
     threads_before = torch.get_num_threads()
     gen = stream(noisy, clean=clean, plan=MaskPlan(spec="random", preset="tiny", density=0.3),
-                 config=LiveConfig(steps=40, every=5, threads=1))
+                 config=LiveConfig(steps=40, every=5, dense=True, threads=1))
     snaps = []
     for snap in gen:
         snaps.append(snap)

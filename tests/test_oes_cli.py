@@ -103,3 +103,19 @@ def test_cli_refuses_a_non_image(tmp_path, capsys):
     bad.write_bytes(b"not an image")
     with pytest.raises(RestoreLabError, match="bad.png"):
         cli(capsys, "denoise", bad, "--preset", "tiny", "--mask", "dense", "--steps", 1)
+
+
+def test_shipped_masks_fit_their_preset_and_have_a_card():
+    from restorelab.oes.maskfile import shipped_masks
+    from restorelab.oes.mask import check_masks, density_of
+    from restorelab.paths import default_weights_dir
+
+    names = shipped_masks()
+    if not names:
+        pytest.skip("no shipped OES mask in weights/")
+    for name in names:
+        masks, meta = load_mask(resolve_mask(name))
+        check_masks(build_generator(meta["preset"], seed=meta["seed"]), masks)
+        assert density_of(masks) == pytest.approx(meta["density"]) and name == mask_name(meta["preset"], meta["density"])
+        card = json.loads((default_weights_dir() / f"{name}.json").read_text())
+        assert card["kind"] == "oes-mask" and card["command"]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from restorelab.errors import RestoreLabError
+from restorelab.models.registry import register_family
 
 FAMILY = "srresnet"
 LAYERS = ("hr", "rb")
@@ -285,3 +286,6 @@ def train_descriptor(cfg: DescriptorTrainConfig, run_dir: str | Path, out: str |
                 "val": res or _val_psnr(model, val), "task": "x4 bicubic SR on clean photos (L1)"}
         Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2))
     return {"step": step, "val": res, "steps_per_s": speed}
+
+
+register_family(FAMILY, SRResNet, SRResNetConfig)

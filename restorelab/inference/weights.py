@@ -24,7 +24,7 @@ def save_weights(model, path: str | Path, extra_meta: dict | None = None) -> Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config
-    meta = {"family": "promptir", "config": json.dumps(cfg.to_dict())}
+    meta = {"family": getattr(model, "family", "promptir"), "config": json.dumps(cfg.to_dict())}
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")

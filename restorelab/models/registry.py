@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, fields
 
 from torch import nn
@@ -28,6 +29,15 @@ def register_preset(name: str, config: PromptIRConfig, about: str, family: str =
 
 
 _FAMILIES = {"promptir": (PromptIR, PromptIRConfig)}
+
+
+# Families defined outside restorelab.models, imported only when a weight file needs them.
+_LAZY_FAMILIES = {"srresnet": "restorelab.grids.srresnet"}
+
+
+def register_family(name: str, model_cls, config_cls) -> None:
+    """Another architecture family (e.g. GRIDS' SRResNet), so weight files can rebuild it."""
+    _FAMILIES[name] = (model_cls, config_cls)
 
 register_preset(
     "promptir-paper",
@@ -88,6 +98,8 @@ def create_model(name: str, **overrides) -> nn.Module:
 
 
 def build_from_config(family: str, config: dict) -> nn.Module:
+    if family in _LAZY_FAMILIES and family not in _FAMILIES:
+        importlib.import_module(_LAZY_FAMILIES[family])  # the module registers its family
     if family not in _FAMILIES:
         raise RestoreLabError(f"unknown model family {family!r}; valid: {', '.join(sorted(_FAMILIES))}")
     return _FAMILIES[family][0](config_from_dict(family, config))

@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
     sub = oes.add_subparsers(dest="oes_command", required=True)
 
     sp = sub.add_parser("denoise", help="denoise one image with Sparse-DIP (or a baseline)")
-    _common(sp, steps=600)
+    _common(sp, steps=500)  # = LiveConfig.steps, the app's budget
     _mask_args(sp)
     sp.add_argument("--mask", default="transfer",
                     help="transfer[:NAME|PATH] | learn | random | magnitude | imp | dense (default: transfer)")

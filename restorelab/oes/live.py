@@ -39,10 +39,10 @@ def _f(default, help_: str):
 
 @dataclass
 class LiveConfig:
-    steps: int = _f(600, "Sparse-DIP steps (see benchmarks/bench_oes.py for the 60 s budget)")
+    steps: int = _f(500, "Sparse-DIP steps: ~50 s for 256² on 2 idle cores (benchmarks/bench_oes.py)")
     every: int = _f(25, "steps between snapshots")
     lr: float = _f(0.01, "Adam lr of Sparse-DIP")
-    dense: bool = _f(True, "also run dense DIP alongside (doubles the time)")
+    dense: bool = _f(False, "also run dense DIP alongside (doubles the time; shows its overfitting)")
     dense_lr: float = _f(DENSE_LR, "Adam lr of dense DIP")
     threads: int = _f(0, "torch threads while computing (0: leave as is)")
 
