@@ -1,4 +1,6 @@
-"""Where weights come from, read from the environment at call time (no heavy imports here).
+"""Where weights come from (environment, read at call time) and which cards are restorers.
+
+No heavy imports here: the app reads this before torch is loaded.
 
 ``RESTORELAB_WEIGHTS_DIR``: folder of shipped models (default: the repository's ``weights/``).
 ``RESTORELAB_HUB_REPO`` + ``RESTORELAB_HUB_REVISION``: a Hub model repo and the pinned
@@ -22,3 +24,9 @@ def hub_config() -> tuple[str, str | None] | None:
     """``(repo, revision)`` when ``RESTORELAB_HUB_REPO`` is set, else None."""
     repo = os.environ.get("RESTORELAB_HUB_REPO")
     return (repo, os.environ.get("RESTORELAB_HUB_REVISION")) if repo else None
+
+
+def is_restorer_card(card) -> bool:
+    """Cards of runnable restorers carry a preset and a parameter count (OES masks, GRIDS
+    descriptors and the like have cards too, but are not models the app or CLI can run)."""
+    return isinstance(card, dict) and "preset" in card and "params" in card

@@ -116,6 +116,6 @@ def test_shipped_masks_fit_their_preset_and_have_a_card():
     for name in names:
         masks, meta = load_mask(resolve_mask(name))
         check_masks(build_generator(meta["preset"], seed=meta["seed"]), masks)
-        assert density_of(masks) == pytest.approx(meta["density"]) and name == mask_name(meta["preset"], meta["density"])
+        assert density_of(masks) == pytest.approx(meta["density"]) and name.startswith(mask_name(meta["preset"], meta["density"]))
         card = json.loads((default_weights_dir() / f"{name}.json").read_text())
         assert card["kind"] == "oes-mask" and card["command"]

@@ -91,3 +91,12 @@ def test_restore_tiled_matches_whole_image_closely(wdir):
     assert tiled.shape == img.shape
     # tiles see less context, so agreement is close but not exact
     assert np.abs(whole - tiled).mean() < 0.02
+
+
+def test_cards_of_non_restorers_are_not_models(wdir):
+    (wdir / "mask.safetensors").write_bytes((wdir / "m.safetensors").read_bytes())
+    (wdir / "mask.json").write_text(json.dumps({"name": "mask", "kind": "oes-mask", "density": 0.05}))
+    (wdir / "broken.safetensors").write_bytes(b"")
+    (wdir / "broken.json").write_text("{not json")
+    assert shipped_names(wdir) == ["m"]
+    assert [r["name"] for r in list_models(wdir) if r["kind"] != "preset"] == ["m"]

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
-from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config  # noqa: F401
+from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config, is_restorer_card  # noqa: F401
 
 
 def save_weights(model, path: str | Path, extra_meta: dict | None = None) -> None:
@@ -73,9 +73,17 @@ def load_weights(path: str | Path):
 
 
 def shipped_names(weights_dir: str | Path | None = None) -> list[str]:
-    """Names of the models that have both a .safetensors file and a .json card."""
+    """Names of the restorers that have both a .safetensors file and a restorer card."""
     d = Path(weights_dir or default_weights_dir())
-    return sorted(p.stem for p in d.glob("*.safetensors") if p.with_suffix(".json").exists())
+    names = []
+    for p in sorted(d.glob("*.safetensors")):
+        card = p.with_suffix(".json")
+        try:
+            if card.exists() and is_restorer_card(json.loads(card.read_text())):
+                names.append(p.stem)
+        except ValueError:  # an unreadable card is skipped, not fatal
+            continue
+    return names
 
 
 def read_card(name: str, weights_dir: str | Path | None = None) -> dict:

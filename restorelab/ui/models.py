@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restorelab.errors import RestoreLabError
+from restorelab.paths import is_restorer_card
 from restorelab.ui import settings
 
 _CACHE_SIZE = 4
@@ -72,7 +73,7 @@ def list_models(weights_dir: Path | None = None) -> list[ModelInfo]:
         if not (weights.exists() or hub):
             continue
         card = _read_card(card_path)
-        if card is None or "preset" not in card and "params" not in card:
+        if not is_restorer_card(card):
             continue
         out.append(ModelInfo(card_path.stem, card, weights))
     out.sort(key=lambda m: (m.kind != "dense", m.name))
