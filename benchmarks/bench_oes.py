@@ -115,7 +115,8 @@ def cmd_app(args) -> dict:
             row["long"] = r.summary()
         rows.append(row)
     mean = lambda k: round(float(np.mean([r[k] for r in rows])), 3)  # noqa: E731
-    return {"mode": "app", "threads": args.threads, "mask": args.mask, "load_avg_1min": os.getloadavg()[0], "images": rows,
+    return {"mode": "app", "threads": args.threads, "mask": args.mask, "load_avg_1min": os.getloadavg()[0],
+            "images": rows,
             "mean_wall_seconds": mean("wall_seconds"), "mean_psnr": mean("psnr")}
 
 

@@ -199,9 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
     from restorelab.grids.cli import add_parser as add_grids
     from restorelab.lottery.cli import add_parser as add_lottery
+    from restorelab.oes.cli import add_parser as add_oes
 
     add_lottery(sub)
     add_grids(sub)
+    add_oes(sub)
     return p
 
 

@@ -2,8 +2,10 @@
 
     python -m restorelab oes denoise photo.png --sigma 25 --out den.png            # shipped lean mask
     python -m restorelab oes denoise noisy.png --clean clean.png --mask learn --steps 2000 --json
-    python -m restorelab oes learn-mask clean.png --sigma 25 --crop 256 --steps 1000 --out weights/oes-lean-d05.safetensors
-    python -m restorelab oes compare clean.png --sigma 25 --crop 256 --steps 3000 --methods transfer,random,magnitude,dense
+    python -m restorelab oes learn-mask clean.png --sigma 25 --crop 256 --steps 800 \
+        --out weights/oes-lean-d05.safetensors
+    python -m restorelab oes compare clean.png --sigma 25 --crop 256 --steps 3000 \
+        --methods transfer,random,magnitude,dense
 
 ``IMAGE`` is the noisy input, unless ``--sigma S`` is given: then ``IMAGE`` is clean, Gaussian
 noise of std S (0-255 scale, clipped, not quantised, seeded by ``--noise-seed``) is added, and
@@ -126,7 +128,8 @@ def _emit(args, obj: dict, text: str) -> None:
 
 
 def _line(s: dict) -> str:
-    clean = f", PSNR {s['final_psnr']:.2f} dB (peak {s['peak_psnr']:.2f} at {s['peak_step']})" if "final_psnr" in s else ""
+    clean = (f", PSNR {s['final_psnr']:.2f} dB (peak {s['peak_psnr']:.2f} at {s['peak_step']})"
+             if "final_psnr" in s else "")
     return f"{s['method']:9} {s['steps']} steps in {s['seconds']:.1f} s{clean}"
 
 

@@ -75,7 +75,8 @@ class GeneratorConfig:
 PRESETS: dict[str, GeneratorConfig] = {
     # The OES / Sparse-DIP network of the paper's code (3.0M parameters).
     "paper": GeneratorConfig(),
-    # The app's default: see the module doc of benchmarks/bench_oes.py for the timings behind it.
+    # The app's default (benchmarks/bench_oes.py timing): at 256², 1 thread, 0.16 s/step against 0.32 for
+    # `paper` (input depth 8 not 32, 3x3 not 5x5 down convs, 4 levels of 16-64 channels); 243k masked weights.
     "lean": GeneratorConfig(channels=(16, 32, 64, 64), input_depth=8, down_kernel=3),
     # Tests only: seconds on a 37x31 image.
     "tiny": GeneratorConfig(channels=(8, 8, 16), input_depth=4, down_kernel=3),

@@ -15,8 +15,9 @@ Each snapshot is a dict::
     done               True on the last snapshot;  info: how the mask was made
 
 The mask is prepared before the first snapshot (instant for a transferred, random or magnitude
-mask; ``learn`` and ``imp`` first run their own optimisation). Both fits advance together (one step each, alternately), so the dense curve shows DIP's
-overfitting next to Sparse-DIP. The torch thread count is set only while computing and
+mask; ``learn`` and ``imp`` first run their own optimisation). With ``dense=True`` both fits
+advance together (one step each, alternately), so the dense curve shows DIP's overfitting next
+to Sparse-DIP. The torch thread count is set only while computing and
 restored before every ``yield``, so a consumer that stops iterating leaves no trace.
 """
 

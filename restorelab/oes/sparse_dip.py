@@ -48,7 +48,8 @@ class Fitter:
         self.target = to_tensor(noisy)
         self.clean = None if clean is None else to_tensor(clean)
         if self.clean is not None and self.clean.shape != self.target.shape:
-            raise RestoreLabError(f"clean image is {tuple(self.clean.shape[-2:])}, noisy {tuple(self.target.shape[-2:])}")
+            raise RestoreLabError(f"clean image is {tuple(self.clean.shape[-2:])}, "
+                                  f"noisy {tuple(self.target.shape[-2:])}")
         self.height, self.width = self.target.shape[-2:]
         self.net = build_generator(preset, seed=seed)
         self.masks = masks
@@ -149,7 +150,8 @@ def parse_mask_spec(spec: str) -> tuple[str, str | None]:
     """``'transfer:oes-lean-d05'`` -> ``('transfer', 'oes-lean-d05')``; ``'random'`` -> ``('random', None)``."""
     kind, _, name = spec.partition(":")
     if kind not in MASK_KINDS:
-        raise RestoreLabError(f"unknown mask {spec!r}; valid: {', '.join(k + (':NAME' if k == 'transfer' else '') for k in MASK_KINDS)}")
+        valid = ", ".join(k + (":NAME" if k == "transfer" else "") for k in MASK_KINDS)
+        raise RestoreLabError(f"unknown mask {spec!r}; valid: {valid}")
     if name and kind != "transfer":
         raise RestoreLabError(f"only transfer takes a name ({spec!r})")
     return kind, name or None
