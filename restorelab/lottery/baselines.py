@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
 from restorelab.lottery.masks import load_masks, ones_masks
 from restorelab.lottery.pruning import prune
@@ -32,7 +33,9 @@ PAPER_NAMES = {("oneshot-magnitude", 0.3): "PIR-OSM I", ("oneshot-magnitude", 0.
 
 
 @dataclass
-class BaselineConfig:
+class BaselineConfig(DictConfig):
+    label = "baseline config"  # not a field: no annotation
+
     kind: str = "oneshot-magnitude"  # oneshot-magnitude | oneshot-random | reinit
     amount: float = 0.3  # one-shot: fraction of the prunable weights removed (I: 0.3, II: 0.7)
     finetune_frac: float = 0.05  # one-shot: fine-tuning steps as a fraction of the dense steps
@@ -47,16 +50,6 @@ class BaselineConfig:
             raise RestoreLabError(f"amount must be in (0, 1), got {self.amount}")
         if not 0 < self.finetune_frac <= 1:
             raise RestoreLabError(f"finetune_frac must be in (0, 1], got {self.finetune_frac}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BaselineConfig":
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise RestoreLabError(f"unknown baseline config keys: {sorted(extra)}")
-        return cls(**d)
 
 
 def resolve_dense(path: str | Path) -> Path:

@@ -21,16 +21,9 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import parse_bool
 
 STRATEGIES = ("global", "layerwise", "oneshot-magnitude", "oneshot-random", "reinit")
-
-
-def _bool(s: str) -> bool:
-    if s.lower() in ("1", "true", "yes", "on"):
-        return True
-    if s.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
 
 
 def _add_fields(parser, cls, skip: tuple[str, ...] = (), suppress: bool = False) -> None:
@@ -38,11 +31,11 @@ def _add_fields(parser, cls, skip: tuple[str, ...] = (), suppress: bool = False)
     for f in fields(cls):
         if f.name in skip or f.default is MISSING:
             continue
-        kind = _bool if isinstance(f.default, bool) else type(f.default)
+        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
         help_ = f.metadata.get("help")
         parser.add_argument("--" + f.name.replace("_", "-"), type=kind,
                             default=argparse.SUPPRESS if suppress else f.default,
-                            metavar="BOOL" if kind is _bool else None,
+                            metavar="BOOL" if kind is parse_bool else None,
                             help=f"{help_} (default: {f.default})" if help_ else None)
 
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
 from restorelab.inference.weights import load_state
 from restorelab.lottery.masks import Masks, load_masks, ones_masks, save_masks
@@ -47,7 +48,9 @@ def _f(default, help_: str):
 
 
 @dataclass
-class LotteryConfig:
+class LotteryConfig(DictConfig):
+    label = "lottery config"  # not a field: no annotation
+
     strategy: str = _f("global", "global | layerwise magnitude pruning (random is a baseline, see baselines)")
     rate: float = _f(0.2, "fraction of the surviving prunable weights removed per round")
     target: float = _f(0.9, "stop at the first round whose sparsity >= target")
@@ -74,16 +77,6 @@ class LotteryConfig:
                 raise RestoreLabError(f"{name} must be >= 0")
         if self.steps_per_round <= 0:
             raise RestoreLabError("steps_per_round must be positive")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "LotteryConfig":
-        extra = set(d) - {f.name for f in fields(cls)}
-        if extra:
-            raise RestoreLabError(f"unknown lottery config keys: {sorted(extra)}")
-        return cls(**d)
 
 
 def round_train_config(train, lottery: LotteryConfig):

@@ -13,8 +13,24 @@ from restorelab.errors import RestoreLabError
 DEFAULT_DATA = "../shared/datasets"
 
 
+class DictConfig:
+    """``to_dict`` / ``from_dict`` for config dataclasses; unknown keys are errors, never swallowed."""
+
+    label = "config"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        extra = set(d) - {f.name for f in fields(cls)}
+        if extra:
+            raise RestoreLabError(f"unknown {cls.label} keys: {sorted(extra)}")
+        return cls(**d)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     model: str = "promptir-cpu"  # a preset name (see `restorelab models`)
     tasks: str = "denoise_15,denoise_25,denoise_50,derain,dehaze"  # comma-separated, balanced
     data_dir: str = DEFAULT_DATA + "/train/clean"  # folder of clean photos
@@ -35,6 +51,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (see benchmarks for when it pays)
     threads: int = 0  # torch intra-op threads per process; 0 = cores / processes
 
+    label = "training config"  # not a field: no annotation
+
     def __post_init__(self):
         if self.optimizer not in ("adamw", "adam"):
             raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
@@ -48,17 +66,6 @@ class TrainConfig:
     def task_list(self) -> tuple[str, ...]:
         return tuple(t.strip() for t in self.tasks.split(",") if t.strip())
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        extra = set(d) - known
-        if extra:
-            raise RestoreLabError(f"unknown training config keys: {sorted(extra)}")
-        return cls(**d)
-
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
         return cls.from_dict(json.loads(Path(path).read_text()))
@@ -70,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         if isinstance(default, bool):
-            parser.add_argument(flag, type=_parse_bool, default=default, metavar="BOOL")
+            parser.add_argument(flag, type=parse_bool, default=default, metavar="BOOL")
         else:
             parser.add_argument(flag, type=type(default), default=default)
 
@@ -79,7 +86,7 @@ def from_args(args: argparse.Namespace, cls=TrainConfig):
     return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
-def _parse_bool(s: str) -> bool:
+def parse_bool(s: str) -> bool:
     if s.lower() in ("1", "true", "yes", "on"):
         return True
     if s.lower() in ("0", "false", "no", "off"):
