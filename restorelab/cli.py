@@ -75,6 +75,16 @@ def cmd_report(args) -> None:
     _emit(args, rep, f"{rep['protocol']}\n" + report_markdown(rep))
 
 
+def cmd_compare(args) -> None:
+    from restorelab.evaluation import STANDARD_SETS, compare, compare_markdown
+
+    sets = args.sets.split(",") if args.sets else STANDARD_SETS
+    table = compare(args.models.split(","), sets, data_root=args.data_dir, size=args.size, repeats=args.repeats,
+                    progress=not args.json)
+    _emit(args, table, f"{table['protocol']}; seconds: best of {args.repeats}, {table['threads']} threads\n"
+                       + compare_markdown(table))
+
+
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
     import time
@@ -172,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", required=True)
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
     sp.add_argument("--data-dir", default="../shared/datasets")
+
+    sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
+                                     "CPU seconds per image")
+    sp.add_argument("--models", required=True, help="comma-separated shipped model names")
+    sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
+    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("--size", type=int, default=512, help="timing image side")
+    sp.add_argument("--repeats", type=int, default=3)
 
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")

@@ -92,3 +92,57 @@ def report_markdown(rep: dict) -> str:
         inp = f"{r['input']['psnr']:.2f} / {r['input']['ssim']:.4f}" if "input" in r else "–"
         lines.append(f"| {r['set']} | {inp} | {r['model']['psnr']:.2f} / {r['model']['ssim']:.4f} | {r['model']['n']} |")
     return "\n".join(lines)
+
+
+def time_models(models: dict, size: int = 512, repeats: int = 3) -> dict[str, float]:
+    """Best-of-``repeats`` seconds per ``size``² image for each ready model, timed in alternation
+    in one process (timings on a shared CPU are only comparable side by side)."""
+    import torch
+
+    from restorelab.inference import run_model
+
+    img = np.random.default_rng(0).random((size, size, 3), dtype=np.float32)
+    for net in models.values():
+        run_model(net, img)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, net in models.items():
+            t = time.perf_counter()
+            run_model(net, img)
+            times[name].append(time.perf_counter() - t)
+    return {name: min(v) for name, v in times.items()} | {"threads": torch.get_num_threads()}
+
+
+def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", size: int = 512, repeats: int = 3,
+            progress: bool = False) -> dict:
+    """The paper's Table III for shipped models: PSNR/SSIM per set, total and non-zero parameters,
+    file size, CPU seconds per ``size``² image (as the app runs them: pruned files shrunk)."""
+    from pathlib import Path
+
+    from restorelab.inference import load_model
+    from restorelab.inference.weights import read_card, resolve
+
+    rows = []
+    for name in models:
+        card = read_card(name)
+        scores = {s: _summary(evaluate(name, s, data_root, progress=progress)) for s in sets}
+        rows.append({"model": name, "kind": card.get("kind", "dense"), "strategy": card.get("strategy"),
+                     "params": card["params"], "nonzero_params": card["nonzero_params"],
+                     "sparsity": 1 - card["nonzero_params"] / card["params"],
+                     "file_bytes": Path(resolve(name)).stat().st_size, "sets": scores})
+    secs = time_models({name: load_model(name) for name in models}, size, repeats)
+    for row in rows:
+        row["seconds"] = round(secs[row["model"]], 3)
+    return {"protocol": PROTOCOL, "size": size, "threads": secs["threads"], "rows": rows}
+
+
+def compare_markdown(table: dict) -> str:
+    sets = list(table["rows"][0]["sets"]) if table["rows"] else []
+    head = ["model", *sets, "params", "non-zero", "file MB", f"s / {table['size']}²"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table["rows"]:
+        cells = [f"`{r['model']}`", *(f"{r['sets'][s]['psnr']:.2f} / {r['sets'][s]['ssim']:.3f}" for s in sets),
+                 f"{r['params']:,}", f"{r['nonzero_params']:,} ({100 * r['sparsity']:.1f}% sparse)",
+                 f"{r['file_bytes'] / 1e6:.2f}", f"{r['seconds']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +20,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from restorelab.ui.devtools import make_test_models  # noqa: E402
 
+from apphelpers import app_environment, free_port, launched_app  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chelsea.jpg"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +37,14 @@ def weights_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_env(weights_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESTORELAB_WEIGHTS_DIR", str(weights_dir))
-        mp.setenv("RESTORELAB_MAX_FILE_SIZE", "5mb")
-        mp.delenv("RESTORELAB_HUB_REPO", raising=False)
-        mp.delenv("RESTORELAB_MAX_PIXELS", raising=False)
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    with app_environment(weights_dir) as mp:
         yield mp
 
 
 @pytest.fixture(scope="module")
 def server(app_env):
-    import app
-
-    demo = app.build_demo()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                **app.launch_kwargs())
-    try:
-        yield demo, f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+    with launched_app() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +85,10 @@ def test_named_endpoints(client):
     eps = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     # Endpoints exist exactly when their modules do (no stubs).
     assert ("/lottery_demo" in eps) == LIVE_LOTTERY
-    # TODO(lead): assert /grids_select and /oes_denoise once their tabs are wired.
     for mod, ep in (("restorelab.grids", "/grids_select"), ("restorelab.oes", "/oes_denoise")):
-        if not _has(mod):
-            assert ep not in eps
+        assert (ep in eps) == _has(mod), (ep, eps)
+    # Both modules ship with the repository, so both tabs are wired and scriptable.
+    assert {"/grids_select", "/oes_denoise"} <= eps, eps
     assert "/restore" in eps
     assert eps <= {"/restore", "/lottery_demo", "/grids_select", "/oes_denoise"}, eps  # UI events are private
 

@@ -1,4 +1,5 @@
-"""End-to-end in a real headless Chromium: upload, restore, both slider images, every tab.
+"""End-to-end in a real headless Chromium: upload, restore, both slider images, every tab (the
+Lottery tab on tiny exported tickets with their pruning records, from conftest's ``lottery_tickets``).
 
 Uses Playwright's Python package driving Debian's ``/usr/bin/chromium`` (no browser download);
 skips cleanly when either is missing. Screenshots go to ``$RESTORELAB_SCREENSHOT_DIR``
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -41,29 +41,19 @@ if _skip_reason():
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+from apphelpers import app_environment, launched_app  # noqa: E402
+
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, lottery_tickets):
     from restorelab.ui.devtools import make_test_models
 
     weights = tmp_path_factory.mktemp("weights")
     make_test_models(weights)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESTORELAB_WEIGHTS_DIR", str(weights))
-        mp.delenv("RESTORELAB_HUB_REPO", raising=False)
-        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        import app
-
-        demo = app.build_demo()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **app.launch_kwargs())
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
+    for f in lottery_tickets.iterdir():  # tiny exported tickets with their pruning records (conftest)
+        shutil.copy(f, weights / f.name)
+    with app_environment(weights), launched_app() as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +109,16 @@ def test_bad_upload_shows_one_line_error(page, tmp_path):
     assert "Traceback" not in page.content()
 
 
+def _plot(page, elem_id):
+    return page.locator(f"#{elem_id} .js-plotly-plot")
+
+
 def test_lottery_tab_renders_sparsity_plot(page):
     page.get_by_role("tab", name="Lottery tickets").click()
     plot = page.locator("#rl-lottery-sparsity .js-plotly-plot")
     expect(plot).to_be_visible(timeout=60_000)
     expect(page.locator("#rl-lottery-sparsity")).to_contain_text("Fraction of zero weights")
-    expect(page.get_by_text("Available when the MIR-L module").first).to_be_visible()
+    expect(page.locator(".rl-placeholder:visible")).to_have_count(0)
     if page.locator("#rl-lottery-run").count():  # the live experiment exists: one short round
         for elem, value in (("#rl-lottery-nrounds", "1"), ("#rl-lottery-steps", "20")):
             box = page.locator(f"{elem} input[type=number]")
@@ -137,14 +131,60 @@ def test_lottery_tab_renders_sparsity_plot(page):
     page.screenshot(path=str(SHOTS / "restorelab-lottery.png"), full_page=True)
 
 
-@pytest.mark.parametrize("tab,text", [("GRIDS", "Available when the GRIDS module"),
-                                      ("OES", "Available when the OES module"),
-                                      ("About", "Lottery Ticket Hypothesis")])
-def test_other_tabs_show_their_content(page, tab, text):
+def test_lottery_tab_shows_the_pruning_rounds(page):
+    page.get_by_role("tab", name="Lottery tickets").click()
+    expect(page.locator("#rl-lottery-tickets")).to_contain_text("5 shipped pruned model(s)", timeout=60_000)
+    # Round slider (at the last round on opening): global vs layer-wise side by side.
+    layers = page.locator("#rl-lottery-layers")
+    expect(_plot(page, "rl-lottery-layers")).to_be_visible(timeout=30_000)
+    expect(layers).to_contain_text("after round 2")
+    expect(layers).to_contain_text("mirl-g (IMP global)")
+    expect(layers).to_contain_text("mirl-lw (IMP layer-wise)")
+    expect(page.locator("#rl-lottery-round-info")).to_contain_text("Round 2")
+    box = page.locator("#rl-lottery-round-slider input[type=number]")
+    box.fill("1")
+    box.press("Tab")  # leaving the box releases the slider
+    expect(page.locator("#rl-lottery-round-info")).to_contain_text("Round 1", timeout=30_000)
+    expect(layers).to_contain_text("after round 1")
+    # PSNR vs non-zero parameters: IMP lines and the baselines' markers, per task.
+    curves = page.locator("#rl-lottery-curves")
+    expect(_plot(page, "rl-lottery-curves")).to_be_visible()
+    expect(curves).to_contain_text("(mean over tasks)")
+    for name in ("mirl-g (IMP global)", "pir-osm-1 (one-shot magnitude)", "pir-osr-2 (one-shot random)",
+                 "reinit-g (random re-init)", "dense (round 0)"):
+        expect(curves).to_contain_text(name)
+    page.locator("#rl-lottery-task input").click()
+    page.get_by_role("option", name="denoise_25").first.click()
+    expect(curves).to_contain_text("(denoise_25)", timeout=30_000)
+    page.locator("#rl-lottery-curves").screenshot(path=str(SHOTS / "restorelab-lottery-curves.png"))
+    page.locator("#rl-lottery-layers").screenshot(path=str(SHOTS / "restorelab-lottery-rounds.png"))
+
+
+def _grids_content(page):
+    expect(page.locator("#rl-grids-status")).to_contain_text("Artefacts", timeout=30_000)
+    if page.locator("#rl-grids-heatmap .js-plotly-plot").count():
+        expect(page.locator("#rl-grids-heatmap")).to_contain_text("Degradation similarity")
+    else:  # no similarity.json in this weights folder: the tab says how to compute it
+        expect(page.locator("#rl-grids-heatmap-note")).to_contain_text("has not been computed")
+    expect(page.locator("#rl-grids-select")).to_be_visible()
+
+
+def _oes_content(page):
+    expect(page.locator("#rl-oes-run")).to_be_visible(timeout=30_000)
+    expect(page.locator("#rl-oes-photo")).to_be_visible()
+    expect(page.locator("#rl-oes-status")).to_be_visible()
+
+
+def _about_content(page):
+    expect(page.get_by_text("Lottery Ticket Hypothesis").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#rl-about")).to_contain_text("Optimal Eye Surgeon")
+
+
+@pytest.mark.parametrize("tab,check", [("GRIDS", _grids_content), ("OES", _oes_content), ("About", _about_content)])
+def test_other_tabs_show_their_content(page, tab, check):
     page.get_by_role("tab", name=tab).click()
-    expect(page.get_by_text(text).first).to_be_visible(timeout=30_000)
-    if tab == "About":
-        expect(page.locator("#rl-about")).to_contain_text("Optimal Eye Surgeon")
+    check(page)
+    expect(page.locator(".rl-placeholder:visible")).to_have_count(0)  # no "not yet" panel left
     page.screenshot(path=str(SHOTS / f"restorelab-{tab.lower()}.png"), full_page=True)
 
 

@@ -101,3 +101,33 @@ def test_eval_on_real_data(capsys, data_root, weights):
                        "--data-dir", str(data_root), "--limit", "2", "--json")
     res = json.loads(out)
     assert 20.0 < res["psnr"] < 21.0  # noisy input at sigma 25 is ~20.2 dB
+
+
+def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch):
+    from restorelab.lottery.compact import save_compact
+    from restorelab.lottery.masks import ones_masks
+    from restorelab.lottery.pruning import prune
+    from restorelab.models import count_params
+    from restorelab.training import apply_masks
+
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))
+    dense = create_model("promptir-test")
+    save_weights(dense, tmp_path / "d.safetensors")
+    total = count_params(dense)[0]
+    (tmp_path / "d.json").write_text(json.dumps({"preset": "promptir-test", "params": total, "nonzero_params": total}))
+    masks = prune("layerwise", dict(dense.named_parameters()), ones_masks(dense), 0.9)
+    apply_masks(dense, masks)
+    save_compact(dense, masks, tmp_path / "p.safetensors")
+    nz = int(sum(int((p != 0).sum()) for p in dense.parameters()))
+    (tmp_path / "p.json").write_text(json.dumps({"preset": "promptir-test", "params": total, "nonzero_params": nz,
+                                                 "kind": "pruned", "strategy": "layerwise"}))
+    code, out, _ = run(capsys, "compare", "--models", "d,p", "--sets", "SOTS-outdoor-2", "--data-dir",
+                       str(data_root), "--size", "32", "--repeats", "1", "--json")
+    table = json.loads(out)
+    d, p = table["rows"]
+    assert code == 0 and (d["model"], p["model"]) == ("d", "p") and p["kind"] == "pruned"
+    assert p["file_bytes"] < 0.3 * d["file_bytes"] and p["sparsity"] > 0.8 and d["sparsity"] == 0
+    assert d["sets"]["SOTS-outdoor-2"]["n"] == 2 and d["seconds"] > 0 and p["seconds"] > 0
+    code, out, _ = run(capsys, "compare", "--models", "d,p", "--sets", "SOTS-outdoor-2", "--data-dir",
+                       str(data_root), "--size", "32", "--repeats", "1")
+    assert code == 0 and "| `p` |" in out and "sparse" in out

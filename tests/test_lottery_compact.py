@@ -111,3 +111,15 @@ def test_shrink_removes_whole_dead_branches():
     x = torch.rand(1, 3, 24, 24)
     with torch.no_grad():
         assert (model(x) - small(x)).abs().max() <= 1e-5
+
+
+def test_load_model_shrinks_pruned_files(tmp_path):
+    from restorelab.inference import load_model, run_model
+
+    model, masks = _sparse("promptir-test", "layerwise", 0.9)
+    path = tmp_path / "c.safetensors"
+    save_compact(model, masks, path)
+    small, full = load_model(str(path)), load_model(str(path), shrink_pruned=False)
+    assert count_params(small)[0] < count_params(full)[0]
+    img = torch.rand(24, 40, 3).numpy()
+    assert abs(run_model(small, img) - run_model(full, img)).max() < 1e-4

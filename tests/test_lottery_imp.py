@@ -183,3 +183,35 @@ def test_reinit_control_uses_final_mask_and_fresh_init(run, tmp_path):
     assert not torch.equal(start[w], theta0[w] * masks[w])
     with pytest.raises(RestoreLabError, match="seed"):
         run_reinit(BaselineConfig(kind="reinit", seed=TRAIN.seed), ref, tmp_path / "x", dataset=DATA, val_set=VAL)
+    longer = run_reinit(BaselineConfig(kind="reinit", seed=7, reinit_steps=4), ref, tmp_path / "y", dataset=DATA,
+                        val_set=VAL)
+    assert longer["steps"] == 4 != LOTTERY.steps_per_round
+
+
+def test_rewind_to_end_uses_dense_final_weights(run, tmp_path):
+    ref, _ = run
+    dense = ref / "round_00"
+    steps = json.loads((dense / "config.json").read_text())["steps"]
+    lottery = LotteryConfig(rate=0.5, rounds=1, steps_per_round=2, rewind_step=steps)
+    list(IMP(lottery, tmp_path, dense_run=dense, dataset=DATA, val_set=VAL).run())
+    assert not (tmp_path / f"rewind_step{steps}").exists()  # no replay
+    start, masks = load_state(tmp_path / "round_01" / "theta0.safetensors"), _masks(tmp_path, 1)
+    final = load_state(dense / "final.safetensors")
+    w = "encoder_level1.0.ffn.project_in.weight"
+    assert torch.equal(start[w], final[w] * masks[w])
+    with pytest.raises(RestoreLabError, match="after the dense run's end"):
+        IMP(LotteryConfig(rewind_step=steps + 1), tmp_path / "x", dense_run=dense)
+
+
+def test_no_rewinding_continues_from_previous_round(run, tmp_path):
+    ref, _ = run
+    lottery = LotteryConfig(rate=0.5, rounds=2, steps_per_round=2, rewind_step=-1)
+    list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
+    w = "encoder_level1.0.ffn.project_in.weight"
+    for r in (1, 2):
+        start = load_state(tmp_path / f"round_{r:02d}" / "theta0.safetensors")
+        prev = load_state(ref / "round_00" / "final.safetensors") if r == 1 else \
+            load_state(tmp_path / f"round_{r - 1:02d}" / "final.safetensors")
+        assert torch.equal(start[w], prev[w] * _masks(tmp_path, r)[w])
+    with pytest.raises(RestoreLabError, match="rewind_step"):
+        LotteryConfig(rewind_step=-2)

@@ -114,3 +114,23 @@ def test_psnr_curves_pairs_and_plain_lists():
 def test_figures_serialise_to_json():
     fig = layer_sparsity_bar({"a": 0.1})
     assert '"type":"bar"' in fig.to_json().replace(" ", "")
+
+
+def test_add_param_markers_single_points_after_the_lines():
+    from restorelab.plots.figures import add_param_markers
+
+    lines = [{"nonzero_params": n, "psnr": {"toy": p}, "series": "IMP"} for n, p in ((100, 30), (50, 29))]
+    fig = psnr_vs_params(lines, reference=30.0)
+    fig = add_param_markers(fig, [{"series": "one-shot", "nonzero_params": 70, "psnr": {"toy": 28.0}, "sparsity": 0.3},
+                                  {"series": "re-init", "nonzero_params": 50, "psnr": {"toy": 27.0, "other": None}}])
+    assert [(t.name, t.mode, len(t.x)) for t in fig.data] == [("toy", "lines+markers", 2),
+                                                                ("one-shot", "markers", 1), ("re-init", "markers", 1)]
+    colours = [fig.data[0].line.color, fig.data[1].marker.color, fig.data[2].marker.color]
+    assert len(set(colours)) == 3 and fig.data[1].marker.symbol != fig.data[2].marker.symbol
+    assert list(fig.data[1].customdata) == [0.3] and fig.data[2].customdata is None
+    alone = add_param_markers(None, [{"series": "a", "nonzero_params": 5, "psnr": {"t1": 1.0, "t2": 2.0}}])
+    assert {t.name for t in alone.data} == {"t1 · a", "t2 · a"} and alone.layout.xaxis.type == "log"
+    with pytest.raises(RestoreLabError):
+        add_param_markers(None, [])
+    with pytest.raises(RestoreLabError):
+        add_param_markers(fig, [{"psnr": {"x": 1.0}}])

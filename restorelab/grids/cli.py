@@ -54,37 +54,30 @@ def _desc_cfg(args):
 
 def _pipeline(sim):
     """The descriptor pipeline the similarity cache was computed with (selection must match it)."""
-    from restorelab.grids.descriptor import DescriptorConfig
+    from restorelab.grids import store
 
-    return DescriptorConfig(**sim.key.get("config", {}))
+    return store.pipeline_config(sim)
 
 
 def _similarity(args):
-    from restorelab.grids import similarity, store
+    from restorelab.grids import store
 
-    return similarity.load(args.similarity or store.path("similarity"))
+    return store.load_similarity(args.similarity)
 
 
 def _groups(args):
     from restorelab.grids import store
-    from restorelab.grids.select import Groups
 
-    gf = store.load_groups(args.groups)
     sim = _similarity(args)
-    return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models), sim
+    gf, groups = store.selection_groups(sim, args.groups)
+    return gf, groups, sim
 
 
 def _descriptor(args, sim):
     """The descriptor, checked to be the one the similarity cache was computed with."""
     from restorelab.grids import store
-    from restorelab.grids.similarity import file_hash
-    from restorelab.grids.srresnet import load_descriptor
 
-    path = args.descriptor or store.path("descriptor")
-    if sim.key.get("descriptor") not in (None, file_hash(path)):
-        raise RestoreLabError(f"{path} is not the descriptor the similarity cache was computed with; "
-                              "recompute it with `restorelab grids similarity`")
-    return load_descriptor(path)
+    return store.load_descriptor_for(sim, args.descriptor)
 
 
 # -- commands -----------------------------------------------------------------------------

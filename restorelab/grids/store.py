@@ -77,3 +77,67 @@ def load_groups(p: Optional[Path] = None) -> GroupsFile:
     if not path("groups").exists():
         return GroupsFile([list(g) for g in PAPER_GROUPS])
     return GroupsFile.load(path("groups"))
+
+
+# -- what selection needs, loaded the same way by the CLI and the app ----------------------------
+def load_similarity(p: Optional[Path] = None):
+    """The similarity cache (``weights/grids/similarity.json`` unless ``p``); raises when absent."""
+    from restorelab.grids import similarity
+
+    return similarity.load(p or path("similarity"))
+
+
+def pipeline_config(sim):
+    """The descriptor pipeline the similarity cache was computed with (selection must match it)."""
+    from restorelab.grids.descriptor import DescriptorConfig
+
+    return DescriptorConfig(**sim.key.get("config", {}))
+
+
+def load_descriptor_for(sim, p: Optional[Path] = None):
+    """The descriptor (``weights/grids/descriptor.safetensors`` unless ``p``), checked to be the one
+    the similarity cache was computed with. A missing file raises: there is no untrained fallback,
+    since distances to references made by another network mean nothing."""
+    from restorelab.grids.similarity import file_hash
+    from restorelab.grids.srresnet import load_descriptor
+
+    p = p or path("descriptor")
+    if sim.key.get("descriptor") not in (None, file_hash(p)):
+        raise RestoreLabError(f"{p} is not the descriptor the similarity cache was computed with; "
+                              "recompute it with `restorelab grids similarity`")
+    return load_descriptor(p)
+
+
+def selection_groups(sim, p: Optional[Path] = None):
+    """``(GroupsFile, select.Groups)``: the groups file (or the paper's groups) with the similarity
+    cache's reference GGDs."""
+    from restorelab.grids.select import Groups
+
+    gf = load_groups(p)
+    return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models)
+
+
+@dataclass
+class Selector:
+    """Everything adaptive selection needs, from the shipped artefacts (see :func:`load_selector`)."""
+
+    groups_file: GroupsFile
+    groups: object  # select.Groups
+    similarity: object  # similarity.Similarity
+    descriptor: object  # srresnet.SRResNet
+    config: object  # descriptor.DescriptorConfig
+
+    def select(self, img, seed=0):
+        """The :class:`select.Selection` for one HxWx3 float image (threshold from the groups file)."""
+        from restorelab.grids.select import select
+
+        return select(img, self.descriptor, self.groups, self.config, self.groups_file.threshold, seed=seed)
+
+
+def load_selector(similarity: Optional[Path] = None, groups: Optional[Path] = None,
+                  descriptor: Optional[Path] = None) -> Selector:
+    """Similarity cache + groups file (or the paper's groups) + the matching descriptor; each path
+    defaults to its file in ``weights/grids/``. Raises a one-line error naming what is missing."""
+    sim = load_similarity(similarity)
+    gf, grp = selection_groups(sim, groups)
+    return Selector(gf, grp, sim, load_descriptor_for(sim, descriptor), pipeline_config(sim))

@@ -14,6 +14,7 @@ from restorelab.inference.weights import (
     WEIGHTS_DIR,
     load_weights,
     read_card,
+    read_metadata,
     resolve,
     save_weights,
     shipped_names,
@@ -60,10 +61,21 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     return out[0].clamp(0, 1).permute(1, 2, 0).numpy()
 
 
-def load_model(name_or_path: str) -> nn.Module:
+def load_model(name_or_path: str, shrink_pruned: bool = True) -> nn.Module:
     """A shipped model name (``weights/NAME.safetensors``, or the Hub if configured) or a path."""
-    return prepare(load_weights(resolve(name_or_path)))
+    return load_for_inference(resolve(name_or_path), shrink_pruned)
 
 
-__all__ = ["TILE_THRESHOLD", "WEIGHTS_DIR", "load_model", "load_weights", "prepare", "read_card",
+def load_for_inference(path, shrink_pruned: bool = True) -> nn.Module:
+    """The model in a weights file, ready to run. A pruned (compact) model loses the structure
+    its pruning made dead (``shrink_pruned``): same outputs (to 1e-4), less work per image."""
+    model = load_weights(path)
+    if shrink_pruned and read_metadata(path).get("format") == "restorelab-compact-v1":
+        from restorelab.lottery.shrink import shrink
+
+        model, _ = shrink(model)
+    return prepare(model)
+
+
+__all__ = ["TILE_THRESHOLD", "WEIGHTS_DIR", "load_for_inference", "load_model", "load_weights", "prepare", "read_card",
            "resolve", "restore", "restore_tiled", "run_model", "save_weights", "shipped_names"]

@@ -6,8 +6,10 @@
   dense step budget.
 * one-shot random (PIR-OSR I / II): the same with uniformly random pruning (seeded).
 * random re-init: the final mask of a finished IMP run applied to a *fresh* random
-  initialisation (seed != the dense seed), trained with the same per-round budget. A winning
-  ticket should beat it; if it does not, the mask alone (not θ0) carries the result.
+  initialisation (seed != the dense seed), trained with the same per-round budget (or
+  ``reinit_steps``: with late rewinding a round retrains an already trained model, so a fair
+  control needs a longer budget from scratch). A winning ticket should beat it; if it does
+  not, the mask alone (not θ0) carries the result.
 
 Each baseline is one round directory (``rounds``) plus ``baseline.json``; rerunning resumes.
 """
@@ -41,6 +43,7 @@ class BaselineConfig(DictConfig):
     finetune_frac: float = 0.05  # one-shot: fine-tuning steps as a fraction of the dense steps
     finetune_lr: float = 0.0  # one-shot: peak LR of the fine-tuning; 0 = the dense LR
     seed: int = 1  # random pruning / re-initialisation seed
+    reinit_steps: int = 0  # re-init: training steps; 0 = the IMP run's per-round budget
     keep_norms_dense: bool = False
 
     def __post_init__(self):
@@ -50,6 +53,8 @@ class BaselineConfig(DictConfig):
             raise RestoreLabError(f"amount must be in (0, 1), got {self.amount}")
         if not 0 < self.finetune_frac <= 1:
             raise RestoreLabError(f"finetune_frac must be in (0, 1], got {self.finetune_frac}")
+        if self.reinit_steps < 0:
+            raise RestoreLabError(f"reinit_steps must be >= 0, got {self.reinit_steps}")
 
 
 def resolve_dense(path: str | Path) -> Path:
@@ -127,5 +132,7 @@ def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *,
         init = create_model(train.model).state_dict()
     info = {"kind": "reinit", "name": "random re-init", "seed": cfg.seed, "ticket": str(ticket),
             "ticket_round": R.read_record(ticket)["round"]}
+    if cfg.reinit_steps:
+        lottery = dataclasses.replace(lottery, steps_per_round=cfg.reinit_steps)
     return R.train_round(round_train_config(train, lottery), run_dir, masks, init, dataset=dataset,
                          val_set=val_set, progress=progress, stop_after=stop_after, info=info)

@@ -2,7 +2,9 @@
 
 The card has what the catalog and the app read (name, kind "pruned", preset, params,
 nonzero_params, tasks) plus how it was made (strategy, rounds, sparsity, validation, source
-run) and the per-layer report (``layers``), so per-layer plots need no torch.
+run) and the per-layer report (``layers``), so per-layer plots need no torch. Next to them,
+``NAME.rounds.jsonl`` holds the record of every round up to the exported one (sparsity, counts,
+per-layer report, validation per task): the app's round slider and PSNR-vs-parameters curves.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
             d = run_dir / f"round_{round_:02d}"
         if not R.is_done(d):
             raise RestoreLabError(f"{d} is not a finished round")
-        return d, {"strategy": meta["lottery"]["strategy"], "rounds": R.read_record(d)["round"]}
+        last = R.read_record(d)["round"]
+        history = [run_dir / f"round_{r:02d}" for r in range(last + 1)]
+        return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": history}
     if round_ is not None:
         raise RestoreLabError("--round only applies to an IMP run directory (with lottery.json)")
     if (run_dir / "baseline.json").exists():
         meta = json.loads((run_dir / "baseline.json").read_text())["baseline"]
-        info = {"strategy": meta["kind"], "rounds": 1}
+        info = {"strategy": meta["kind"], "rounds": 1, "history": [run_dir]}
     else:
-        info = {"strategy": "unknown", "rounds": None}
+        info = {"strategy": "unknown", "rounds": None, "history": [run_dir]}
     if not R.is_done(run_dir):
         raise RestoreLabError(f"{run_dir} is not a finished lottery run, baseline or round")
     return run_dir, info
@@ -57,13 +61,17 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
     masks = load_masks(d / R.MASK)
     cfg = TrainConfig.load(src / "config.json")
     out = Path(weights_dir or default_weights_dir())
-    weights, card_path = out / f"{name}.safetensors", out / f"{name}.json"
+    weights, card_path, rounds_path = (out / f"{name}{ext}" for ext in (".safetensors", ".json", ".rounds.jsonl"))
     save_compact(model, masks, weights, {"name": name, "kind": "pruned", "strategy": info["strategy"],
                                          "sparsity": f"{rec['sparsity']:.6f}"})
     card = {"name": name, "kind": "pruned", "preset": cfg.model, "params": rec["total_params"],
             "nonzero_params": rec["nonzero_params"], "tasks": list(cfg.task_list), "strategy": info["strategy"],
             "rounds": info["rounds"], "sparsity": rec["sparsity"], "prunable_sparsity": rec["prunable_sparsity"],
             "val": rec.get("val"), "val_mean_psnr": rec.get("val_mean_psnr"), "format": "restorelab-compact-v1",
-            "file_bytes": weights.stat().st_size, "source": str(d), "layers": rec["layers"]}
+            "file_bytes": weights.stat().st_size, "source": str(d), "rounds_file": rounds_path.name,
+            "layers": rec["layers"]}
+    tmp = rounds_path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(R.read_record(h)) + "\n" for h in info["history"]))
+    tmp.replace(rounds_path)
     R.write_json(card_path, card)
     return {**card, "weights": str(weights), "card": str(card_path)}

@@ -14,7 +14,12 @@ Rewinding (``rewind_all``):
 Late rewinding (``rewind_step = k > 0``): rewind to the dense run's weights after k steps
 instead of θ0. They are reproduced by replaying the dense config for k steps in
 ``run_dir/rewind_stepK/`` (training is a pure function of config and step, so the replay
-equals the dense run's step k when both ran in one process).
+equals the dense run's step k when both ran in one process). ``rewind_step`` equal to the dense
+steps rewinds to the dense run's final weights (no replay): the cheap end of the late-rewinding
+range, retraining each round from the trained model with a fresh schedule. ``rewind_step = -1``
+does not rewind weights at all: each round continues from the previous round's trained
+survivors with a fresh schedule ("learning-rate rewinding", Renda et al. 2020), so short
+rounds add up instead of each one restarting from the same point.
 
 Layout: ``run_dir/lottery.json`` (both configs) and ``run_dir/round_XX/`` per round (see
 ``rounds``). Rerunning on the same directory resumes: finished rounds are read back, a
@@ -58,7 +63,9 @@ class LotteryConfig(DictConfig):
     rounds: int = _f(0, "> 0: exactly this many pruning rounds, target ignored (the paper: 15)")
     steps_per_round: int = _f(2000, "training steps of every pruning round (fresh optimizer and schedule)")
     warmup_per_round: int = _f(-1, "warm-up steps per round; -1: the dense warm-up scaled by steps_per_round/steps")
-    rewind_step: int = _f(0, "0: rewind to θ0 (the paper); k > 0: late rewinding to step k of the dense run")
+    rewind_step: int = _f(0, "0: rewind to θ0 (the paper); k > 0: late rewinding to step k of the dense run "
+                             "(k = its steps: to its final weights); -1: no weight rewinding, continue "
+                             "from the previous round (learning-rate rewinding)")
     rewind_all: bool = _f(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
                                 "keep their trained values (the official MIR-L code)")
     keep_norms_dense: bool = _f(False, "true: LayerNorm weights are never pruned")
@@ -72,9 +79,10 @@ class LotteryConfig(DictConfig):
             raise RestoreLabError(f"rate must be in (0, 1), got {self.rate}")
         if not 0 < self.target < 1:
             raise RestoreLabError(f"target must be in (0, 1), got {self.target}")
-        for name in ("rounds", "rewind_step"):
-            if getattr(self, name) < 0:
-                raise RestoreLabError(f"{name} must be >= 0")
+        if self.rounds < 0:
+            raise RestoreLabError("rounds must be >= 0")
+        if self.rewind_step < -1:
+            raise RestoreLabError("rewind_step must be >= -1")
         if self.steps_per_round <= 0:
             raise RestoreLabError("steps_per_round must be positive")
 
@@ -122,8 +130,8 @@ class IMP:
                 if not (self.dense_run / f).exists():
                     raise RestoreLabError(f"dense run {self.dense_run} has no {f} (is it finished?)")
             train = train or TrainConfig.load(self.dense_run / "config.json")
-        if lottery.rewind_step >= train.steps:
-            raise RestoreLabError(f"rewind_step {lottery.rewind_step} is not before the dense run's end "
+        if lottery.rewind_step > train.steps:
+            raise RestoreLabError(f"rewind_step {lottery.rewind_step} is after the dense run's end "
                                   f"({train.steps})")
         self.lottery, self.train, self.run_dir = lottery, train, Path(run_dir)
         self.dataset, self.val_set, self.progress = dataset, val_set, progress
@@ -190,10 +198,14 @@ class IMP:
         return R.finish_round(d, model, masks, val, {**info, "steps": self.train.steps,
                                                      "dense_run": str(self.dense_run)})
 
-    def _rewind_state(self) -> dict[str, torch.Tensor] | None:
+    def _rewind_state(self, r: int) -> dict[str, torch.Tensor] | None:
         k = self.lottery.rewind_step
+        if k == -1:
+            return self.final_state(r - 1)
         if k == 0:
             return load_state(self._dense_file("theta0.safetensors"))
+        if k == self.train.steps:
+            return self.final_state(0)
         from restorelab.training import Trainer
 
         side = self.run_dir / f"rewind_step{k}"
@@ -221,7 +233,7 @@ class IMP:
         if R.is_done(d):
             return R.read_record(d)
         masks = self._pruned_masks(r)
-        init = self._rewind_state()
+        init = self._rewind_state(r)
         if init is None:
             return None
         if not self.lottery.rewind_all:

@@ -155,3 +155,46 @@ def psnr_curves(curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Se
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name,
                                  line=dict(color=_PALETTE[i % len(_PALETTE)])))
     return fig
+
+
+_SYMBOLS = ("diamond", "square", "triangle-up", "x", "star", "cross", "triangle-down", "pentagon")
+
+
+def add_param_markers(fig: go.Figure | None, points: Sequence[Mapping], metric: str = "psnr",
+                      title: str | None = "PSNR vs non-zero parameters") -> go.Figure:
+    """Single points on a :func:`psnr_vs_params` figure, e.g. one-shot and re-init baselines
+    (one pruned model each): one marker trace per (series, task), no line.
+
+    ``points``: records as for ``psnr_vs_params`` (``nonzero_params``, ``metric``: ``{task: value}``
+    or a number, ``series``) plus an optional ``sparsity`` (fraction, shown on hover). Colours
+    continue after the figure's traces, so markers never share a colour with its lines.
+    ``fig`` None: a new figure with the same axes (log, reversed). Returns the figure.
+    """
+    if not points:
+        raise RestoreLabError("no points to plot")
+    if fig is None:
+        fig = _fig(title, xaxis_title="non-zero parameters",
+                   yaxis_title=f"{metric.upper()}" + (" (dB)" if metric == "psnr" else ""), hovermode="closest")
+        fig.update_xaxes(type="log", autorange="reversed")
+    groups: dict[tuple[str, str], list[tuple[float, float, object]]] = {}
+    for rec in points:
+        if "nonzero_params" not in rec or metric not in rec:
+            raise RestoreLabError(f"each point needs 'nonzero_params' and '{metric}' (got keys {sorted(rec)})")
+        per_task = rec[metric] if isinstance(rec[metric], Mapping) else {"all": rec[metric]}
+        for task, v in per_task.items():
+            if v is not None:
+                groups.setdefault((str(rec.get("series", "baseline")), str(task)), []).append(
+                    (float(rec["nonzero_params"]), float(v), rec.get("sparsity")))
+    tasks = {t for _, t in groups}
+    start = len(fig.data)
+    for i, ((s, task), pts) in enumerate(groups.items()):
+        name = s if len(tasks) == 1 else f"{task} · {s}"
+        sparse = all(p[2] is not None for p in pts)
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=name,
+            customdata=[p[2] for p in pts] if sparse else None,
+            marker=dict(color=_PALETTE[(start + i) % len(_PALETTE)], symbol=_SYMBOLS[i % len(_SYMBOLS)], size=12,
+                        line=dict(width=1, color="#333")),
+            hovertemplate="%{x:,.0f} params" + (" (%{customdata:.1%} sparse)" if sparse else "")
+                          + "<br>%{y:.2f}<extra>" + name + "</extra>"))
+    return fig

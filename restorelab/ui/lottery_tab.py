@@ -1,14 +1,19 @@
 """The Lottery tickets tab (MIR-L).
 
-Now: the per-layer sparsity of the shipped models (read from their weight files) and, when
-``restorelab.lottery.demo`` is present, the live classroom experiment (``/lottery_demo``).
-Waiting for the shipped tickets and their pruning records (issue 3): the round slider,
-global vs layer-wise, and the PSNR-vs-parameters curves of the real model."""
+* the per-layer sparsity of the shipped models (read from their weight files or cards);
+* the pruning rounds of the shipped tickets, from their ``NAME.rounds.jsonl`` records (written by
+  ``restorelab export`` next to the model): a round slider over the per-layer sparsity of the IMP
+  tickets, global vs layer-wise side by side, and PSNR-vs-non-zero-parameters curves per task, with
+  the one-shot and re-init baselines as single markers. The records are read when the tab is opened
+  (files exported while the app runs appear on the next visit), never at import or build time;
+* when ``restorelab.lottery.demo`` is present, the live classroom experiment (``/lottery_demo``).
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from restorelab.errors import RestoreLabError
 from restorelab.ui.common import module_present, placeholder, user_errors
 from restorelab.ui.models import ModelStore, list_models, model_info
 
@@ -171,6 +176,170 @@ def sparsity_figure(store: ModelStore, names) -> tuple:
     return fig, "\n".join(lines)
 
 
+# -- pruning rounds of the shipped tickets ------------------------------------------------------------
+NO_TICKETS = ("No pruned model with pruning records is shipped yet: the round slider and the "
+              "PSNR-vs-parameters curves appear once `weights/` holds an exported ticket "
+              "(`python -m restorelab export --run-dir runs/NAME --name NAME` writes `NAME.rounds.jsonl` "
+              "next to the model).")
+
+
+def load_tickets(store: ModelStore):
+    """``(tickets, problems)``: the shipped pruned models with a rounds file, read now."""
+    from restorelab.ui.data import shipped_tickets
+
+    return shipped_tickets(list_models(store.weights_dir))
+
+
+def _pct(x) -> str:
+    return f"{float(x):.1%}"
+
+
+def tickets_summary(tickets, problems=()) -> str:
+    """One Markdown line per ticket (its last record) and per unreadable rounds file."""
+    from restorelab.ui.data import MEAN_TASK, STRATEGY_LABELS, record_psnr
+
+    lines = []
+    for t in tickets:
+        rec = t.records[-1]
+        psnr = record_psnr(rec, MEAN_TASK)
+        kind = STRATEGY_LABELS.get(t.strategy, t.strategy)
+        paper_name = str(rec.get("name") or "")
+        made = (f"rounds 0–{t.last_round}" if t.is_imp else
+                paper_name if paper_name not in ("", t.strategy, kind) else "")
+        lines.append(f"- `{t.name}` ({kind}{', ' + made if made else ''}): {_pct(rec['sparsity'])} of all "
+                     f"weights zero, {int(rec['nonzero_params']):,} non-zero"
+                     + (f"; validation PSNR {psnr:.2f} dB (mean over tasks)" if psnr is not None else ""))
+    lines += [f"- ⚠️ {p} (left out)" for p in problems]
+    head = f"**{len(tickets)} shipped pruned model(s) with pruning records:**" if tickets else NO_TICKETS
+    return head + ("\n\n" + "\n".join(lines) if lines else "")
+
+
+def round_figure(tickets, round_) -> tuple:
+    """``(figure or None, Markdown)``: per-layer sparsity of every IMP ticket after ``round_``."""
+    from restorelab.plots import layer_sparsity_bar
+    from restorelab.ui.data import MEAN_TASK, record_psnr, round_layer_series
+
+    if round_ is None:
+        raise RestoreLabError("pick a pruning round")
+    r = int(round_)
+    series, missing = round_layer_series(tickets, r)
+    lines = []
+    for t in tickets:
+        rec = t.at_round(r) if t.is_imp else None
+        if rec is None:
+            continue
+        psnr = record_psnr(rec, MEAN_TASK)
+        prunable = rec.get("prunable_sparsity")
+        lines.append(f"- `{t.label}`: {_pct(rec['sparsity'])} of all weights zero"
+                     + (f" ({_pct(prunable)} of the prunable ones)" if prunable is not None else "")
+                     + f", {int(rec['nonzero_params']):,} non-zero"
+                     + (f"; validation PSNR {psnr:.2f} dB" if psnr is not None else ""))
+    lines += [f"- `{name}`: exported before round {r}" for name in missing]
+    head = f"**Round {r}**" + (" (the dense model)" if r == 0 else "")
+    if not series:
+        return None, head + ": no IMP ticket has this round.\n\n" + "\n".join(lines)
+    fig = layer_sparsity_bar(series, title=f"Fraction of zero weights per layer after round {r}")
+    return fig, head + "\n\n" + "\n".join(lines)
+
+
+def curves_figure(tickets, task):
+    """PSNR against non-zero parameters for ``task`` (or the mean): one line per IMP ticket (round 0
+    = dense on the left), one marker per baseline, the dense PSNR as a dotted reference."""
+    from restorelab.plots import psnr_vs_params
+    from restorelab.plots.figures import add_param_markers
+    from restorelab.ui.data import MEAN_TASK, dense_psnr, psnr_points
+
+    task = task or MEAN_TASK
+    imp, other = psnr_points(tickets, task)
+    if not imp and not other:
+        raise RestoreLabError(f"no validation PSNR for {task!r} in the pruning records")
+    what = "mean over tasks" if task == MEAN_TASK else task
+    title = f"Validation PSNR vs non-zero parameters ({what})"
+    # One pseudo-series: psnr_vs_params then names (and colours) each line by its ticket.
+    lines = [{"series": "IMP", "nonzero_params": p["nonzero_params"], "psnr": {label: p["psnr"]}, "round": p["round"]}
+             for label, pts in imp.items() for p in pts]
+    fig = psnr_vs_params(lines, title=title, reference=dense_psnr(tickets, task),
+                         reference_label="dense (round 0)") if lines else None
+    if other:
+        fig = add_param_markers(fig, [{"series": label, "nonzero_params": p["nonzero_params"],
+                                       "psnr": p["psnr"], "sparsity": p["sparsity"]}
+                                      for label, pts in other.items() for p in pts], title=title)
+    return fig
+
+
+def rounds_view(store: ModelStore) -> dict:
+    """Everything the rounds panel shows when the tab is opened; a broken panel shows its error."""
+    from restorelab.ui.data import MEAN_TASK, task_choices
+
+    tickets, problems = load_tickets(store)
+    view = {"tickets": tickets, "summary": tickets_summary(tickets, problems), "imp": any(t.is_imp for t in tickets),
+            "max_round": max((t.last_round for t in tickets if t.is_imp), default=0),
+            "choices": task_choices(tickets), "task": MEAN_TASK, "layers": None, "round_md": "", "curves": None,
+            "curves_md": ""}
+    if not tickets:
+        return view
+    if view["imp"]:
+        try:
+            view["layers"], view["round_md"] = round_figure(tickets, view["max_round"])
+        except RestoreLabError as err:
+            view["round_md"] = f"**Error:** {err}"
+    try:
+        view["curves"] = curves_figure(tickets, MEAN_TASK)
+    except RestoreLabError as err:
+        view["curves_md"] = f"**Error:** {err}"
+    return view
+
+
+def _build_rounds(store: ModelStore, tab: gr.Tab | None) -> None:
+    from restorelab.ui.data import MEAN_TASK
+
+    gr.Markdown("### Pruning rounds of the shipped tickets")
+    summary = gr.Markdown("The pruning records are read when this tab is opened.", elem_id="rl-lottery-tickets")
+    tickets_state = gr.State(None)
+    with gr.Column(visible=False) as box:
+        with gr.Column(visible=False) as imp_box:
+            gr.Markdown("Iterative magnitude pruning (IMP) removes a fraction of the remaining weights each "
+                        "round, then rewinds the survivors and retrains. **Global** pruning ranks all weights "
+                        "together, so some layers empty much faster than others; **layer-wise** pruning removes "
+                        "the same fraction from every layer.")
+            round_slider = gr.Slider(0, 1, value=0, step=1, label="Pruning round (0 = the dense model)",
+                                     elem_id="rl-lottery-round-slider")
+            round_md = gr.Markdown(elem_id="rl-lottery-round-info")
+            layers_plot = gr.Plot(label="Per-layer sparsity at this round", elem_id="rl-lottery-layers")
+        task = gr.Dropdown([("mean over tasks", MEAN_TASK)], value=MEAN_TASK, label="Task (validation PSNR)",
+                           elem_id="rl-lottery-task")
+        curves_md = gr.Markdown()
+        curves_plot = gr.Plot(label="PSNR vs non-zero parameters", elem_id="rl-lottery-curves")
+
+    @user_errors
+    def rounds_ui():
+        v = rounds_view(store)
+        found = bool(v["tickets"])
+        return (v["tickets"], v["summary"], gr.Column(visible=found), gr.Column(visible=v["imp"]),
+                gr.Slider(minimum=0, maximum=max(v["max_round"], 1), value=v["max_round"], step=1,
+                          visible=v["max_round"] > 0),
+                v["round_md"], v["layers"], gr.Dropdown(choices=v["choices"], value=v["task"]), v["curves_md"],
+                gr.Plot(value=v["curves"], visible=v["curves"] is not None))
+
+    outputs = [tickets_state, summary, box, imp_box, round_slider, round_md, layers_plot, task, curves_md, curves_plot]
+    if tab is not None:
+        tab.select(rounds_ui, None, outputs, api_visibility="private")
+    else:  # built outside the app's tabs: fill on page load
+        gr.on(None, rounds_ui, None, outputs, api_visibility="private")
+
+    @user_errors
+    def round_ui(tickets, r):
+        fig, md = round_figure(tickets if tickets is not None else load_tickets(store)[0], r)
+        return md, fig
+
+    @user_errors
+    def curves_ui(tickets, t):
+        return curves_figure(tickets if tickets is not None else load_tickets(store)[0], t)
+
+    round_slider.release(round_ui, [tickets_state, round_slider], [round_md, layers_plot], api_visibility="private")
+    task.input(curves_ui, [tickets_state, task], curves_plot, api_visibility="private")
+
+
 def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     """Build inside the current context; ``tab``: draw the plot when the tab is opened."""
     models = list_models()
@@ -196,16 +365,7 @@ def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     if tab is not None and names:
         tab.select(show_sparsity, pick, [plot, info], api_visibility="private")
 
-    # TODO(lead, issues 3+6): when the shipped tickets and their per-round records exist, replace
-    # this placeholder with a round slider over the records' per-layer sparsity reports (global vs
-    # layer-wise side by side, restorelab.plots.layer_sparsity_bar({"global": …, "layer-wise": …}))
-    # and restorelab.plots.psnr_vs_params(records) per task.
-    placeholder("Pruning rounds of the shipped tickets, PSNR vs parameters",
-                "the MIR-L module ships its tickets and their pruning records (`restorelab.lottery`, issue 3)",
-                ["per-layer sparsity of the shipped tickets with a round slider, global vs layer-wise "
-                 "pruning side by side",
-                 "PSNR-vs-non-zero-parameters curves per task from the pruning records "
-                 "(dense, MIR-L-G, MIR-L-LW, one-shot baselines)"])
+    _build_rounds(store, tab)
     if live_demo_available():
         _build_live_demo()
     else:

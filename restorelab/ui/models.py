@@ -121,9 +121,9 @@ class ModelStore:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             path, source = self._resolve(info)
-            from restorelab.inference import load_weights, prepare
+            from restorelab.inference import load_for_inference
 
-            model = prepare(load_weights(path))
+            model = load_for_inference(path)
             self._cache[key] = (model, source)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
