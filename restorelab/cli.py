@@ -80,8 +80,9 @@ def cmd_compare(args) -> None:
 
     sets = args.sets.split(",") if args.sets else STANDARD_SETS
     table = compare(args.models.split(","), sets, data_root=args.data_dir, size=args.size, repeats=args.repeats,
-                    progress=not args.json)
-    _emit(args, table, f"{table['protocol']}; seconds: best of {args.repeats}, {table['threads']} threads\n"
+                    limit=args.limit, progress=not args.json)
+    _emit(args, table, f"{table['protocol']}{'' if args.limit is None else f'; first {args.limit} images of each set'}"
+                       f"; seconds: best of {args.repeats}, {table['threads']} threads\n"
                        + compare_markdown(table))
 
 
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data-dir", default="../shared/datasets")
     sp.add_argument("--size", type=int, default=512, help="timing image side")
     sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
 
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")

@@ -114,9 +114,10 @@ def time_models(models: dict, size: int = 512, repeats: int = 3) -> dict[str, fl
 
 
 def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", size: int = 512, repeats: int = 3,
-            progress: bool = False) -> dict:
-    """The paper's Table III for shipped models: PSNR/SSIM per set, total and non-zero parameters,
-    file size, CPU seconds per ``size``² image (as the app runs them: pruned files shrunk)."""
+            limit: int | None = None, progress: bool = False) -> dict:
+    """The paper's Table III for shipped models: PSNR/SSIM per set (the first ``limit`` images of
+    each), total and non-zero parameters, file size, CPU seconds per ``size``² image (as the app
+    runs them: pruned files shrunk)."""
     from pathlib import Path
 
     from restorelab.inference import load_model
@@ -125,7 +126,7 @@ def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", s
     rows = []
     for name in models:
         card = read_card(name)
-        scores = {s: _summary(evaluate(name, s, data_root, progress=progress)) for s in sets}
+        scores = {s: _summary(evaluate(name, s, data_root, limit=limit, progress=progress)) for s in sets}
         rows.append({"model": name, "kind": card.get("kind", "dense"), "strategy": card.get("strategy"),
                      "params": card["params"], "nonzero_params": card["nonzero_params"],
                      "sparsity": 1 - card["nonzero_params"] / card["params"],
@@ -133,7 +134,7 @@ def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", s
     secs = time_models({name: load_model(name) for name in models}, size, repeats)
     for row in rows:
         row["seconds"] = round(secs[row["model"]], 3)
-    return {"protocol": PROTOCOL, "size": size, "threads": secs["threads"], "rows": rows}
+    return {"protocol": PROTOCOL, "limit": limit, "size": size, "threads": secs["threads"], "rows": rows}
 
 
 def compare_markdown(table: dict) -> str:

@@ -122,12 +122,12 @@ def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch
     (tmp_path / "p.json").write_text(json.dumps({"preset": "promptir-test", "params": total, "nonzero_params": nz,
                                                  "kind": "pruned", "strategy": "layerwise"}))
     code, out, _ = run(capsys, "compare", "--models", "d,p", "--sets", "SOTS-outdoor-2", "--data-dir",
-                       str(data_root), "--size", "32", "--repeats", "1", "--json")
+                       str(data_root), "--size", "32", "--repeats", "1", "--limit", "1", "--json")
     table = json.loads(out)
     d, p = table["rows"]
     assert code == 0 and (d["model"], p["model"]) == ("d", "p") and p["kind"] == "pruned"
     assert p["file_bytes"] < 0.3 * d["file_bytes"] and p["sparsity"] > 0.8 and d["sparsity"] == 0
-    assert d["sets"]["SOTS-outdoor-2"]["n"] == 2 and d["seconds"] > 0 and p["seconds"] > 0
+    assert d["sets"]["SOTS-outdoor-2"]["n"] == 1 == table["limit"] and d["seconds"] > 0 and p["seconds"] > 0
     code, out, _ = run(capsys, "compare", "--models", "d,p", "--sets", "SOTS-outdoor-2", "--data-dir",
                        str(data_root), "--size", "32", "--repeats", "1")
-    assert code == 0 and "| `p` |" in out and "sparse" in out
+    assert code == 0 and "| `p` |" in out and "sparse" in out and "first" not in out
