@@ -48,11 +48,12 @@ def test_baselines_from_the_run_lottery_cli(tmp_path, lottery_imp_run, lottery_p
 
 def test_export_compact_and_card(tmp_path, lottery_imp_run):
     card = json.loads(run_lottery_cli("export", "--run-dir", lottery_imp_run, "--name", "mirl-test", "--weights-dir",
-                          tmp_path, "--json"))
+                                      tmp_path, "--command", "python -m restorelab prune x", "--json"))
     assert card["kind"] == "pruned" and card["preset"] == "promptir-test" and card["rounds"] == 2
     assert card["strategy"] == "global" and card["tasks"] == ["denoise_25"]
     on_disk = json.loads((tmp_path / "mirl-test.json").read_text())
     assert on_disk["nonzero_params"] == card["nonzero_params"] and len(on_disk["layers"]) > 0
+    assert on_disk["commands"] == ["python -m restorelab prune x"] and on_disk["how"]["lottery"]["strategy"] == "global" and on_disk["train_config"]["model"] == "promptir-test"
     rounds = [json.loads(line) for line in (tmp_path / on_disk["rounds_file"]).read_text().splitlines()]
     assert [r["round"] for r in rounds] == [0, 1, 2] and rounds[-1]["nonzero_params"] == card["nonzero_params"]
     assert rounds[0]["sparsity"] == 0 < rounds[1]["sparsity"] < rounds[2]["sparsity"] and rounds[1]["layers"]

@@ -70,6 +70,7 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--round", type=int, default=None, help="IMP round (default: the last finished)")
     sp.add_argument("--name", required=True, help="model name: weights/NAME.safetensors and NAME.json")
     sp.add_argument("--weights-dir", type=Path, default=None, help="default: the project's weights/")
+    sp.add_argument("--command", action="append", help="the exact command(s) that made the run, for the card")
     sp.set_defaults(fn=cmd_export)
 
 
@@ -142,7 +143,7 @@ def cmd_prune(args) -> None:
 def cmd_export(args) -> None:
     from restorelab.lottery.export import export
 
-    card = export(args.run_dir, args.name, round_=args.round, weights_dir=args.weights_dir)
+    card = export(args.run_dir, args.name, round_=args.round, weights_dir=args.weights_dir, commands=args.command)
     if args.json:
         print(json.dumps({k: v for k, v in card.items() if k != "layers"}, indent=2))
     else:

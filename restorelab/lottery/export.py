@@ -33,12 +33,12 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
             raise RestoreLabError(f"{d} is not a finished round")
         last = R.read_record(d)["round"]
         history = [run_dir / f"round_{r:02d}" for r in range(last + 1)]
-        return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": history}
+        return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": history, "how": meta}
     if round_ is not None:
         raise RestoreLabError("--round only applies to an IMP run directory (with lottery.json)")
     if (run_dir / "baseline.json").exists():
-        meta = json.loads((run_dir / "baseline.json").read_text())["baseline"]
-        info = {"strategy": meta["kind"], "rounds": 1, "history": [run_dir]}
+        meta = json.loads((run_dir / "baseline.json").read_text())
+        info = {"strategy": meta["baseline"]["kind"], "rounds": 1, "history": [run_dir], "how": meta}
     else:
         info = {"strategy": "unknown", "rounds": None, "history": [run_dir]}
     if not R.is_done(run_dir):
@@ -46,8 +46,10 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
     return run_dir, info
 
 
-def export(run_dir: str | Path, name: str, round_: int | None = None, weights_dir: str | Path | None = None) -> dict:
-    """Write ``weights_dir/NAME.safetensors`` (compact) and ``NAME.json``; return the card."""
+def export(run_dir: str | Path, name: str, round_: int | None = None, weights_dir: str | Path | None = None,
+           commands: list[str] | None = None) -> dict:
+    """Write ``weights_dir/NAME.safetensors`` (compact) and ``NAME.json``; return the card.
+    ``commands``: the exact commands that made the run, recorded in the card."""
     from restorelab.inference.weights import default_weights_dir, load_weights
     from restorelab.lottery.compact import save_compact
     from restorelab.training import TrainConfig
@@ -69,6 +71,7 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
             "rounds": info["rounds"], "sparsity": rec["sparsity"], "prunable_sparsity": rec["prunable_sparsity"],
             "val": rec.get("val"), "val_mean_psnr": rec.get("val_mean_psnr"), "format": "restorelab-compact-v1",
             "file_bytes": weights.stat().st_size, "source": str(d), "rounds_file": rounds_path.name,
+            "commands": list(commands or []), "how": info.get("how"), "train_config": cfg.to_dict(),
             "layers": rec["layers"]}
     tmp = rounds_path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(R.read_record(h)) + "\n" for h in info["history"]))
