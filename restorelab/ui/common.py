@@ -109,3 +109,16 @@ def placeholder(title: str, available_when: str, will_show: list[str]) -> gr.Mar
         f"(nothing here is simulated). This panel will show:\n\n{items}",
         elem_classes=["rl-placeholder"],
     )
+
+
+def photo_with_examples(**kwargs) -> gr.Image:
+    """:func:`photo_input` followed by the shipped example photos (when there are any)."""
+    from restorelab.ui import settings
+
+    photo = photo_input(**kwargs)
+    examples = settings.example_photos()
+    if examples:
+        gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
+                    label="Example photos (scikit-image data; public domain / CC0, see examples/)",
+                    examples_per_page=8)
+    return photo

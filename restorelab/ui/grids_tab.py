@@ -21,8 +21,8 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
-from restorelab.ui import pipeline, settings
-from restorelab.ui.common import module_present, photo_input, user_errors
+from restorelab.ui import pipeline
+from restorelab.ui.common import module_present, photo_with_examples, user_errors
 from restorelab.ui.models import ModelStore
 from restorelab.ui.restore_tab import RESTORE_QUEUE
 
@@ -364,12 +364,7 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
     gr.Markdown("### Adaptive model selection")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            photo = photo_input(label="Photo (clean or already degraded)", height=280, elem_id="rl-grids-photo")
-            examples = settings.example_photos()
-            if examples:
-                gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
-                            label="Example photos (scikit-image data; public domain / CC0, see examples/)",
-                            examples_per_page=8)
+            photo = photo_with_examples(label="Photo (clean or already degraded)", height=280, elem_id="rl-grids-photo")
             with gr.Row():
                 degradation = gr.Dropdown([(NO_DEGRADATION_LABEL, NO_DEGRADATION)], value=NO_DEGRADATION,
                                           label="Simulate a GRIDS degradation on a clean photo", scale=3,

@@ -24,7 +24,7 @@ import gradio as gr
 
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline, settings
-from restorelab.ui.common import module_present, photo_input, placeholder, user_errors
+from restorelab.ui.common import module_present, photo_with_examples, placeholder, user_errors
 from restorelab.ui.lottery_tab import LONG_JOBS
 
 # Defaults = what benchmarks/bench_oes.py `app` measures (LiveConfig's steps, the shipped lean mask, 256²).
@@ -330,12 +330,7 @@ def build() -> None:
     default = default_mask()
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            photo = photo_input(label="Photo (treated as clean)", height=260, elem_id="rl-oes-photo")
-            examples = settings.example_photos()
-            if examples:
-                gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
-                            label="Example photos (scikit-image data; public domain / CC0, see examples/)",
-                            examples_per_page=8)
+            photo = photo_with_examples(label="Photo (treated as clean)", height=260, elem_id="rl-oes-photo")
             sigma = gr.Slider(SIGMA.minimum, SIGMA.maximum, value=SIGMA.default, step=SIGMA.step,
                               label="Noise σ added (0–255 scale)", elem_id="rl-oes-sigma")
             mask = gr.Dropdown(choices, value=default, label="Mask source", elem_id="rl-oes-mask")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
-from restorelab.ui import pipeline, settings
-from restorelab.ui.common import photo_input, user_errors
+from restorelab.ui import pipeline
+from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
@@ -105,12 +105,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
            f"`{store.weights_dir}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            photo = photo_input(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")
-            examples = settings.example_photos()
-            if examples:
-                gr.Examples(examples=[[str(p)] for p in examples], inputs=[photo], cache_examples=False,
-                            label="Example photos (scikit-image data; public domain / CC0, see examples/)",
-                            examples_per_page=8)
+            photo = photo_with_examples(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")
             degradation = gr.Radio(DEGRADATION_CHOICES, value=DEFAULT_DEGRADATION,
                                    label="Simulate a degradation on a clean photo", elem_id="rl-degradation")
             k = DEGRADATIONS[DEFAULT_DEGRADATION]
