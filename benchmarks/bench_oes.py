@@ -49,8 +49,9 @@ CANDIDATES = {  # lean-preset candidates timed beside the registered presets
 }
 
 
-def crops(n: int, size: int = 256, sigma: float = 25.0) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, noisy, clean) for the centre ``size``² crops of the first ``n`` CBSD68 images."""
+def crops(n: int, size: int = 256, sigma: float = 25.0, start: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, noisy, clean) for the centre ``size``² crops of CBSD68 images ``start .. start + n - 1``
+    (sorted; the noise seed is the image's index, so a run split with ``start`` sees the same inputs)."""
     from restorelab.data import eval_sets
     from restorelab.data._imread import list_images
     from restorelab.io import load_image
@@ -60,7 +61,7 @@ def crops(n: int, size: int = 256, sigma: float = 25.0) -> list[tuple[str, np.nd
     if not es.available:
         raise SystemExit(f"CBSD68 not found at {es.path}")
     out = []
-    for i, path in enumerate(list_images(es.path)[:n]):
+    for i, path in list(enumerate(list_images(es.path)))[start:start + n]:
         clean = centre_crop(load_image(path), size)
         out.append((Path(path).stem, add_noise(clean, sigma, seed=i), clean))
     return out
@@ -123,7 +124,7 @@ def cmd_app(args) -> dict:
 def cmd_experiment(args) -> dict:
     specs = tuple(args.methods.split(","))
     rows, t0 = [], time.perf_counter()
-    for name, noisy, clean in crops(args.images):
+    for name, noisy, clean in crops(args.images, start=args.start):
         res = compare(noisy, clean, steps=args.steps, specs=specs,
                       plan=MaskPlan(spec=specs[0], preset=args.preset, density=args.density), n_threads=args.threads)
         rows.append({"image": name, "results": [r.summary() for r in res]})
@@ -132,7 +133,7 @@ def cmd_experiment(args) -> dict:
     for j, s in enumerate(specs):
         rs = [row["results"][j] for row in rows]
         means[s] = {k: round(float(np.mean([r[k] for r in rs])), 3) for k in ("peak_psnr", "final_psnr", "seconds")}
-    return {"mode": "experiment", "steps": args.steps, "sigma": 25, "crop": 256, "images": rows, "mean": means,
+    return {"mode": "experiment", "steps": args.steps, "start": args.start, "sigma": 25, "crop": 256, "images": rows, "mean": means,
             "wall_seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -153,6 +154,7 @@ def main(argv=None) -> None:
     sp.set_defaults(fn=cmd_app)
     sp = sub.add_parser("experiment")
     sp.add_argument("--images", type=int, default=5)
+    sp.add_argument("--start", type=int, default=0, help="first CBSD68 image (to split a run)")
     sp.add_argument("--steps", type=int, default=6000)
     sp.add_argument("--preset", default=None)
     sp.add_argument("--density", type=float, default=None)

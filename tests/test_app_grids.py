@@ -141,6 +141,22 @@ def test_delta_slider_regroups_from_the_cached_measurements(weights_dir, app_env
             regroup(bad)
 
 
+def test_delta_slider_reuses_the_shipped_search_settings(weights_dir, app_env):
+    from restorelab.grids.store import GroupsFile
+    from restorelab.grids.tasks import PAPER_GROUPS
+    from restorelab.ui.grids_tab import regroup, shipped_delta
+
+    assert shipped_delta() == 0.7  # groups not from a search: the paper's δ
+    GroupsFile([list(g) for g in PAPER_GROUPS], source="test", search={"delta": 1.2, "max_size": 1}).save(
+        weights_dir[0] / "grids" / "groups.json")
+    try:
+        assert shipped_delta() == 1.2
+        md, rows = regroup(0.7)  # the measured pair would pass, but the shipped search allowed size 1 only
+        assert len(rows) == 11
+    finally:
+        write_groups(weights_dir[0])
+
+
 def test_no_artefacts_state(tmp_path, monkeypatch, app_env):
     from restorelab.ui.grids_tab import overview, regroup
 
@@ -198,6 +214,23 @@ def test_select_restores_with_the_group_model(weights_dir, client):
     # seeded: the same request selects with the same distances
     _, _, again = grids_select(client, degradation="gaussian_blur", seed=2)
     assert again["distances"] == s["distances"]
+
+
+def test_restore_tab_offers_grids_selected_model(weights_dir, client):
+    from restorelab.ui.restore_tab import GRIDS_AUTO, _model_choices
+
+    write_groups(weights_dir[0])  # no group models: no GRIDS choice
+    assert GRIDS_AUTO not in [v for _, v in _model_choices()[0]]
+    write_groups(weights_dir[0], models=["dev-dense"] * 4, threshold=1e9)
+    assert GRIDS_AUTO in [v for _, v in _model_choices()[0]]
+    out, model_input, m = client.predict(handle_file(str(EXAMPLE)), GRIDS_AUTO, "gaussian_noise", 25, 0,
+                                         api_name="/restore")
+    assert m["model"] == "GRIDS → dev-dense" and m["grids"]["group"] in ("G1", "G2", "G3", "G4")
+    assert m["grids"]["ood"] is False and math.isfinite(m["psnr"])
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size == Image.open(EXAMPLE).size
+    write_groups(weights_dir[0], models=["missing-model"] * 4)  # a groups file naming absent models
+    assert GRIDS_AUTO not in [v for _, v in _model_choices()[0]]
 
 
 def test_ood_flag_follows_the_calibrated_threshold(weights_dir, client):

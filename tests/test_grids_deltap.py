@@ -55,6 +55,18 @@ def test_group_models_delta_p_cached(tmp_path, clean_dir):
         GroupModels(GroupTrainConfig(**{**_cfg(clean_dir).to_dict(), "steps": 3}), tmp_path / "runs")
 
 
+def test_per_task_budget_scales_steps_with_group_size(tmp_path, clean_dir):
+    cfg = GroupTrainConfig(**{**_cfg(clean_dir).to_dict(), "budget": "per_task"})
+    assert cfg.steps_for(("sr",)) == 2 and cfg.steps_for(("sr", "jpeg", "ringing")) == 6
+    assert cfg.protocol()["budget"] == "per_task" and "budget" not in _cfg(clean_dir).protocol()
+    gm = GroupModels(cfg, tmp_path / "runs")
+    gm.scores(("sr", "jpeg"))
+    log = [json.loads(x) for x in (tmp_path / "runs" / "sr+jpeg" / "log.jsonl").read_text().splitlines()]
+    assert max(r.get("step", 0) for r in log) == 4
+    with pytest.raises(RestoreLabError):
+        GroupTrainConfig(budget="equal")
+
+
 def test_search_with_group_models_on_a_small_matrix(tmp_path, clean_dir):
     names = ["sr", "jpeg", "salt_pepper"]
     m = np.array([[0, 1, 4], [1, 0, 4], [4, 4, 0]], float)
@@ -77,8 +89,11 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
     assert main(["grids", "measure", "--groups", "sr,ringing;singles;all", *train, "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert "sr+ringing" in scores and len(scores) == 13
-    assert main(["grids", "export", "--groups", str(groups), *train, "--json"]) == 0
+    assert main(["grids", "export", "--groups", str(groups), *train, "--command", "grids measure ...",
+                 "--json"]) == 0
     exp = json.loads(capsys.readouterr().out)
+    card = json.loads((tmp_path / "weights" / "grids-g1.json").read_text())
+    assert card["commands"] == ["grids measure ..."] and card["tasks"] == ["sr", "ringing"]
     assert exp["models"] == ["grids-g1", "grids-g2"] and (tmp_path / "weights" / "grids-g1.safetensors").exists()
     assert exp["baseline"] == "grids-mixall" and (tmp_path / "weights" / "grids-mixall.json").exists()
     sim = tmp_path / "sim.json"

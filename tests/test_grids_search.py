@@ -11,7 +11,7 @@ import pytest
 
 from restorelab.errors import RestoreLabError
 from restorelab.grids import PAPER_GROUPS, TASKS
-from restorelab.grids.search import DeltaCache, SearchConfig, rank_groups, search
+from restorelab.grids.search import DeltaCache, SearchConfig, group_key, rank_groups, search
 
 BLOCK = {t: i for i, g in enumerate(PAPER_GROUPS) for t in g}
 
@@ -126,6 +126,16 @@ def test_solution_satisfies_constraint_and_partitions():
 def test_no_level_pruning_and_max_size():
     res = search(TASKS, block_matrix(), FakeDrop(), SearchConfig(0.7, prune_levels=False, max_size=3))
     assert as_sets(res.groups) == as_sets(PAPER_GROUPS)
+
+
+def test_measurement_cap_still_returns_a_verified_partition(tmp_path):
+    fake = FakeDrop()
+    cache = DeltaCache(tmp_path / "dp.json", fake, max_measure=3)
+    res = search(TASKS, block_matrix(), cache, SearchConfig(0.7))
+    assert len(fake.calls) == 3 and cache.measured == [group_key(g) for g in fake.calls]
+    assert sorted(t for g in res.groups for t in g) == sorted(TASKS)
+    assert all(cache.known(g) is not None and cache.known(g) <= 0.7 for g in res.groups)
+    assert res.unverified  # what the cap left unmeasured is reported
 
 
 def test_bad_inputs():

@@ -122,8 +122,9 @@ def cmd_search(args) -> None:
     sim = _similarity(args)
     fn = _group_models(args) if args.measure else None
     cache = DeltaCache(args.deltap_cache or store.path("deltap"), fn,
-                       _of(args, GroupTrainConfig).protocol() if args.measure else None)
-    res = search(sim.tasks, sim.matrix, cache, SearchConfig(args.delta, args.tie_tol, args.prune_levels))
+                       _of(args, GroupTrainConfig).protocol() if args.measure else None, args.max_measure)
+    res = search(sim.tasks, sim.matrix, cache, SearchConfig(args.delta, args.tie_tol, args.prune_levels,
+                                                            args.max_size))
     out = res.to_dict()
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1))
@@ -163,19 +164,20 @@ def cmd_export(args) -> None:
 
     gf = store.load_groups(args.groups)
     if args.from_search:
-        gf = store.GroupsFile(json.loads(Path(args.from_search).read_text())["groups"],
-                              source=f"search {args.from_search}", threshold=gf.threshold)
+        found = json.loads(Path(args.from_search).read_text())
+        gf = store.GroupsFile(found["groups"], source=f"search {args.from_search}", search=found.get("config", {}))
     gm = _group_models(args)
+    extra = {"commands": args.command, "source": gf.source}
     names = []
     for i, g in enumerate(gf.groups):
         name = f"{args.prefix}-g{i + 1}" if len(g) < 11 else f"{args.prefix}-mixall"
-        export_group(gm, tuple(g), name)
+        export_group(gm, tuple(g), name, extra=extra)
         names.append(name)
     gf.models = names
     gf.save(Path(args.groups) if args.groups else store.path("groups"))
     out = {"groups": gf.groups, "models": names, "baseline": None}
     if (gm.run_dir(TASKS) / "final.safetensors").exists() and f"{args.prefix}-mixall" not in names:
-        export_group(gm, TASKS, f"{args.prefix}-mixall", extra={"role": "mix-all baseline"})
+        export_group(gm, TASKS, f"{args.prefix}-mixall", extra={**extra, "role": "mix-all baseline"})
         out["baseline"] = f"{args.prefix}-mixall"
     _emit(args, out, "\n".join(f"{n}: {', '.join(g)}" for n, g in zip(names, gf.groups))
           + (f"\n{out['baseline']}: all 11 (baseline)" if out["baseline"] else ""))
@@ -326,6 +328,9 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--prune-levels", type=lambda s: s.lower() in ("1", "true", "yes"), default=True, metavar="BOOL")
     sp.add_argument("--deltap-cache", type=Path, default=None, help="default weights/grids/deltap.json")
     sp.add_argument("--measure", action="store_true", help="train models for unmeasured groups (slow)")
+    sp.add_argument("--max-size", type=int, default=0, help="largest group size considered (0 = all tasks)")
+    sp.add_argument("--max-measure", type=int, default=None,
+                    help="with --measure: train at most this many new group models; later unknown groups fail")
     sp.add_argument("--out", type=Path, default=None, help="write the result JSON here")
 
     sp = add("measure", cmd_measure, "train and score group models", train=True)
@@ -335,6 +340,8 @@ def add_parser(subparsers) -> None:
              groups=True, train=True)
     sp.add_argument("--from-search", default=None, help="a search result JSON (else the groups file)")
     sp.add_argument("--prefix", default="grids")
+    sp.add_argument("--command", action="append", default=[],
+                    help="the exact command(s) that made the models (measure, search), for the cards")
 
     add("calibrate", cmd_calibrate, "calibrate the OOD threshold on held-out photos", desc=True, sim=True,
         groups=True, photos=True).add_argument("--quantile", type=float, default=0.99)

@@ -28,6 +28,10 @@ class GroupTrainConfig:
 
     model: str = "promptir-tiny"
     steps: int = 2000
+    # "per_task": a group of k tasks trains k * steps, so each task gets its single-task model's
+    # share of batches (short CPU schedules otherwise make dP measure under-training, not conflict);
+    # "total": every model trains ``steps``.
+    budget: str = "total"
     batch_size: int = 8
     patch_size: int = 64
     lr: float = 2e-4
@@ -38,13 +42,23 @@ class GroupTrainConfig:
     seed: int = 0
     threads: int = 0
 
+    def __post_init__(self):
+        if self.budget not in ("total", "per_task"):
+            raise RestoreLabError(f"budget must be 'total' or 'per_task', got {self.budget!r}")
+
+    def steps_for(self, group: Group) -> int:
+        return self.steps * (len(group) if self.budget == "per_task" else 1)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def protocol(self) -> dict:
-        """What makes measurements comparable (``threads`` is not part of it)."""
+        """What makes measurements comparable (``threads`` is not part of it; ``budget`` only when
+        not the default, so caches measured before it existed stay valid)."""
         d = self.to_dict()
         d.pop("threads")
+        if d["budget"] == "total":
+            d.pop("budget")
         return d
 
 
@@ -76,7 +90,7 @@ class GroupModels:
         group = check_tasks(group)
         key = group_key(group)
         if key not in self.psnr:
-            self.log(f"training {self.cfg.model} on {key} for {self.cfg.steps} steps")
+            self.log(f"training {self.cfg.model} on {key} for {self.cfg.steps_for(group)} steps")
             model = self._train(group)
             self.psnr[key] = self._final_val(group) or self._score(model, group)
             self._save()
@@ -86,9 +100,10 @@ class GroupModels:
         from restorelab.training import TrainConfig, Trainer
 
         c = self.cfg
+        steps = c.steps_for(group)
         tc = TrainConfig(model=c.model, tasks=",".join(group), data_dir=c.data_dir, val_count=c.val_count,
-                         patch_size=c.patch_size, batch_size=c.batch_size, steps=c.steps, lr=c.lr,
-                         warmup_steps=c.warmup_steps, seed=c.seed, val_every=c.steps, val_size=c.val_size,
+                         patch_size=c.patch_size, batch_size=c.batch_size, steps=steps, lr=c.lr,
+                         warmup_steps=c.warmup_steps, seed=c.seed, val_every=steps, val_size=c.val_size,
                          threads=c.threads)
         data = GridsPairs(c.data_dir, group, c.patch_size, c.seed, files=self.train_files)
         trainer = Trainer(tc, self.run_dir(group), progress=self.progress, dataset=data,
@@ -99,7 +114,7 @@ class GroupModels:
         """The trainer's own validation at the last step (same val set), if it logged one."""
         log = self.run_dir(group) / "log.jsonl"
         recs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        last = [r for r in recs if "val" in r and r.get("step") == self.cfg.steps]
+        last = [r for r in recs if "val" in r and r.get("step") == self.cfg.steps_for(group)]
         return {t: last[-1]["val"][t]["psnr"] for t in group} if last and set(group) <= set(last[-1]["val"]) else {}
 
     def _score(self, model, group: Group) -> Dict[str, float]:

@@ -57,12 +57,16 @@ class DeltaCache:
     """group -> dP (dB), persisted as JSON ``{"meta": ..., "delta_p": {key: value}}``.
 
     ``fn``: the measurement (called only for groups not in the cache; ``None`` = cache only).
+    ``max_measure``: at most this many new measurements (each trains a model); later unknown groups
+    count as failing, so the search still returns a verified partition, maybe not the smallest.
     ``meta``: what the values were measured with (e.g. the training protocol); a file holding other
     meta is refused, so values from different protocols are never mixed.
     """
 
-    def __init__(self, path: str | Path | None = None, fn: Optional[DeltaFn] = None, meta: Optional[dict] = None):
+    def __init__(self, path: str | Path | None = None, fn: Optional[DeltaFn] = None, meta: Optional[dict] = None,
+                 max_measure: Optional[int] = None):
         self.path, self.fn, self.meta = (Path(path) if path else None), fn, dict(meta or {})
+        self.max_measure = max_measure  # new measurements allowed (None = any); then cache-only
         self.values: Dict[str, float] = {}
         self.measured: List[str] = []  # groups measured by this object, in order
         if self.path and self.path.exists():
@@ -84,7 +88,7 @@ class DeltaCache:
     def __call__(self, group: Group) -> Optional[float]:
         """dP of ``group``: cached, else measured (and saved), else None in cache-only mode."""
         v = self.known(group)
-        if v is None and self.fn is not None:
+        if v is None and self.fn is not None and (self.max_measure is None or len(self.measured) < self.max_measure):
             v = float(self.fn(tuple(group)))
             self.values[group_key(group)] = v
             self.measured.append(group_key(group))
@@ -128,6 +132,7 @@ class SearchResult:
     measured_now: List[str] = field(default_factory=list)
     unverified: List[str] = field(default_factory=list)
     log: List[dict] = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # the SearchConfig (re-running it on the cache reproduces it)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -236,4 +241,4 @@ def search(names: Sequence[str], matrix, delta_p: DeltaCache | DeltaFn | None = 
     if best is None:  # only if even singletons fail, i.e. never with dP(single) = 0
         raise RestoreLabError(f"no partition into {left} groups verifies delta={cfg.delta}")
     return SearchResult(best, cfg.delta, l_max, {L: len(g) for L, g in pruned.items()},
-                        cache.measured[before:], s.unverified, s.log)
+                        cache.measured[before:], s.unverified, s.log, asdict(cfg))

@@ -40,8 +40,9 @@ class GroupsFile:
     names: List[str] = field(default_factory=list)
     models: List[Optional[str]] = field(default_factory=list)
     threshold: Optional[float] = None
-    source: str = "paper"  # "paper" | "search delta=<d>"
+    source: str = "paper"  # "paper" | "search <result file>"
     calibration: dict = field(default_factory=dict)
+    search: dict = field(default_factory=dict)  # the SearchConfig that found the groups (the app's δ slider reuses it)
 
     def __post_init__(self):
         self.groups = [list(check_tasks(g)) for g in self.groups]
@@ -77,6 +78,16 @@ def load_groups(p: Optional[Path] = None) -> GroupsFile:
     if not path("groups").exists():
         return GroupsFile([list(g) for g in PAPER_GROUPS])
     return GroupsFile.load(path("groups"))
+
+
+def search_config(delta: Optional[float] = None):
+    """The SearchConfig of the shipped groups (defaults when they are not from a search), at ``delta``."""
+    from restorelab.grids.search import SearchConfig
+
+    cfg = dict(load_groups().search)
+    if delta is not None:
+        cfg["delta"] = float(delta)
+    return SearchConfig(**cfg)
 
 
 # -- what selection needs, loaded the same way by the CLI and the app ----------------------------

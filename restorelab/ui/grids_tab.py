@@ -153,11 +153,24 @@ def heatmap():
                  + ", ".join(b for b in bits if b) + ".")
 
 
+def shipped_delta() -> float:
+    """The δ the shipped groups were searched with (the paper's 0.7 dB when there are none)."""
+    import json
+
+    from restorelab.paths import default_weights_dir
+
+    try:  # the JSON only: building the tab must not import the GRIDS stack (cv2, scipy)
+        d = json.loads((default_weights_dir() / "grids" / "groups.json").read_text())
+        return float(min(max(float(d.get("search", {}).get("delta", DEFAULT_DELTA)), DELTA_MIN), DELTA_MAX))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return DEFAULT_DELTA
+
+
 def regroup(delta) -> tuple[str, list[list[str]]]:
     """Re-run the grouping search at ``delta`` dB on the cached matrix and ΔP values only
     (nothing is trained): a Markdown summary and table rows."""
     from restorelab.grids import store
-    from restorelab.grids.search import DeltaCache, SearchConfig, search
+    from restorelab.grids.search import DeltaCache, search
 
     if delta is None:
         raise RestoreLabError("give δ in dB")
@@ -168,7 +181,7 @@ def regroup(delta) -> tuple[str, list[list[str]]]:
     if sim is None:
         return "The grouping search needs the similarity matrix: " + NO_SIMILARITY, []
     cache = DeltaCache(store.path("deltap"))  # no measuring function: cache only
-    res = search(sim.tasks, sim.matrix, cache, SearchConfig(delta=delta))
+    res = search(sim.tasks, sim.matrix, cache, store.search_config(delta))  # the shipped search's settings
     rows = []
     for i, g in enumerate(res.groups):
         dp = cache.known(g)
@@ -200,7 +213,7 @@ def overview():
     except RestoreLabError as e:
         fig, note = None, err(e)
     try:
-        search_md, search_rows = regroup(DEFAULT_DELTA)
+        search_md, search_rows = regroup(shipped_delta())
     except RestoreLabError as e:
         search_md, search_rows = err(e), []
     try:
@@ -353,7 +366,7 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
             heat_note = gr.Markdown(elem_id="rl-grids-heatmap-note")
         with gr.Column(scale=2, min_width=320):
             gr.Markdown("### Grouping search")
-            delta = gr.Slider(DELTA_MIN, DELTA_MAX, value=DEFAULT_DELTA, step=DELTA_STEP,
+            delta = gr.Slider(DELTA_MIN, DELTA_MAX, value=shipped_delta(), step=DELTA_STEP,
                               label="δ: largest performance drop allowed within a group (dB)",
                               info="Re-runs Algorithm 1 on the cached matrix and measured ΔP values; trains nothing.",
                               elem_id="rl-grids-delta")

@@ -10,6 +10,9 @@ from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
+GRIDS_AUTO = "grids-auto"  # pseudo-model: GRIDS picks the group model for the (degraded) input
+GRIDS_LABEL = "GRIDS: the selected group's model (automatic)"
+
 # Restores are CPU-bound: one at a time (UI and API share the queue slot), so a long job
 # elsewhere (its own concurrency_id) never blocks them and they never oversubscribe the cores.
 RESTORE_QUEUE = dict(concurrency_id="restore", concurrency_limit=1)
@@ -29,9 +32,35 @@ def _knob_update(degradation: str):
                       step=k.step), gr.Number(visible=True))
 
 
+def _grids_ready(weights_dir) -> bool:
+    """True when the shipped GRIDS groups name a model for every group and all of them exist.
+    Reads the JSON files only: building the UI must not import the GRIDS stack (cv2, scipy)."""
+    import json
+
+    d = weights_dir / "grids"
+    try:
+        models = json.loads((d / "groups.json").read_text()).get("models") or []
+        return bool((d / "similarity.json").exists() and models and all(models)
+                    and all(model_info(m, weights_dir) for m in models))
+    except (OSError, ValueError, AttributeError, RestoreLabError):
+        return False
+
+
+def _grids_choice(img):
+    """(shipped model name, Selection) for ``img``: GRIDS adaptive selection of the group model."""
+    from restorelab.grids import store as artefacts
+
+    sel = artefacts.load_selector().select(img, seed=0)
+    if not sel.model:
+        raise RestoreLabError(f"GRIDS chose {sel.group}, which has no model in groups.json")
+    return sel.model, sel
+
+
 def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     models = list_models()
     choices = [(m.label(), m.name) for m in models]
+    if models and _grids_ready(models[0].path.parent):
+        choices.append((GRIDS_LABEL, GRIDS_AUTO))
     a = models[0].name if models else None
     b = models[1].name if len(models) > 1 else INPUT
     return choices, a, b
@@ -50,15 +79,24 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
     ref = clean if sim is not None else None
     state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {}}
     for name in names:
-        info = model_info(name, store.weights_dir)
+        run_name, sel = name, None
+        if name == GRIDS_AUTO:
+            progress(0.1, desc="GRIDS: measuring the degradation")
+            run_name, sel = _grids_choice(model_in)
+        info = model_info(run_name, store.weights_dir)
 
-        def cb(done, total, _name=name):
+        def cb(done, total, _name=run_name):
             progress((done, total), desc=f"{_name}: restoring" + (" tile by tile" if total > 1 else ""),
                      unit="tiles")
 
-        res = pipeline.restore_with(store, name, model_in, progress=cb)
+        res = pipeline.restore_with(store, run_name, model_in, progress=cb)
         state["results"][name] = res
-        state["records"][name] = pipeline.result_record(res, info, ref)
+        rec = pipeline.result_record(res, info, ref)
+        if sel is not None:
+            rec["model"] = f"GRIDS → {run_name}"
+            rec["grids"] = {"group": sel.group, "tasks": sel.tasks, "distance": round(sel.distance, 4),
+                            "ood": sel.ood}
+        state["records"][name] = rec
         yield name, state
 
 
@@ -84,10 +122,14 @@ def _notes(state, pending: list[str]) -> str:
              + (f"; simulated **{state['simulated']['name']}** "
                 f"({', '.join(f'{k}={v}' for k, v in state['simulated'].items() if k != 'name')})"
                 if state["simulated"] else "; no simulation, so no reference: PSNR/SSIM are not shown")]
-    for name, rec in state["records"].items():
-        lines.append(f"- `{name}`: {rec['seconds']:.2f} s"
+    for rec in state["records"].values():
+        g = rec.get("grids")
+        lines.append(f"- `{rec['model']}`: {rec['seconds']:.2f} s"
                      + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
-                     + f"; weights from {rec['weights_source']}")
+                     + f"; weights from {rec['weights_source']}"
+                     + (f"; GRIDS chose {g['group']} ({', '.join(g['tasks'])}), distance {g['distance']:.3f}"
+                        + (", **out of distribution**: no group fits this photo well" if g["ood"] else "")
+                        if g else ""))
     for name in pending:
         lines.append(f"- `{name}`: running…")
     return "\n".join(lines)
@@ -184,7 +226,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
     def restore_api(image, model, degradation, param, seed, progress=gr.Progress()):
         """Restore one image with one shipped model.
 
-        image: the photo file. model: a shipped model name (see the Restore tab), default the first.
+        image: the photo file. model: a shipped model name (see the Restore tab), default the first,
+        or "grids-auto" (GRIDS selects the group model; metrics then hold "grids": the chosen group).
         degradation: "none" (default) or gaussian_noise | rain | haze | jpeg, simulated on the photo
         (seeded) so PSNR/SSIM against it are returned. param: sigma | intensity | beta | quality
         (None: the registry's default/seeded value). seed: int.
