@@ -3,6 +3,7 @@
     PYTHONPATH=. .venv/bin/python benchmarks/bench_oes.py timing [--size 256] [--threads 1,2]
     PYTHONPATH=. .venv/bin/python benchmarks/bench_oes.py app [--images 1] [--steps 600] [--long-steps 3000]
     PYTHONPATH=. .venv/bin/python benchmarks/bench_oes.py experiment --steps 6000 --images 5 [--preset lean]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_oes.py summary RUN.json [RUN.json ...]
 
 Prints one JSON object.
 
@@ -137,6 +138,34 @@ def cmd_experiment(args) -> dict:
             "wall_seconds": round(time.perf_counter() - t0, 1)}
 
 
+def cmd_summary(args) -> dict:
+    """Merge ``experiment`` outputs (split runs: other images or other methods on the same steps)
+    into per-method means over the images each method ran on, and the issue's two checks."""
+    runs = [json.loads(Path(f).read_text()) for f in args.files]
+    if len({r["steps"] for r in runs}) != 1:
+        raise SystemExit("the runs have different step budgets")
+    per = {}  # method -> image -> summary
+    for r in runs:
+        for img in r["images"]:
+            for res in img["results"]:
+                per.setdefault(res["method"], {})[img["image"]] = res
+    means = {m: {"images": sorted(v), **{k: round(float(np.mean([x[k] for x in v.values()])), 3)
+                                          for k in ("peak_psnr", "final_psnr")}} for m, v in per.items()}
+    out = {"mode": "summary", "steps": runs[0]["steps"], "files": args.files, "mean": means,
+           "per_image": {m: {i: {k: x[k] for k in ("peak_psnr", "final_psnr", "peak_step")} for i, x in v.items()}
+                         for m, v in per.items()}}
+    if "dense" in per and "transfer" in per:
+        both = sorted(set(per["dense"]) & set(per["transfer"]))
+        gain = [per["transfer"][i]["final_psnr"] - per["dense"][i]["final_psnr"] for i in both]
+        gap = [per["transfer"][i]["final_psnr"] - per["dense"][i]["peak_psnr"] for i in both]
+        out["checks"] = {"images": both,
+                         "sparse_final_minus_dense_final": [round(g, 3) for g in gain],
+                         "sparse_final_minus_dense_peak": [round(g, 3) for g in gap],
+                         "mean_gain_ge_3dB": bool(np.mean(gain) >= 3.0),
+                         "mean_gap_ge_minus_1dB": bool(np.mean(gap) >= -1.0)}
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
@@ -161,6 +190,9 @@ def main(argv=None) -> None:
     sp.add_argument("--methods", default="transfer,random,magnitude,dense")
     sp.add_argument("--threads", type=int, default=2)
     sp.set_defaults(fn=cmd_experiment)
+    sp = sub.add_parser("summary", help="merge experiment JSON files")
+    sp.add_argument("files", nargs="+")
+    sp.set_defaults(fn=cmd_summary)
     args = p.parse_args(argv)
     if args.mode == "app" and args.steps is None:
         from restorelab.oes.live import LiveConfig
