@@ -16,6 +16,20 @@ from restorelab.errors import RestoreLabError
 log = logging.getLogger("restorelab.app")
 
 
+def shipped_groups_json(weights_dir: Path | None = None) -> dict:
+    """``weights/grids/groups.json`` as a dict ({} when absent or unreadable). JSON only: building
+    the UI must not import the GRIDS stack (cv2, scipy)."""
+    import json
+
+    from restorelab.paths import default_weights_dir
+
+    try:
+        d = json.loads((Path(weights_dir or default_weights_dir()) / "grids" / "groups.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
 def module_present(package: str, *files: str) -> bool:
     """Whether ``package`` is a real package (has ``__init__.py``; an empty folder someone just
     created does not count) holding ``files``. Never imports it: sibling packages import torch,

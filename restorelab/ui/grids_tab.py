@@ -155,15 +155,13 @@ def heatmap():
 
 def shipped_delta() -> float:
     """The δ the shipped groups were searched with (the paper's 0.7 dB when there are none)."""
-    import json
+    from restorelab.ui.common import shipped_groups_json
 
-    from restorelab.paths import default_weights_dir
-
-    try:  # the JSON only: building the tab must not import the GRIDS stack (cv2, scipy)
-        d = json.loads((default_weights_dir() / "grids" / "groups.json").read_text())
-        return float(min(max(float(d.get("search", {}).get("delta", DEFAULT_DELTA)), DELTA_MIN), DELTA_MAX))
-    except (OSError, ValueError, TypeError, AttributeError):
+    try:
+        delta = float((shipped_groups_json().get("search") or {}).get("delta", DEFAULT_DELTA))
+    except (TypeError, ValueError, AttributeError):
         return DEFAULT_DELTA
+    return min(max(delta, DELTA_MIN), DELTA_MAX)
 
 
 def regroup(delta) -> tuple[str, list[list[str]]]:

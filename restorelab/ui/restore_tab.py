@@ -6,7 +6,7 @@ import gradio as gr
 
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline
-from restorelab.ui.common import photo_with_examples, user_errors
+from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
@@ -33,16 +33,12 @@ def _knob_update(degradation: str):
 
 
 def _grids_ready(weights_dir) -> bool:
-    """True when the shipped GRIDS groups name a model for every group and all of them exist.
-    Reads the JSON files only: building the UI must not import the GRIDS stack (cv2, scipy)."""
-    import json
-
-    d = weights_dir / "grids"
+    """True when the shipped GRIDS groups name a model for every group and all of them exist."""
+    models = shipped_groups_json(weights_dir).get("models") or []
     try:
-        models = json.loads((d / "groups.json").read_text()).get("models") or []
-        return bool((d / "similarity.json").exists() and models and all(models)
-                    and all(model_info(m, weights_dir) for m in models))
-    except (OSError, ValueError, AttributeError, RestoreLabError):
+        return bool((weights_dir / "grids" / "similarity.json").exists() and isinstance(models, list)
+                    and models and all(models) and all(model_info(str(m), weights_dir) for m in models))
+    except RestoreLabError:
         return False
 
 
