@@ -2,4 +2,5 @@ import sys
 
 from restorelab.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned workers (benchmark ranks) import this module too
+    sys.exit(main())

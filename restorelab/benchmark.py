@@ -4,17 +4,25 @@ naive: official-style LayerNorm (to_3d + hand-written mean/var), NCHW tensors, a
        inference (a plain ``model(x)``).
 fast:  LayerNorm on a channels-last view, channels_last tensors (depthwise convs are ~3x
        faster in that layout on CPU), ``torch.inference_mode`` at inference.
-The two are timed alternately, several times, and the best time of each is kept, so a burst
-of load on the machine hurts both rather than one.
+ranks: the fast model trained data-parallel by ``ranks`` single-threaded processes (DDP over
+       gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
+       2 -m restorelab train --batch-size 4`` trains. On small tensors two intra-op threads
+       gain little over one, while two processes split the whole step, data synthesis included.
+The variants are timed alternately, several times, and the best time of each is kept, so a burst
+of load on the machine hurts all rather than one.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import socket
+import tempfile
 import time
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from restorelab.models import count_params, create_model
 
@@ -31,6 +39,43 @@ def _train_step_time(model, x, y, steps: int) -> float:
         if i:  # the first step warms up allocators and kernels
             best = min(best, time.perf_counter() - t)
     return best
+
+
+def _inputs(batch: int, patch: int, fmt, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, 3, patch, patch, generator=g).contiguous(memory_format=fmt)
+    return x, torch.rand(batch, 3, patch, patch, generator=g).contiguous(memory_format=fmt)
+
+
+def _ddp_worker(rank: int, world: int, port: int, preset: str, batch: int, patch: int, steps: int, out: str):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = create_model(preset).to(memory_format=torch.channels_last)
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        x, y = _inputs(batch // world, patch, torch.channels_last, seed=rank)
+        t = _train_step_time(ddp, x, y, steps)
+        if rank == 0:
+            with open(out, "w") as f:
+                f.write(repr(t))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_step_time(preset: str, ranks: int, batch: int, patch: int, steps: int) -> float:
+    """Best seconds per data-parallel step (``ranks`` processes of one thread, ``batch`` in all)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "t")
+        mp.spawn(_ddp_worker, args=(ranks, _free_port(), preset, batch, patch, steps, out), nprocs=ranks)
+        with open(out) as f:
+            return float(f.read())
 
 
 def _infer_time(model, x, fast: bool, repeats: int) -> float:
@@ -59,33 +104,42 @@ def _variants(preset: str, compile_: bool):
 
 
 def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batch: int = 8, patch: int = 64,
-                       compile_: bool = False, rounds: int = 2) -> dict:
-    """Training steps/s (batch x patch²) and seconds per size² image, per preset and path."""
-    torch.set_num_threads(os.cpu_count() or 1)
+                       compile_: bool = False, rounds: int = 2, ranks: int = 2) -> dict:
+    """Training steps/s (batch x patch²) and seconds per size² image, per preset and path.
+
+    ``ranks`` > 1 also times data-parallel training of the fast model (see the module doc).
+    """
+    if ranks > 1 and batch % ranks:
+        raise ValueError(f"batch {batch} does not split over {ranks} ranks")
+    cores = os.cpu_count() or 1
     rows = []
     for preset in presets:
         variants = _variants(preset, compile_)
-        train = {k: float("inf") for k in variants}
+        train = {k: float("inf") for k in [*variants, "ranks"]}
         infer = {k: float("inf") for k in variants}
         for _ in range(rounds):
+            torch.set_num_threads(cores)
             for k, (model, cl) in variants.items():
                 fmt = torch.channels_last if cl else torch.contiguous_format
-                g = torch.Generator().manual_seed(0)
-                x = torch.rand(batch, 3, patch, patch, generator=g).contiguous(memory_format=fmt)
-                y = torch.rand(batch, 3, patch, patch, generator=g).contiguous(memory_format=fmt)
+                x, y = _inputs(batch, patch, fmt)
                 model.train()
                 train[k] = min(train[k], _train_step_time(model, x, y, steps))
-                img = torch.rand(1, 3, size, size, generator=g).contiguous(memory_format=fmt)
+                img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+                img = img.contiguous(memory_format=fmt)
                 model.eval()
                 infer[k] = min(infer[k], _infer_time(model, img, cl, repeats=2))
+            if ranks > 1:
+                train["ranks"] = min(train["ranks"], _ddp_step_time(preset, ranks, batch, patch, steps))
         row = {"preset": preset, "params": count_params(variants["naive"][0])[0],
                "train_naive_it_s": 1 / train["naive"], "train_fast_it_s": 1 / train["fast"],
                "train_speedup": train["naive"] / train["fast"],
                "infer_naive_s": infer["naive"], "infer_fast_s": infer["fast"],
                "infer_speedup": infer["naive"] / infer["fast"]}
+        if ranks > 1:
+            row.update({"train_ranks_it_s": 1 / train["ranks"], "train_ranks_speedup": train["naive"] / train["ranks"]})
         if compile_:
             row.update({"train_compiled_it_s": 1 / train["compiled"], "infer_compiled_s": infer["compiled"]})
         rows.append(row)
-    return {"benchmark": "core", "threads": torch.get_num_threads(), "batch": batch, "patch": patch,
+    return {"benchmark": "core", "threads": cores, "ranks": ranks, "batch": batch, "patch": patch,
             "infer_size": size, "torch": torch.__version__, "machine": platform.machine(),
             "cpus": os.cpu_count(), "presets": rows}

@@ -81,6 +81,10 @@ def cmd_compare(args) -> None:
     sets = args.sets.split(",") if args.sets else STANDARD_SETS
     table = compare(args.models.split(","), sets, data_root=args.data_dir, size=args.size, repeats=args.repeats,
                     limit=args.limit, progress=not args.json)
+    if args.save_cards:
+        from restorelab.evaluation import save_to_cards
+
+        table["cards_updated"] = save_to_cards(table, "python -m restorelab " + " ".join(args.argv))
     _emit(args, table, f"{table['protocol']}{'' if args.limit is None else f'; first {args.limit} images of each set'}"
                        f"; seconds: best of {args.repeats}, {table['threads']} threads\n"
                        + compare_markdown(table))
@@ -136,11 +140,13 @@ def cmd_bench(args) -> None:
     from restorelab.benchmark import run_core_benchmark
 
     res = run_core_benchmark(args.presets.split(","), steps=args.steps, size=args.size,
-                             compile_=args.compile)
+                             compile_=args.compile, ranks=args.ranks)
     lines = []
     for r in res["presets"]:
+        ranks = (f", {args.ranks} ranks {r['train_ranks_it_s']:.2f} it/s (x{r['train_ranks_speedup']:.2f})"
+                 if "train_ranks_it_s" in r else "")
         lines.append(f"{r['preset']:16} train naive {r['train_naive_it_s']:.2f} it/s, fast {r['train_fast_it_s']:.2f} "
-                     f"it/s (x{r['train_speedup']:.2f}); infer {args.size}² naive {r['infer_naive_s']:.2f} s, "
+                     f"it/s (x{r['train_speedup']:.2f}){ranks}; infer {args.size}² naive {r['infer_naive_s']:.2f} s, "
                      f"fast {r['infer_fast_s']:.2f} s (x{r['infer_speedup']:.2f})")
     _emit(args, res, "\n".join(lines))
 
@@ -192,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--size", type=int, default=512, help="timing image side")
     sp.add_argument("--repeats", type=int, default=3)
     sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
+    sp.add_argument("--save-cards", action="store_true", help="write each pruned model's row into its card")
 
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")
@@ -217,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=6)
     sp.add_argument("--size", type=int, default=512)
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
+    sp.add_argument("--ranks", type=int, default=2, help="also time data-parallel training over N single-threaded "
+                                                          "processes (1: skip)")
     from restorelab.grids.cli import add_parser as add_grids
     from restorelab.lottery.cli import add_parser as add_lottery
     from restorelab.oes.cli import add_parser as add_oes
@@ -229,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for cards
     try:
         args.fn(args)
     except RestoreLabError as err:

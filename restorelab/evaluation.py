@@ -116,7 +116,7 @@ def time_models(models: dict, size: int = 512, repeats: int = 3) -> dict[str, fl
 def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", size: int = 512, repeats: int = 3,
             limit: int | None = None, progress: bool = False) -> dict:
     """The paper's Table III for shipped models: PSNR/SSIM per set (the first ``limit`` images of
-    each), total and non-zero parameters, file size, CPU seconds per ``size``² image (as the app
+    each) and PSNR averaged over the sets, total and non-zero parameters, file size, CPU seconds per ``size``² image (as the app
     runs them: pruned files shrunk)."""
     from pathlib import Path
 
@@ -130,20 +130,43 @@ def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", s
         rows.append({"model": name, "kind": card.get("kind", "dense"), "strategy": card.get("strategy"),
                      "params": card["params"], "nonzero_params": card["nonzero_params"],
                      "sparsity": 1 - card["nonzero_params"] / card["params"],
-                     "file_bytes": Path(resolve(name)).stat().st_size, "sets": scores})
+                     "file_bytes": Path(resolve(name)).stat().st_size, "sets": scores,
+                     "mean_psnr": round(sum(v["psnr"] for v in scores.values()) / max(1, len(scores)), 2)})
     secs = time_models({name: load_model(name) for name in models}, size, repeats)
     for row in rows:
         row["seconds"] = round(secs[row["model"]], 3)
     return {"protocol": PROTOCOL, "limit": limit, "size": size, "threads": secs["threads"], "rows": rows}
 
 
+def save_to_cards(table: dict, command: str, weights_dir=None) -> list[str]:
+    """Write each pruned model's row of a ``compare`` table into its card as ``results`` (with the
+    command that made it); dense cards keep the full-set report ``ship`` wrote. Returns the names."""
+    import json
+    from pathlib import Path
+
+    from restorelab.paths import default_weights_dir
+
+    done = []
+    for row in table["rows"]:
+        if row["kind"] == "dense":
+            continue
+        path = Path(weights_dir or default_weights_dir()) / f"{row['model']}.json"
+        card = json.loads(path.read_text())
+        card["results"] = {"command": command, "protocol": table["protocol"], "limit": table["limit"],
+                           "sets": row["sets"], "mean_psnr": row["mean_psnr"],
+                           f"seconds_{table['size']}": row["seconds"], "threads": table["threads"]}
+        path.write_text(json.dumps(card, indent=2))
+        done.append(row["model"])
+    return done
+
+
 def compare_markdown(table: dict) -> str:
     sets = list(table["rows"][0]["sets"]) if table["rows"] else []
-    head = ["model", *sets, "params", "non-zero", "file MB", f"s / {table['size']}²"]
+    head = ["model", *sets, "mean PSNR", "params", "non-zero", "file MB", f"s / {table['size']}²"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table["rows"]:
         cells = [f"`{r['model']}`", *(f"{r['sets'][s]['psnr']:.2f} / {r['sets'][s]['ssim']:.3f}" for s in sets),
-                 f"{r['params']:,}", f"{r['nonzero_params']:,} ({100 * r['sparsity']:.1f}% sparse)",
+                 f"{r['mean_psnr']:.2f}", f"{r['params']:,}", f"{r['nonzero_params']:,} ({100 * r['sparsity']:.1f}% sparse)",
                  f"{r['file_bytes'] / 1e6:.2f}", f"{r['seconds']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -113,6 +113,7 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
     conf = json.loads(capsys.readouterr().out)
     assert sum(sum(r.values()) for r in conf["counts"].values()) == 11
     assert conf["ood_rates"]["haze"]["n"] == 1
+    assert set(conf["task_accuracy"]) == set(conf["counts"]) and 0 <= conf["mean_task_accuracy"] <= 1
     img = tmp_path / "in.png"
     from PIL import Image
 

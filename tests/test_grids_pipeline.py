@@ -128,6 +128,13 @@ def test_selection_end_to_end_blur_vs_noise(tiny_model):
         assert select(test_img, tiny_model, groups, CFG).tasks == [t]
     res = confusion(tiny_model, [_photo(seed=8), _photo(seed=9)], groups, CFG, tasks=tasks)
     assert res["mean_accuracy"] == 1.0 and res["counts"]["gaussian_noise"]["G2"] == 2
+    assert "task_accuracy" not in res
+    # the descriptor diagnostic: nearest task reference; a wrong reference set makes it fail
+    res = confusion(tiny_model, [_photo(seed=8)], groups, CFG, tasks=tasks, task_ggds=ggds)
+    assert res["task_accuracy"] == {t: 1.0 for t in tasks} and res["mean_task_accuracy"] == 1.0
+    swapped = {"gaussian_blur": ggds["gaussian_noise"], "gaussian_noise": ggds["gaussian_blur"]}
+    res = confusion(tiny_model, [_photo(seed=8)], groups, CFG, tasks=tasks, task_ggds=swapped)
+    assert res["mean_task_accuracy"] == 0.0 and res["mean_accuracy"] == 1.0
 
 
 @pytest.fixture

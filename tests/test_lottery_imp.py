@@ -215,3 +215,32 @@ def test_no_rewinding_continues_from_previous_round(run, tmp_path):
         assert torch.equal(start[w], prev[w] * _masks(tmp_path, r)[w])
     with pytest.raises(RestoreLabError, match="rewind_step"):
         LotteryConfig(rewind_step=-2)
+
+
+def test_final_round_budget_and_floor(run, tmp_path):
+    ref, _ = run
+    lottery = LotteryConfig(rate=0.5, rounds=2, steps_per_round=2, rewind_step=-1, final_steps=3, min_density=0.2)
+    recs = list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
+    assert [r["steps"] for r in recs[1:]] == [2, 3]  # only the ticket's round trains longer
+    masks, total = _masks(tmp_path, 2), sum(m.numel() for m in _masks(tmp_path, 2).values())
+    assert all(kept_count({n: m}) >= 0.2 * m.numel() for n, m in masks.items())
+    assert kept_count(masks) < total
+    re = run_reinit(BaselineConfig(kind="reinit", seed=7), tmp_path, tmp_path / "re", dataset=DATA, val_set=VAL)
+    assert re["steps"] == 3  # the control gets the ticket's final budget
+    with pytest.raises(RestoreLabError, match="global strategy only"):
+        LotteryConfig(strategy="layerwise", min_density=0.1)
+    with pytest.raises(RestoreLabError, match="min_density"):
+        LotteryConfig(min_density=1.0)
+    with pytest.raises(RestoreLabError, match="final_steps"):
+        LotteryConfig(final_steps=-1)
+
+
+def test_run_dirs_from_before_new_fields_resume(run, tmp_path):
+    ref, _ = run
+    lottery = LotteryConfig(rate=0.5, rounds=1, steps_per_round=2, rewind_step=-1)
+    list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
+    meta = json.loads((tmp_path / "lottery.json").read_text())
+    del meta["lottery"]["min_density"], meta["lottery"]["final_steps"]  # as written by an older version
+    (tmp_path / "lottery.json").write_text(json.dumps(meta))
+    assert [r["round"] for r in IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA,
+                                     val_set=VAL).run()] == [0, 1]

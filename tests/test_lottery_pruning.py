@@ -124,3 +124,23 @@ def test_apply_masks_and_mask_file_roundtrip(model, tmp_path):
     back = load_masks(tmp_path / "m.safetensors")
     assert set(back) == set(masks) and all(torch.equal(back[n], masks[n]) for n in masks)
     assert back[next(iter(back))].dtype == torch.float32
+
+
+def test_global_floor_prevents_layer_collapse():
+    # "small" has weights 100x below "big": plain global pruning at 90% empties it first
+    gen = torch.Generator().manual_seed(0)
+    w = {"big.weight": torch.randn(400, generator=gen), "small.weight": torch.randn(100, generator=gen) / 100}
+    ones = {n: torch.ones_like(t) for n, t in w.items()}
+    plain = prune("global", w, ones, 0.9)
+    assert kept_count({"s": plain["small.weight"]}) == 0
+    floored = prune("global", w, ones, 0.9, min_density=0.05)
+    assert kept_count(floored) == 50  # the removed count is unchanged
+    small = floored["small.weight"]
+    assert int(small.sum()) == 5  # ceil(0.05 * 100), its largest
+    assert w["small.weight"].abs()[small > 0].min() >= w["small.weight"].abs()[small == 0].max()
+    big = floored["big.weight"]  # the threshold takes the rest from the big tensor
+    assert int(big.sum()) == 45 and w["big.weight"].abs()[big > 0].min() >= w["big.weight"].abs()[big == 0].max()
+    again = prune("global", w, floored, 0.9, min_density=0.05)  # the floor binds: fewer than 45 removed
+    assert int(again["small.weight"].sum()) == 5 and int(again["big.weight"].sum()) == 20
+    with pytest.raises(ValueError, match="global pruning only"):
+        prune("layerwise", w, ones, 0.5, min_density=0.1)

@@ -206,7 +206,7 @@ def cmd_confusion(args) -> None:
 
     gf, groups, sim = _groups(args)
     model, photos, cfg = _descriptor(args, sim), _photos(args), _pipeline(sim)
-    res = confusion(model, photos, groups, cfg, threshold=gf.threshold)
+    res = confusion(model, photos, groups, cfg, threshold=gf.threshold, task_ggds=sim.reference_ggds)
     if args.ood:
         from restorelab.grids.select import ood_rate
 
@@ -218,6 +218,8 @@ def cmd_confusion(args) -> None:
     lines += [f"{t:16} " + " ".join(f"{res['counts'][t][n]:5d}" for n in groups.names) + f"  {a:.2f}"
               for t, a in res["accuracy"].items()]
     lines.append(f"mean accuracy {res['mean_accuracy']:.3f}, min {res['min_accuracy']:.3f}")
+    lines.append(f"descriptor alone: nearest to its own degradation's GGD (11-way) "
+                 f"{res['mean_task_accuracy']:.3f} of the time")
     lines += [f"{d}: {r['rate']:.2f} flagged out-of-distribution" for d, r in res.get("ood_rates", {}).items()]
     _emit(args, res, "\n".join(lines))
 

@@ -103,19 +103,34 @@ def calibrate(model, photos: Sequence[np.ndarray], groups: Groups, cfg, quantile
 
 
 def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: Sequence[str] = TASKS,
-              seed: int = 30_000, threshold: Optional[float] = None, symmetric: bool = False) -> dict:
+              seed: int = 30_000, threshold: Optional[float] = None, symmetric: bool = False,
+              task_ggds: Optional[Dict[str, G.GGD]] = None) -> dict:
     """Selection on ``photos`` degraded with each task: ``counts[task][group]``, per-task accuracy
-    (chosen group holds the task), overall accuracy, and how many were flagged OOD."""
+    (chosen group holds the task), overall accuracy, and how many were flagged OOD.
+
+    ``task_ggds`` (every task's reference GGD) adds a diagnostic of the descriptor itself:
+    ``task_accuracy[task]``, how often the image's GGD is nearest its own task's reference among
+    all of them. Group selection cannot separate what this cannot.
+    """
     counts = {t: {n: 0 for n in groups.names} for t in tasks}
     ood = {t: 0 for t in tasks}
+    own = {t: 0 for t in tasks}
     for t, i, img in _degraded_cases(photos, tasks, seed):
         s = select(img, model, groups, cfg, threshold, seed=[seed, i, TASKS.index(t)], symmetric=symmetric)
         counts[t][s.group] += 1
         ood[t] += int(s.ood)
-    acc = {t: counts[t][groups.of_task(t)] / max(1, sum(counts[t].values())) for t in tasks}
-    return {"groups": dict(zip(groups.names, groups.members)), "counts": counts, "accuracy": acc,
-            "mean_accuracy": float(np.mean(list(acc.values()))), "min_accuracy": float(min(acc.values())),
-            "ood": ood, "n_photos": len(photos)}
+        if task_ggds:
+            g = G.GGD(s.ggd["sigma"], s.ggd["shape"])
+            own[t] += int(min(task_ggds, key=lambda r: G.distance(task_ggds[r], g, symmetric)) == t)
+    n = {t: max(1, sum(counts[t].values())) for t in tasks}
+    acc = {t: counts[t][groups.of_task(t)] / n[t] for t in tasks}
+    res = {"groups": dict(zip(groups.names, groups.members)), "counts": counts, "accuracy": acc,
+           "mean_accuracy": float(np.mean(list(acc.values()))), "min_accuracy": float(min(acc.values())),
+           "ood": ood, "n_photos": len(photos)}
+    if task_ggds:
+        res["task_accuracy"] = {t: own[t] / n[t] for t in tasks}
+        res["mean_task_accuracy"] = float(np.mean(list(res["task_accuracy"].values())))
+    return res
 
 
 def ood_rate(model, photos: Sequence[np.ndarray], groups: Groups, cfg, threshold: float, degradation: str = "haze",

@@ -43,7 +43,7 @@ class BaselineConfig(DictConfig):
     finetune_frac: float = 0.05  # one-shot: fine-tuning steps as a fraction of the dense steps
     finetune_lr: float = 0.0  # one-shot: peak LR of the fine-tuning; 0 = the dense LR
     seed: int = 1  # random pruning / re-initialisation seed
-    reinit_steps: int = 0  # re-init: training steps; 0 = the IMP run's per-round budget
+    reinit_steps: int = 0  # re-init: training steps; 0 = the IMP run's final-round budget
     keep_norms_dense: bool = False
 
     def __post_init__(self):
@@ -115,7 +115,7 @@ def run_oneshot(cfg: BaselineConfig, dense_run: str | Path, run_dir: str | Path,
 
 def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
                progress: bool = False, stop_after: int | None = None) -> dict | None:
-    """The final ticket's mask on a fresh initialisation (seed ``cfg.seed``), per-round budget."""
+    """The final ticket's mask on a fresh initialisation (seed ``cfg.seed``), the final round's budget."""
     from restorelab.lottery.imp import LotteryConfig, round_train_config
     from restorelab.models import create_model
     from restorelab.training import TrainConfig
@@ -133,6 +133,6 @@ def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *,
     info = {"kind": "reinit", "name": "random re-init", "seed": cfg.seed, "ticket": str(ticket),
             "ticket_round": R.read_record(ticket)["round"]}
     if cfg.reinit_steps:
-        lottery = dataclasses.replace(lottery, steps_per_round=cfg.reinit_steps)
-    return R.train_round(round_train_config(train, lottery), run_dir, masks, init, dataset=dataset,
+        lottery = dataclasses.replace(lottery, steps_per_round=cfg.reinit_steps, final_steps=0)
+    return R.train_round(round_train_config(train, lottery, final=True), run_dir, masks, init, dataset=dataset,
                          val_set=val_set, progress=progress, stop_after=stop_after, info=info)

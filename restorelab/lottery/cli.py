@@ -58,7 +58,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--finetune-frac", type=float, default=0.05, help="one-shot: fine-tuning steps / dense steps")
     g.add_argument("--finetune-lr", type=float, default=0.0, help="one-shot: fine-tuning LR (0 = dense LR)")
     g.add_argument("--prune-seed", type=int, default=1, help="random pruning / re-init seed")
-    g.add_argument("--reinit-steps", type=int, default=0, help="re-init: training steps (0 = the per-round budget)")
+    g.add_argument("--reinit-steps", type=int, default=0, help="re-init: training steps (0 = the final round's budget)")
     _add_fields(sp.add_argument_group("dense training (as `restorelab train`): the dense model's config without "
                                       "--dense-run; with it, flags given override the dense run's config"),
                 TrainConfig, suppress=True)

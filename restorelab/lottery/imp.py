@@ -69,6 +69,9 @@ class LotteryConfig(DictConfig):
     rewind_all: bool = _f(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
                                 "keep their trained values (the official MIR-L code)")
     keep_norms_dense: bool = _f(False, "true: LayerNorm weights are never pruned")
+    min_density: float = _f(0.0, "global only: every tensor keeps at least this fraction of its weights "
+                                 "(its largest), against layer collapse; 0: the paper's plain global threshold")
+    final_steps: int = _f(0, "training steps of the last round (the shipped ticket); 0: steps_per_round")
 
     def __post_init__(self):
         if self.strategy not in ("global", "layerwise"):
@@ -85,11 +88,21 @@ class LotteryConfig(DictConfig):
             raise RestoreLabError("rewind_step must be >= -1")
         if self.steps_per_round <= 0:
             raise RestoreLabError("steps_per_round must be positive")
+        if self.final_steps < 0:
+            raise RestoreLabError("final_steps must be >= 0")
+        if not 0 <= self.min_density < 1:
+            raise RestoreLabError(f"min_density must be in [0, 1), got {self.min_density}")
+        if self.min_density and self.strategy != "global":
+            raise RestoreLabError("min_density applies to the global strategy only")
 
 
-def round_train_config(train, lottery: LotteryConfig):
-    """The TrainConfig of a pruning round: the dense one with the per-round budget."""
-    s = lottery.steps_per_round
+def round_train_config(train, lottery: LotteryConfig, final: bool = False):
+    """The TrainConfig of a pruning round: the dense one with the per-round budget.
+
+    ``final``: the round that reaches the target, trained ``final_steps`` if set (the warm-up
+    scales with it too).
+    """
+    s = lottery.final_steps if final and lottery.final_steps else lottery.steps_per_round
     warm = lottery.warmup_per_round if lottery.warmup_per_round >= 0 else round(train.warmup_steps * s / train.steps)
     return dataclasses.replace(train, steps=s, warmup_steps=warm, val_every=s, ckpt_every=min(train.ckpt_every, s))
 
@@ -161,6 +174,8 @@ class IMP:
                "dense_run": str(self.dense_run) if self.dense_run else None}
         if path.exists():
             old = json.loads(path.read_text())
+            # runs written before a field existed hold its default
+            old["lottery"] = LotteryConfig.from_dict(old["lottery"]).to_dict()
             if _fixed_part(old) != _fixed_part(new):
                 raise RestoreLabError(f"{self.run_dir} holds a lottery run with another config; "
                                       f"only {', '.join(EXTENDABLE)} may change (use a new run directory)")
@@ -226,7 +241,8 @@ class IMP:
     def _pruned_masks(self, r: int) -> Masks:
         prev_masks = load_masks(self.round_dir(r - 1) / R.MASK)
         return R.masks_for(self.round_dir(r), lambda: prune(self.lottery.strategy, self.final_state(r - 1),
-                                                            prev_masks, self.lottery.rate))
+                                                            prev_masks, self.lottery.rate,
+                                                            min_density=self.lottery.min_density))
 
     def _pruning_round(self, r: int, cfg) -> dict | None:
         d = self.round_dir(r)
@@ -255,9 +271,9 @@ class IMP:
         if rec is None:
             return
         yield rec
-        cfg = round_train_config(self.train, self.lottery)
-        for r in range(1, self.n_rounds() + 1):
-            rec = self._pruning_round(r, cfg)
+        n = self.n_rounds()
+        for r in range(1, n + 1):
+            rec = self._pruning_round(r, round_train_config(self.train, self.lottery, final=r == n))
             if rec is None:
                 return
             yield rec

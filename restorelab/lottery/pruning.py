@@ -5,6 +5,11 @@ at rate p leave ``(1 - p)**r`` of them. The removed count is exact, ``round(rate
 (half up), ties at the threshold broken by position so the result is deterministic.
 
 * ``global``: one magnitude threshold over the survivors of all prunable tensors (MIR-L-G).
+  ``min_density`` > 0 guards against *layer collapse*: the largest ``ceil(min_density * numel)``
+  survivors of every tensor are never removed, the threshold applies to the rest. One threshold
+  over layers whose weights differ in scale (init ∝ 1/sqrt(fan_in)) empties whole layers: on
+  ``promptir-cpu`` it had zeroed the down-samplers to levels 3-4, the three prompt convolutions
+  and the latent feed-forward outputs by 86% sparsity.
 * ``layerwise``: a threshold per tensor; ``output.weight`` at ``rate / 2`` (MIR-L-LW, as the
   official code: "the output layer is pruned at half the rate").
 * ``random``: survivors removed uniformly at random over all tensors, seeded (PIR-OSR).
@@ -56,12 +61,30 @@ def _drop(masks: Masks, name: str, flat_idx: torch.Tensor) -> torch.Tensor:
     return m.reshape(masks[name].shape)
 
 
-def prune_global(weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0) -> Masks:
-    """Remove the ``round(rate * alive)`` smallest-magnitude survivors over all tensors."""
+def _floor_protected(v: torch.Tensor, numel: int, min_density: float) -> torch.Tensor:
+    """Bool mask of the ``ceil(min_density * numel)`` largest of ``v`` (ties: lowest index first)."""
+    keep = min(v.numel(), math.ceil(min_density * numel - 1e-9))
+    return ~_smallest(v, v.numel() - keep)
+
+
+def prune_global(weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0,
+                 min_density: float = 0.0) -> Masks:
+    """Remove the ``round(rate * alive)`` smallest-magnitude survivors over all tensors.
+
+    With ``min_density``, each tensor's floor of largest survivors is exempt (see the module doc);
+    the removed count stays ``round(rate * alive)`` while enough unprotected survivors remain.
+    """
+    if not 0.0 <= min_density < 1.0:
+        raise ValueError(f"min_density must be in [0, 1), got {min_density}")
     names = sorted(masks)
     alive = [_alive(weights, masks, n) for n in names]
     values = torch.cat([v for _, v in alive]) if alive else torch.zeros(0)
-    sel = _smallest(values, n_to_prune(rate, values.numel()))
+    k = n_to_prune(rate, values.numel())
+    if min_density > 0 and alive:
+        protected = torch.cat([_floor_protected(v, masks[n].numel(), min_density) for n, (_, v) in zip(names, alive)])
+        values = values.masked_fill(protected, float("inf"))
+        k = min(k, int((~protected).sum()))
+    sel = _smallest(values, k)
     out, off = {}, 0
     for n, (idx, v) in zip(names, alive):
         out[n] = _drop(masks, n, idx[sel[off:off + v.numel()]])
@@ -105,8 +128,16 @@ def get_strategy(name: str) -> Strategy:
     raise ValueError(f"unknown pruning strategy {name!r}; valid: {', '.join(sorted(STRATEGIES))}")
 
 
-def prune(strategy: str, weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0) -> Masks:
-    """New masks: ``strategy`` ('global' | 'layerwise' | 'random') removes ``rate`` of the survivors."""
+def prune(strategy: str, weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0,
+          min_density: float = 0.0) -> Masks:
+    """New masks: ``strategy`` ('global' | 'layerwise' | 'random') removes ``rate`` of the survivors.
+
+    ``min_density`` (global only): the per-tensor floor against layer collapse.
+    """
+    if min_density:
+        if strategy != "global":
+            raise ValueError(f"min_density applies to global pruning only, not {strategy!r}")
+        return prune_global(weights, masks, rate, seed, min_density=min_density)
     return get_strategy(strategy)(weights, masks, rate, seed)
 
 

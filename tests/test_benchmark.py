@@ -1,0 +1,17 @@
+"""The core CPU benchmark runs every variant on a tiny preset (speed itself is measured in benchmarks/)."""
+
+import pytest
+
+from restorelab.benchmark import run_core_benchmark
+
+
+def test_core_benchmark_reports_every_path():
+    res = run_core_benchmark(["promptir-test"], steps=1, size=32, batch=4, patch=16, rounds=1, ranks=2)
+    (row,) = res["presets"]
+    for k in ("train_naive_it_s", "train_fast_it_s", "train_ranks_it_s", "infer_naive_s", "infer_fast_s"):
+        assert row[k] > 0, k
+    assert row["train_ranks_speedup"] == pytest.approx(row["train_ranks_it_s"] / row["train_naive_it_s"])
+    assert res["ranks"] == 2 and "train_ranks_it_s" not in run_core_benchmark(
+        ["promptir-test"], steps=1, size=32, batch=4, patch=16, rounds=1, ranks=1)["presets"][0]
+    with pytest.raises(ValueError, match="split"):
+        run_core_benchmark(["promptir-test"], steps=1, size=32, batch=3, patch=16, rounds=1, ranks=2)
