@@ -6,8 +6,8 @@ fast:  LayerNorm on a channels-last view, channels_last tensors (depthwise convs
        faster in that layout on CPU), ``torch.inference_mode`` at inference.
 ranks: the fast model trained data-parallel by ``ranks`` single-threaded processes (DDP over
        gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
-       2 -m restorelab train --batch-size 4`` trains. On small tensors two intra-op threads
-       gain little over one, while two processes split the whole step, data synthesis included.
+       2 -m restorelab train --batch-size 4`` trains. Measured ahead of two intra-op threads
+       only for the small ``promptir-tiny`` (``benchmarks/results/core.json``).
 The variants are timed alternately, several times, and the best time of each is kept, so a burst
 of load on the machine hurts all rather than one.
 """

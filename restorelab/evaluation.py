@@ -116,8 +116,8 @@ def time_models(models: dict, size: int = 512, repeats: int = 3) -> dict[str, fl
 def compare(models, sets=STANDARD_SETS, data_root: str = "../shared/datasets", size: int = 512, repeats: int = 3,
             limit: int | None = None, progress: bool = False) -> dict:
     """The paper's Table III for shipped models: PSNR/SSIM per set (the first ``limit`` images of
-    each) and PSNR averaged over the sets, total and non-zero parameters, file size, CPU seconds per ``size``² image (as the app
-    runs them: pruned files shrunk)."""
+    each) and PSNR averaged over the sets, total and non-zero parameters, file size, CPU seconds
+    per ``size``² image (as the app runs them: pruned files shrunk)."""
     from pathlib import Path
 
     from restorelab.inference import load_model
