@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.paths import DEFAULT_MODEL
 
 
 def _emit(args, data, human: str) -> None:
@@ -60,7 +61,7 @@ def cmd_eval(args) -> None:
     from restorelab.evaluation import evaluate
 
     res = evaluate(args.model, args.set, data_root=args.data_dir, limit=args.limit,
-                   baseline=args.baseline, progress=not args.json)
+                   baseline=args.baseline, progress=not args.json, self_ensemble=args.self_ensemble)
     lines = [f"{res['model']} on {res['set']} ({res['protocol']})"]
     lines += [f"  {r['name']:24} PSNR {r['psnr']:6.2f}  SSIM {r['ssim']:.4f}" for r in res["images"]]
     lines.append(f"  mean ({len(res['images'])} images)       PSNR {res['psnr']:6.2f}  SSIM {res['ssim']:.4f}")
@@ -71,7 +72,7 @@ def cmd_report(args) -> None:
     from restorelab.evaluation import STANDARD_SETS, report, report_markdown
 
     sets = args.sets.split(",") if args.sets else STANDARD_SETS
-    rep = report(args.model, sets, data_root=args.data_dir, progress=not args.json)
+    rep = report(args.model, sets, data_root=args.data_dir, progress=not args.json, self_ensemble=args.self_ensemble)
     _emit(args, rep, f"{rep['protocol']}\n" + report_markdown(rep))
 
 
@@ -100,11 +101,11 @@ def cmd_restore(args) -> None:
     img = load_image(args.input)
     model = load_model(args.model)
     t = time.perf_counter()
-    out = restore(model, img, tile=args.tile, overlap=args.overlap)
+    out = restore(model, img, tile=args.tile, overlap=args.overlap, self_ensemble=args.self_ensemble)
     secs = time.perf_counter() - t
     save_png(args.output, out)
     _emit(args, {"input": str(args.input), "output": str(args.output), "model": args.model,
-                 "height": img.shape[0], "width": img.shape[1], "seconds": secs},
+                 "self_ensemble": args.self_ensemble, "height": img.shape[0], "width": img.shape[1], "seconds": secs},
           f"restored {args.input} ({img.shape[1]}x{img.shape[0]}) with {args.model} in {secs:.2f} s -> {args.output}")
 
 
@@ -184,10 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
+    sp.add_argument("--self-ensemble", action="store_true",
+                    help="the model's mean output over the 8 flips/rotations of each image (8x slower)")
 
     sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
     sp.add_argument("--model", required=True)
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
+    sp.add_argument("--self-ensemble", action="store_true", help="the model's mean over 8 flips/rotations (8x slower)")
     sp.add_argument("--data-dir", default="../shared/datasets")
 
     sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
@@ -203,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")
     sp.add_argument("output")
-    sp.add_argument("--model", default="aio-cpu")
+    sp.add_argument("--model", default=DEFAULT_MODEL)
     sp.add_argument("--tile", type=int, default=256)
     sp.add_argument("--overlap", type=int, default=32)
+    sp.add_argument("--self-ensemble", action="store_true", help="mean over the 8 flips/rotations (8x slower)")
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
     sp.add_argument("a")

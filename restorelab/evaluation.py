@@ -18,7 +18,8 @@ from restorelab.errors import RestoreLabError
 PROTOCOL = "RGB PSNR/SSIM (Gaussian SSIM), [0,1] float, full image, mean over images"
 
 
-def _restorer(model: str, baseline: str, sigma: int | None) -> Callable[[np.ndarray], np.ndarray]:
+def _restorer(model: str, baseline: str, sigma: int | None,
+              self_ensemble: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     if baseline == "input":
         return lambda img: img
     if baseline == "cbm3d":
@@ -33,22 +34,25 @@ def _restorer(model: str, baseline: str, sigma: int | None) -> Callable[[np.ndar
         from restorelab.inference import load_model, restore
 
         net = load_model(model)
-        return lambda img: restore(net, img)
+        return lambda img: restore(net, img, self_ensemble=self_ensemble)
     raise RestoreLabError(f"unknown baseline {baseline!r}; valid: model, input, cbm3d")
 
 
 def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", limit: int | None = None,
-             baseline: str = "model", progress: bool = False) -> dict:
-    """Per-image and mean PSNR/SSIM of ``model`` (or a baseline) on ``set_name``."""
+             baseline: str = "model", progress: bool = False, self_ensemble: bool = False) -> dict:
+    """Per-image and mean PSNR/SSIM of ``model`` (or a baseline) on ``set_name``
+    (``self_ensemble``: the model's mean over 8 flips/rotations, see :func:`inference.restore`)."""
     from restorelab.data import eval_sets
     from restorelab.metrics import psnr, ssim
 
+    if self_ensemble and baseline != "model":
+        raise RestoreLabError("--self-ensemble applies to a model, not to a baseline")
     sets = eval_sets(data_root)
     if set_name not in sets:
         raise RestoreLabError(f"unknown evaluation set {set_name!r}; valid: {', '.join(sets)}")
     spec = sets[set_name]
     data = spec.open()
-    fn = _restorer(model, baseline, spec.sigma)
+    fn = _restorer(model, baseline, spec.sigma, self_ensemble)
     n = len(data) if limit is None else min(limit, len(data))
     rows, t0 = [], time.perf_counter()
     it = range(n)
@@ -61,8 +65,8 @@ def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", l
         out = fn(degraded)
         rows.append({"name": name, "psnr": psnr(out, clean), "ssim": ssim(out, clean)})
     return {"model": model if baseline == "model" else baseline, "set": set_name, "task": spec.task,
-            "protocol": PROTOCOL, "images": rows, "n": len(rows),
-            "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
+            "protocol": PROTOCOL + ("; x8 self-ensemble" if self_ensemble else ""), "self_ensemble": self_ensemble,
+            "images": rows, "n": len(rows), "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "seconds": time.perf_counter() - t0}
 
 
@@ -70,15 +74,16 @@ STANDARD_SETS = ("CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-1
 
 
 def report(model: str, sets=STANDARD_SETS, data_root: str = "../shared/datasets", with_input: bool = True,
-           progress: bool = False) -> dict:
+           progress: bool = False, self_ensemble: bool = False) -> dict:
     """Mean PSNR/SSIM of ``model`` (and of the degraded inputs) on each standard set."""
     rows = []
     for name in sets:
-        row = {"set": name, "model": _summary(evaluate(model, name, data_root, progress=progress))}
+        res = evaluate(model, name, data_root, progress=progress, self_ensemble=self_ensemble)
+        row = {"set": name, "model": _summary(res)}
         if with_input:
             row["input"] = _summary(evaluate(model, name, data_root, baseline="input"))
         rows.append(row)
-    return {"model": model, "protocol": PROTOCOL, "rows": rows}
+    return {"model": model, "protocol": PROTOCOL + ("; x8 self-ensemble" if self_ensemble else ""), "rows": rows}
 
 
 def _summary(res: dict) -> dict:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO_ROOT / "weights"
+#: The restorer `restore` and the app use unless told otherwise: the best shipped dense model.
+DEFAULT_MODEL = "aio-cpu-14k"
 
 
 def default_weights_dir() -> Path:

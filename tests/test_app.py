@@ -327,3 +327,24 @@ def test_examples_are_small_and_attributed():
             assert max(im.size) <= 512
         assert p.stat().st_size < 200_000
         assert p.name in attribution
+
+
+def test_restore_tab_defaults_to_the_default_dense_model_against_a_ticket(tmp_path, monkeypatch):
+    import json
+
+    from restorelab.paths import DEFAULT_MODEL
+    from restorelab.ui.pipeline import INPUT
+    from restorelab.ui.restore_tab import _model_choices
+
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))
+
+    def ship(name, kind):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"kind": kind, "preset": "promptir-test", "params": 10,
+                                                           "nonzero_params": 10 if kind == "dense" else 1}))
+        (tmp_path / f"{name}.safetensors").write_bytes(b"")
+
+    ship("a-dense", "dense")
+    assert _model_choices()[1:] == ("a-dense", INPUT)
+    ship(DEFAULT_MODEL, "dense")
+    ship("z-ticket", "pruned")
+    assert _model_choices()[1:] == (DEFAULT_MODEL, "z-ticket")

@@ -101,6 +101,23 @@ def test_eval_on_real_data(capsys, data_root, weights):
                        "--data-dir", str(data_root), "--limit", "2", "--json")
     res = json.loads(out)
     assert 20.0 < res["psnr"] < 21.0  # noisy input at sigma 25 is ~20.2 dB
+    code, out, _ = run(capsys, "eval", "--model", str(weights), "--set", "SOTS-outdoor-2", "--self-ensemble",
+                       "--data-dir", str(data_root), "--limit", "1", "--json")
+    res = json.loads(out)
+    assert code == 0 and res["self_ensemble"] and res["protocol"].endswith("x8 self-ensemble")
+
+
+def test_self_ensemble_is_refused_for_baselines(capsys):
+    code, _, err = run(capsys, "eval", "--model", "-", "--set", "CBSD68-s25", "--baseline", "input",
+                       "--self-ensemble")
+    assert code != 0 and "self-ensemble" in err and "Traceback" not in err
+
+
+def test_restore_self_ensemble(capsys, img, weights, tmp_path):
+    code, out, _ = run(capsys, "restore", str(img), str(tmp_path / "o.png"), "--model", str(weights),
+                       "--self-ensemble", "--json")
+    assert code == 0 and json.loads(out)["self_ensemble"] is True
+    assert load_image(tmp_path / "o.png").shape == load_image(img).shape
 
 
 def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch):

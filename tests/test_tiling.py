@@ -88,3 +88,38 @@ def test_bad_inputs_raise():
         restore_tiled(lambda t: t, torch.rand(3, 8, 8))
     with pytest.raises(RestoreLabError, match="model returned"):
         restore_tiled(lambda t: t[..., :-1], _img(8, 8), tile=4, overlap=1)
+
+
+def _image(h=24, w=40, seed=0):
+    import numpy as np
+
+    return np.random.default_rng(seed).random((h, w, 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_dihedral_transforms_invert(k):
+    import numpy as np
+
+    from restorelab.inference import _dihedral, _undo_dihedral
+
+    img = _image()
+    assert np.array_equal(_undo_dihedral(_dihedral(img, k), k), img)
+
+
+def test_self_ensemble_is_the_mean_over_the_eight_transforms():
+    import numpy as np
+
+    from restorelab.inference import _dihedral, _undo_dihedral, restore
+
+    torch.manual_seed(0)
+    net = torch.nn.Conv2d(3, 3, 3, padding=1)  # not rotation-equivariant: the 8 outputs differ
+    img = _image()
+    steps = []
+    out = restore(net, img, self_ensemble=True, progress=lambda i, n: steps.append((i, n)))
+    singles = [_undo_dihedral(restore(net, _dihedral(img, k)), k) for k in range(8)]
+    assert out.shape == img.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, np.mean(singles, axis=0), atol=1e-6)
+    assert not np.allclose(singles[0], singles[1], atol=1e-4)
+    assert steps[-1] == (8, 8)
+    ident = torch.nn.Identity()
+    np.testing.assert_allclose(restore(ident, img, self_ensemble=True), img, atol=1e-6)

@@ -92,6 +92,13 @@ def test_other_config_in_same_run_dir_is_refused(photos, tmp_path):
         Trainer(cfg_for(photos, lr=1e-3), tmp_path / "r", progress=False).train()
 
 
+def test_resume_may_change_how_it_runs_not_what_it_computes(photos, tmp_path):
+    Trainer(cfg_for(photos, threads=2), tmp_path / "r", progress=False).train(stop_after=1)
+    t = Trainer(cfg_for(photos, threads=1, channels_last=False), tmp_path / "r", progress=False)
+    t.train(stop_after=1)
+    assert t.step == 2  # resumed from step 1
+
+
 def test_bad_config_values():
     with pytest.raises(RestoreLabError):
         TrainConfig(patch_size=60)

@@ -29,6 +29,10 @@ class DictConfig:
         return cls(**d)
 
 
+#: How a run executes, not what it computes: these may change when a run is resumed.
+EXECUTION_FIELDS = ("channels_last", "compile", "threads")
+
+
 @dataclass
 class TrainConfig(DictConfig):
     model: str = "promptir-cpu"  # a preset name (see `restorelab models`)

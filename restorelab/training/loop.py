@@ -29,7 +29,7 @@ from torch import nn
 from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state, save_weights
 from restorelab.models import create_model
-from restorelab.training.config import TrainConfig
+from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
 
 Masks = dict[str, torch.Tensor]
 
@@ -161,10 +161,10 @@ class Trainer:
             old = json.loads(cfg_path.read_text())
             saved_steps = old.get("steps", saved_steps)
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            if diff and diff != ["steps"]:
+            if set(diff) - {"steps", *EXECUTION_FIELDS}:
                 raise RestoreLabError(f"{self.run_dir} holds a run with another config (differs in {diff}); "
                                       "use a new run directory")
-            if diff and self.rank == 0:  # a new length: the schedule is rebuilt on resume
+            if diff and self.rank == 0:  # a new length rebuilds the schedule on resume
                 cfg_path.write_text(json.dumps(new, indent=2))
         elif self.rank == 0:
             cfg_path.write_text(json.dumps(new, indent=2))

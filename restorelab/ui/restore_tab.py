@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
+from restorelab.paths import DEFAULT_MODEL
 from restorelab.ui import pipeline
 from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
@@ -57,8 +58,11 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     choices = [(m.label(), m.name) for m in models]
     if models and _grids_ready(models[0].path.parent):
         choices.append((GRIDS_LABEL, GRIDS_AUTO))
-    a = models[0].name if models else None
-    b = models[1].name if len(models) > 1 else INPUT
+    names = [m.name for m in models]
+    a = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
+    # the comparison the app is for: the dense model against a pruned ticket
+    pruned = [m.name for m in models if m.kind == "pruned"]
+    b = pruned[0] if pruned else next((n for n in names if n != a), INPUT)
     return choices, a, b
 
 
