@@ -18,6 +18,10 @@ from restorelab.errors import RestoreLabError
 PROTOCOL = "RGB PSNR/SSIM (Gaussian SSIM), [0,1] float, full image, mean over images"
 
 
+def _protocol(self_ensemble: bool) -> str:
+    return PROTOCOL + ("; x8 self-ensemble" if self_ensemble else "")
+
+
 def _restorer(model: str, baseline: str, sigma: int | None,
               self_ensemble: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     if baseline == "input":
@@ -65,8 +69,8 @@ def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", l
         out = fn(degraded)
         rows.append({"name": name, "psnr": psnr(out, clean), "ssim": ssim(out, clean)})
     return {"model": model if baseline == "model" else baseline, "set": set_name, "task": spec.task,
-            "protocol": PROTOCOL + ("; x8 self-ensemble" if self_ensemble else ""), "self_ensemble": self_ensemble,
-            "images": rows, "n": len(rows), "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
+            "protocol": _protocol(self_ensemble), "self_ensemble": self_ensemble, "images": rows, "n": len(rows),
+            "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "seconds": time.perf_counter() - t0}
 
 
@@ -78,12 +82,12 @@ def report(model: str, sets=STANDARD_SETS, data_root: str = "../shared/datasets"
     """Mean PSNR/SSIM of ``model`` (and of the degraded inputs) on each standard set."""
     rows = []
     for name in sets:
-        res = evaluate(model, name, data_root, progress=progress, self_ensemble=self_ensemble)
-        row = {"set": name, "model": _summary(res)}
+        row = {"set": name,
+               "model": _summary(evaluate(model, name, data_root, progress=progress, self_ensemble=self_ensemble))}
         if with_input:
             row["input"] = _summary(evaluate(model, name, data_root, baseline="input"))
         rows.append(row)
-    return {"model": model, "protocol": PROTOCOL + ("; x8 self-ensemble" if self_ensemble else ""), "rows": rows}
+    return {"model": model, "protocol": _protocol(self_ensemble), "rows": rows}
 
 
 def _summary(res: dict) -> dict:
