@@ -140,6 +140,21 @@ def test_resume_with_a_new_length_rebuilds_the_schedule(photos, tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["steps"] == 6
 
 
+def test_new_length_survives_a_kill_before_the_next_checkpoint(photos, tmp_path):
+    """A resume with a new --steps rewrites config.json at once; if it is killed before its first
+    checkpoint, the next resume must still rebuild the checkpoint's old-length schedule."""
+    Trainer(cfg_for(photos, steps=10), tmp_path / "r", progress=False).train(stop_after=3)
+    Trainer(cfg_for(photos, steps=6), tmp_path / "r", progress=False)._start()  # config rewritten, then "killed"
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["steps"] == 6
+    t = Trainer(cfg_for(photos, steps=6), tmp_path / "r", progress=False)
+    lrs = []
+    t.train(on_step=lambda step, loss: lrs.append(t.sched.get_last_lr()[0]))
+    fresh = Trainer(cfg_for(photos, steps=6), tmp_path / "f", progress=False)
+    ref = []
+    fresh.train(on_step=lambda step, loss: ref.append(fresh.sched.get_last_lr()[0]))
+    assert lrs == pytest.approx(ref[3:])
+
+
 def test_ship_writes_weights_theta0_and_card(photos, tmp_path):
     from restorelab.inference import load_model, shipped_names
     from restorelab.training.export import ship_dense

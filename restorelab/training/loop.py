@@ -150,7 +150,8 @@ class Trainer:
         if self.rank != 0:
             return
         _atomic_torch_save({"model": _unwrap(self.model).state_dict(), "opt": self.opt.state_dict(),
-                            "sched": self.sched.state_dict(), "step": self.step}, self._ckpt_path())
+                            "sched": self.sched.state_dict(), "step": self.step, "run_steps": self.cfg.steps},
+                           self._ckpt_path())
 
     def _start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +165,7 @@ class Trainer:
             if set(diff) - {"steps", *EXECUTION_FIELDS}:
                 raise RestoreLabError(f"{self.run_dir} holds a run with another config (differs in {diff}); "
                                       "use a new run directory")
-            if diff and self.rank == 0:  # a new length rebuilds the schedule on resume
+            if diff and self.rank == 0:
                 cfg_path.write_text(json.dumps(new, indent=2))
         elif self.rank == 0:
             cfg_path.write_text(json.dumps(new, indent=2))
@@ -173,10 +174,13 @@ class Trainer:
             self.model.load_state_dict(ck["model"])
             self.opt.load_state_dict(ck["opt"])
             self.step = int(ck["step"])
-            if saved_steps == self.cfg.steps:
+            # the schedule in the checkpoint is for the length it was saved with (older checkpoints:
+            # the config's), even if a resume with a new length was killed before checkpointing
+            ck_steps = int(ck.get("run_steps", saved_steps))
+            if ck_steps == self.cfg.steps:
                 self.sched.load_state_dict(ck["sched"])
             else:
-                self._reschedule(int(saved_steps))
+                self._reschedule(ck_steps)
         elif self.rank == 0:
             save_weights(self.model, self.run_dir / "theta0.safetensors")
 
