@@ -14,6 +14,9 @@ from pathlib import Path
 from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL
 
+SELF_ENSEMBLE_HELP = ("the model's mean output over the 8 flips/rotations of each image: 8x slower; "
+                      "helps denoising and dehazing, hurts deraining (see README)")
+
 
 def _emit(args, data, human: str) -> None:
     print(json.dumps(data, indent=2) if args.json else human)
@@ -185,13 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
-    sp.add_argument("--self-ensemble", action="store_true",
-                    help="the model's mean output over the 8 flips/rotations of each image (8x slower)")
+    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
 
     sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
     sp.add_argument("--model", required=True)
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
-    sp.add_argument("--self-ensemble", action="store_true", help="the model's mean over 8 flips/rotations (8x slower)")
+    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
     sp.add_argument("--data-dir", default="../shared/datasets")
 
     sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=DEFAULT_MODEL)
     sp.add_argument("--tile", type=int, default=256)
     sp.add_argument("--overlap", type=int, default=32)
-    sp.add_argument("--self-ensemble", action="store_true", help="mean over the 8 flips/rotations (8x slower)")
+    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
     sp.add_argument("a")
