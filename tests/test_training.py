@@ -168,6 +168,22 @@ def test_ship_writes_weights_theta0_and_card(photos, tmp_path):
     assert load_model(str(tmp_path / "w" / "toy.safetensors")).config.dim == 8
 
 
+def test_ship_of_a_continued_run_points_at_the_shipped_theta0(photos, tmp_path):
+    import shutil
+
+    from restorelab.training.export import ship_dense
+
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")
+    shutil.copytree(tmp_path / "r", tmp_path / "r2")
+    (tmp_path / "r2" / "final.safetensors").unlink()
+    Trainer(cfg_for(photos, steps=8), tmp_path / "r2", progress=False).train()
+    card = ship_dense(tmp_path / "r2", "toy-long", [], weights_dir=tmp_path / "w")
+    assert card["theta0"] == "toy.theta0.safetensors"
+    assert not (tmp_path / "w" / "toy-long.theta0.safetensors").exists()
+    assert ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")["theta0"] == "toy.theta0.safetensors"
+
+
 def test_ship_refuses_unfinished_runs(photos, tmp_path):
     from restorelab.training.export import ship_dense
 

@@ -62,7 +62,8 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     """Restore an image of any size; above ``threshold`` pixels it goes in overlapping tiles.
 
     ``self_ensemble``: the mean of the outputs for the 8 flips/rotations of the image, each
-    transformed back (EDSR's "+" results): 8x the time for a little more PSNR.
+    transformed back (EDSR's "+" results): 8x the time; it helps denoising and can hurt tasks
+    whose training data has an orientation (our rain streaks are near-vertical; see README).
     """
     if self_ensemble:
         outs = []

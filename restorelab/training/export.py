@@ -2,11 +2,13 @@
 
 The card says how the model was trained (config, the exact commands, steps, wall time, the
 last validation) and, when a report is given, what it scores on the standard sets. θ0 ships
-beside it (``NAME.theta0.safetensors``) because lottery-ticket rewinding needs it.
+beside it (``NAME.theta0.safetensors``) because lottery-ticket rewinding needs it; a run that
+continues a shipped one has the same θ0, and its card then points at that file instead of a copy.
 """
 
 from __future__ import annotations
 
+import filecmp
 import json
 import shutil
 from pathlib import Path
@@ -30,6 +32,14 @@ def train_seconds(records: list[dict]) -> float:
     return total
 
 
+def _shipped_copy(path: Path, weights_dir: Path, exclude: str) -> str | None:
+    """The name of an already shipped θ0 file with the same bytes as ``path``, if any."""
+    for f in sorted(weights_dir.glob("*.theta0.safetensors")):
+        if f.name != exclude and filecmp.cmp(f, path, shallow=False):
+            return f.name
+    return None
+
+
 def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir: str | Path | None = None,
                report: dict | None = None) -> dict:
     """Copy the run's final weights and θ0 into ``weights_dir`` and write the card."""
@@ -45,14 +55,17 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
     out = Path(weights_dir or default_weights_dir())
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(final, out / f"{name}.safetensors")
-    shutil.copyfile(run_dir / "theta0.safetensors", out / f"{name}.theta0.safetensors")
+    theta0 = _shipped_copy(run_dir / "theta0.safetensors", out, exclude=f"{name}.theta0.safetensors")
+    if theta0 is None:
+        theta0 = f"{name}.theta0.safetensors"
+        shutil.copyfile(run_dir / "theta0.safetensors", out / theta0)
     if (run_dir / "log.jsonl").exists():  # loss and validation curves, for plots
         shutil.copyfile(run_dir / "log.jsonl", out / f"{name}.train-log.jsonl")
     total, nonzero = count_params(load_weights(final))
     records = _log(run_dir)
     vals = [r for r in records if "val" in r]
     card = {"name": name, "kind": "dense", "preset": cfg.model, "params": total, "nonzero_params": nonzero,
-            "tasks": list(cfg.task_list), "format": "safetensors", "theta0": f"{name}.theta0.safetensors",
+            "tasks": list(cfg.task_list), "format": "safetensors", "theta0": theta0,
             "train_log": f"{name}.train-log.jsonl",
             "train": {"config": cfg.to_dict(), "commands": commands, "steps": cfg.steps,
                       "train_seconds": round(train_seconds(records)),
