@@ -8,6 +8,10 @@ ranks: the fast model trained data-parallel by ``ranks`` single-threaded process
        gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
        2 -m restorelab train --batch-size 4`` trains. Measured ahead of two intra-op threads
        only for the small ``promptir-tiny`` (``benchmarks/results/core.json``).
+1 thread: naive and fast training also timed on one thread. Its seconds per step are the work a
+       step costs with these kernels; ``train_ceiling_speedup`` = naive (all cores) / (fast on one
+       thread / cores) is what the fast path would reach if that work split perfectly over the
+       cores: a bound for any threading or process layout of the same kernels, not for faster kernels.
 The variants are timed alternately, several times, and the best time of each is kept, so a burst
 of load on the machine hurts all rather than one.
 """
@@ -115,7 +119,7 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
     rows = []
     for preset in presets:
         variants = _variants(preset, compile_)
-        train = {k: float("inf") for k in [*variants, "ranks"]}
+        train = {k: float("inf") for k in [*variants, "ranks", "naive_1t", "fast_1t"]}
         infer = {k: float("inf") for k in variants}
         for _ in range(rounds):
             torch.set_num_threads(cores)
@@ -128,11 +132,20 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
                 img = img.contiguous(memory_format=fmt)
                 model.eval()
                 infer[k] = min(infer[k], _infer_time(model, img, cl, repeats=2))
+            torch.set_num_threads(1)
+            for k in ("naive", "fast"):
+                model, cl = variants[k]
+                x, y = _inputs(batch, patch, torch.channels_last if cl else torch.contiguous_format)
+                model.train()
+                train[k + "_1t"] = min(train[k + "_1t"], _train_step_time(model, x, y, steps))
+            torch.set_num_threads(cores)
             if ranks > 1:
                 train["ranks"] = min(train["ranks"], _ddp_step_time(preset, ranks, batch, patch, steps))
         row = {"preset": preset, "params": count_params(variants["naive"][0])[0],
                "train_naive_it_s": 1 / train["naive"], "train_fast_it_s": 1 / train["fast"],
                "train_speedup": train["naive"] / train["fast"],
+               "train_naive_1thread_s": train["naive_1t"], "train_fast_1thread_s": train["fast_1t"],
+               "train_ceiling_speedup": train["naive"] / (train["fast_1t"] / cores),
                "infer_naive_s": infer["naive"], "infer_fast_s": infer["fast"],
                "infer_speedup": infer["naive"] / infer["fast"]}
         if ranks > 1:

@@ -14,8 +14,11 @@ from pathlib import Path
 from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL
 
-SELF_ENSEMBLE_HELP = ("the model's mean output over the 8 flips/rotations of each image: 8x slower; "
-                      "helps denoising and dehazing, hurts deraining (see README)")
+def _add_self_ensemble(sp) -> None:
+    sp.add_argument("--self-ensemble", type=int, default=1, choices=(1, 4, 8), metavar="N",
+                    help="the model's mean output over N transforms of each image, N times slower: 8 = all "
+                         "flips/rotations (helps denoising and dehazing most, hurts deraining), "
+                         "4 = flips and the half turn (helps every task we score); see README")
 
 
 def _emit(args, data, human: str) -> None:
@@ -151,7 +154,9 @@ def cmd_bench(args) -> None:
                  if "train_ranks_it_s" in r else "")
         lines.append(f"{r['preset']:16} train naive {r['train_naive_it_s']:.2f} it/s, fast {r['train_fast_it_s']:.2f} "
                      f"it/s (x{r['train_speedup']:.2f}){ranks}; infer {args.size}² naive {r['infer_naive_s']:.2f} s, "
-                     f"fast {r['infer_fast_s']:.2f} s (x{r['infer_speedup']:.2f})")
+                     f"fast {r['infer_fast_s']:.2f} s (x{r['infer_speedup']:.2f}); one thread: naive "
+                     f"{r['train_naive_1thread_s']:.2f} s/step, fast {r['train_fast_1thread_s']:.2f} s/step, "
+                     f"ceiling of the fast path on {res['threads']} cores x{r['train_ceiling_speedup']:.2f}")
     _emit(args, res, "\n".join(lines))
 
 
@@ -188,12 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
-    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
+    _add_self_ensemble(sp)
 
     sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
     sp.add_argument("--model", required=True)
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
-    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
+    _add_self_ensemble(sp)
     sp.add_argument("--data-dir", default="../shared/datasets")
 
     sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
@@ -212,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=DEFAULT_MODEL)
     sp.add_argument("--tile", type=int, default=256)
     sp.add_argument("--overlap", type=int, default=32)
-    sp.add_argument("--self-ensemble", action="store_true", help=SELF_ENSEMBLE_HELP)
+    _add_self_ensemble(sp)
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
     sp.add_argument("a")

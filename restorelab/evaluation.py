@@ -18,12 +18,14 @@ from restorelab.errors import RestoreLabError
 PROTOCOL = "RGB PSNR/SSIM (Gaussian SSIM), [0,1] float, full image, mean over images"
 
 
-def _protocol(self_ensemble: bool) -> str:
-    return PROTOCOL + ("; x8 self-ensemble" if self_ensemble else "")
+def _protocol(self_ensemble: int) -> str:
+    if self_ensemble == 1:
+        return PROTOCOL
+    return PROTOCOL + f"; x{self_ensemble} self-ensemble" + (" (flips and half turn)" if self_ensemble == 4 else "")
 
 
 def _restorer(model: str, baseline: str, sigma: int | None,
-              self_ensemble: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+              self_ensemble: int = 1) -> Callable[[np.ndarray], np.ndarray]:
     if baseline == "input":
         return lambda img: img
     if baseline == "cbm3d":
@@ -43,13 +45,13 @@ def _restorer(model: str, baseline: str, sigma: int | None,
 
 
 def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", limit: int | None = None,
-             baseline: str = "model", progress: bool = False, self_ensemble: bool = False) -> dict:
+             baseline: str = "model", progress: bool = False, self_ensemble: int = 1) -> dict:
     """Per-image and mean PSNR/SSIM of ``model`` (or a baseline) on ``set_name``
-    (``self_ensemble``: the model's mean over 8 flips/rotations, see :func:`inference.restore`)."""
+    (``self_ensemble`` 4 or 8: the model's mean over flips/rotations, see :func:`inference.restore`)."""
     from restorelab.data import eval_sets
     from restorelab.metrics import psnr, ssim
 
-    if self_ensemble and baseline != "model":
+    if self_ensemble != 1 and baseline != "model":
         raise RestoreLabError("--self-ensemble applies to a model, not to a baseline")
     sets = eval_sets(data_root)
     if set_name not in sets:
@@ -78,7 +80,7 @@ STANDARD_SETS = ("CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-1
 
 
 def report(model: str, sets=STANDARD_SETS, data_root: str = "../shared/datasets", with_input: bool = True,
-           progress: bool = False, self_ensemble: bool = False) -> dict:
+           progress: bool = False, self_ensemble: int = 1) -> dict:
     """Mean PSNR/SSIM of ``model`` (and of the degraded inputs) on each standard set."""
     rows = []
     for name in sets:

@@ -15,7 +15,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO_ROOT / "weights"
 #: The restorer `restore` and the app use unless told otherwise: the best shipped dense model.
-DEFAULT_MODEL = "aio-cpu-14k"
+DEFAULT_MODEL = "aio-cpu-21k"
 
 
 def default_weights_dir() -> Path:

@@ -348,3 +348,19 @@ def test_restore_tab_defaults_to_the_default_dense_model_against_a_ticket(tmp_pa
     ship(DEFAULT_MODEL, "dense")
     ship("z-ticket", "pruned")
     assert _model_choices()[1:] == (DEFAULT_MODEL, "z-ticket")
+
+
+def test_restore_tab_self_ensemble_is_the_x4_mean_and_reports_it(weights_dir, app_env):
+    from restorelab.inference import restore
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    store, seen = ModelStore(), []
+    runs = {n: list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense"],
+                         lambda *a, **k: seen.append(k.get("desc", "")), self_ensemble=n))[-1][1]
+            for n in (1, 4)}
+    x4 = runs[4]["results"]["dev-dense"].image
+    np.testing.assert_allclose(x4, restore(store.get("dev-dense")[0], runs[4]["input"], self_ensemble=4), atol=1e-6)
+    assert not np.allclose(x4, runs[1]["results"]["dev-dense"].image, atol=1e-4)
+    assert runs[4]["records"]["dev-dense"]["self_ensemble"] == 4 and any("×4 self-ensemble" in d for d in seen)
+    assert "×4 self-ensemble" in _notes(runs[4], []) and "self-ensemble" not in _notes(runs[1], [])

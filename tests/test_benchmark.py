@@ -10,8 +10,19 @@ def test_core_benchmark_reports_every_path():
     (row,) = res["presets"]
     for k in ("train_naive_it_s", "train_fast_it_s", "train_ranks_it_s", "infer_naive_s", "infer_fast_s"):
         assert row[k] > 0, k
+    assert row["train_naive_1thread_s"] > 0 and row["train_fast_1thread_s"] > 0
+    assert row["train_ceiling_speedup"] == pytest.approx(
+        res["threads"] / row["train_naive_it_s"] / row["train_fast_1thread_s"])
     assert row["train_ranks_speedup"] == pytest.approx(row["train_ranks_it_s"] / row["train_naive_it_s"])
     assert res["ranks"] == 2 and "train_ranks_it_s" not in run_core_benchmark(
         ["promptir-test"], steps=1, size=32, batch=4, patch=16, rounds=1, ranks=1)["presets"][0]
     with pytest.raises(ValueError, match="split"):
         run_core_benchmark(["promptir-test"], steps=1, size=32, batch=3, patch=16, rounds=1, ranks=2)
+
+
+def test_bench_cli_prints_every_number(capsys):
+    from restorelab.cli import main
+
+    assert main(["bench", "--presets", "promptir-test", "--steps", "1", "--size", "32", "--ranks", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "promptir-test" in out and "one thread" in out and "ceiling" in out

@@ -101,22 +101,30 @@ def test_eval_on_real_data(capsys, data_root, weights):
                        "--data-dir", str(data_root), "--limit", "2", "--json")
     res = json.loads(out)
     assert 20.0 < res["psnr"] < 21.0  # noisy input at sigma 25 is ~20.2 dB
-    code, out, _ = run(capsys, "eval", "--model", str(weights), "--set", "SOTS-outdoor-2", "--self-ensemble",
-                       "--data-dir", str(data_root), "--limit", "1", "--json")
-    res = json.loads(out)
-    assert code == 0 and res["self_ensemble"] and res["protocol"].endswith("x8 self-ensemble")
+    for n, tail in (("8", "x8 self-ensemble"), ("4", "x4 self-ensemble (flips and half turn)")):
+        code, out, _ = run(capsys, "eval", "--model", str(weights), "--set", "SOTS-outdoor-2", "--self-ensemble", n,
+                           "--data-dir", str(data_root), "--limit", "1", "--json")
+        res = json.loads(out)
+        assert code == 0 and res["self_ensemble"] == int(n) and res["protocol"].endswith(tail)
 
 
 def test_self_ensemble_is_refused_for_baselines(capsys):
     code, _, err = run(capsys, "eval", "--model", "-", "--set", "CBSD68-s25", "--baseline", "input",
-                       "--self-ensemble")
+                       "--self-ensemble", "8")
     assert code != 0 and "self-ensemble" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("n", ["2", "x8", ""])
+def test_self_ensemble_sizes_are_checked(capsys, img, weights, tmp_path, n):
+    with pytest.raises(SystemExit) as e:  # argparse: usage + one line, exit 2
+        main(["restore", str(img), str(tmp_path / "o.png"), "--model", str(weights), "--self-ensemble", n])
+    assert e.value.code == 2 and "self-ensemble" in capsys.readouterr().err
 
 
 def test_restore_self_ensemble(capsys, img, weights, tmp_path):
     code, out, _ = run(capsys, "restore", str(img), str(tmp_path / "o.png"), "--model", str(weights),
-                       "--self-ensemble", "--json")
-    assert code == 0 and json.loads(out)["self_ensemble"] is True
+                       "--self-ensemble", "4", "--json")
+    assert code == 0 and json.loads(out)["self_ensemble"] == 4
     assert load_image(tmp_path / "o.png").shape == load_image(img).shape
 
 

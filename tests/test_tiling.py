@@ -106,20 +106,30 @@ def test_dihedral_transforms_invert(k):
     assert np.array_equal(_undo_dihedral(_dihedral(img, k), k), img)
 
 
-def test_self_ensemble_is_the_mean_over_the_eight_transforms():
+def test_self_ensemble_is_the_mean_over_its_transforms():
     import numpy as np
 
-    from restorelab.inference import _dihedral, _undo_dihedral, restore
+    from restorelab.inference import ENSEMBLES, _dihedral, _undo_dihedral, restore
 
     torch.manual_seed(0)
     net = torch.nn.Conv2d(3, 3, 3, padding=1)  # not rotation-equivariant: the 8 outputs differ
     img = _image()
     steps = []
-    out = restore(net, img, self_ensemble=True, progress=lambda i, n: steps.append((i, n)))
+    out = restore(net, img, self_ensemble=8, progress=lambda i, n: steps.append((i, n)))
     singles = [_undo_dihedral(restore(net, _dihedral(img, k)), k) for k in range(8)]
     assert out.shape == img.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, np.mean(singles, axis=0), atol=1e-6)
     assert not np.allclose(singles[0], singles[1], atol=1e-4)
     assert steps[-1] == (8, 8)
     ident = torch.nn.Identity()
-    np.testing.assert_allclose(restore(ident, img, self_ensemble=True), img, atol=1e-6)
+    np.testing.assert_allclose(restore(ident, img, self_ensemble=8), img, atol=1e-6)
+    # 4: the flips and the half turn only, none of which turns a vertical line horizontal
+    np.testing.assert_allclose(restore(net, img, self_ensemble=4),
+                               np.mean([singles[k] for k in (0, 2, 4, 6)], axis=0), atol=1e-6)
+    line = np.zeros((6, 6, 3), np.float32)
+    line[:, 1] = 1.0  # a vertical line: a full column
+    for k in range(8):
+        assert (_dihedral(line, k).sum(axis=(0, 2)) == 18).any() == (k in ENSEMBLES[4]), k
+    for bad in (True, 2, 0):
+        with pytest.raises(RestoreLabError, match="self-ensemble"):
+            restore(net, img, self_ensemble=bad)

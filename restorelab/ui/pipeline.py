@@ -103,26 +103,29 @@ class Restored:
     source: str
     tiled: bool
     metrics: dict = field(default_factory=dict)
+    self_ensemble: int = 1
 
 
-def restore_with(store, name: str, img: np.ndarray,
-                 progress: Callable[[int, int], None] | None = None) -> Restored:
-    """Run shipped model ``name`` on ``img`` (tiles above the threshold, progress per tile)."""
+def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int], None] | None = None,
+                 self_ensemble: int = 1) -> Restored:
+    """Run shipped model ``name`` on ``img`` (tiles above the threshold; progress per tile, or per
+    transform with a ``self_ensemble`` of 4 or 8, see :func:`restorelab.inference.restore`)."""
     from restorelab.inference import TILE_THRESHOLD, restore
 
     model, source = store.get(name)
     t = time.perf_counter()
-    out = restore(model, img, progress=progress)
+    out = restore(model, img, progress=progress, self_ensemble=self_ensemble)
     secs = time.perf_counter() - t
     h, w = img.shape[:2]
-    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD)
+    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble)
 
 
 def result_record(r: Restored, info, ref: np.ndarray | None) -> dict:
     """The metrics dict for one restored image (API output and table row source)."""
     return {"model": r.name, "kind": info.kind, **score(r.image, ref),
             "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
-            "seconds": round(r.seconds, 4), "tiled": r.tiled, "weights_source": r.source}
+            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
+            "weights_source": r.source}
 
 
 TABLE_HEADERS = ["output", "kind", "PSNR dB", "SSIM", "params", "non-zero", "file MB", "seconds"]
