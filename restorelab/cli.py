@@ -14,6 +14,7 @@ from pathlib import Path
 from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL
 
+
 def _add_self_ensemble(sp) -> None:
     sp.add_argument("--self-ensemble", type=int, default=1, choices=(1, 4, 8), metavar="N",
                     help="the model's mean output over N transforms of each image, N times slower: 8 = all "
