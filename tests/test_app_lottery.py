@@ -83,8 +83,11 @@ def test_shipped_tickets_skip_dense_and_report_broken_files(tmp_path):
     (tmp_path / "broken.rounds.jsonl").write_text("{oops\n")
     ship("good", kind="pruned", strategy="layerwise", rounds_file="good.rounds.jsonl")
     write_jsonl(tmp_path / "good.rounds.jsonl", [rec(0), rec(1, 500, 0.5)])
+    ship("lamp", kind="pruned", strategy="global", rounds_file="good.rounds.jsonl",
+         how={"kind": "imp", "lottery": {"strategy": "global", "score": "lamp"}})
     tickets, problems = data.shipped_tickets(list_models(tmp_path))
-    assert [(t.name, t.strategy, len(t.records)) for t in tickets] == [("good", "layerwise", 2)]
+    assert [(t.name, t.strategy, len(t.records)) for t in tickets] == [("good", "layerwise", 2), ("lamp", "global", 2)]
+    assert [t.label for t in tickets] == ["good (IMP layer-wise)", "lamp (IMP global, LAMP scores)"]
     assert len(problems) == 3
     text = "\n".join(problems)
     assert "gone: cannot read gone.rounds.jsonl" in text and "broken: broken.rounds.jsonl, line 1" in text

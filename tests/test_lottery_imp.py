@@ -217,6 +217,19 @@ def test_no_rewinding_continues_from_previous_round(run, tmp_path):
         LotteryConfig(rewind_step=-2)
 
 
+def test_lamp_score_reaches_the_rounds(run, tmp_path):
+    from restorelab.lottery.pruning import prune
+
+    ref, _ = run
+    lottery = LotteryConfig(rate=0.5, rounds=2, steps_per_round=2, rewind_step=-1, score="lamp")
+    list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
+    for r in (1, 2):
+        prev = load_state((ref / "round_00" if r == 1 else tmp_path / f"round_{r - 1:02d}") / "final.safetensors")
+        want = prune("global", prev, _masks(tmp_path, r - 1) if r > 1 else _masks(ref, 0), 0.5, score="lamp")
+        assert all(torch.equal(want[n], _masks(tmp_path, r)[n]) for n in want)
+    assert json.loads((tmp_path / "lottery.json").read_text())["lottery"]["score"] == "lamp"
+
+
 def test_final_round_budget_and_floor(run, tmp_path):
     ref, _ = run
     lottery = LotteryConfig(rate=0.5, rounds=2, steps_per_round=2, rewind_step=-1, final_steps=3, min_density=0.2)
@@ -233,6 +246,10 @@ def test_final_round_budget_and_floor(run, tmp_path):
         LotteryConfig(min_density=1.0)
     with pytest.raises(RestoreLabError, match="final_steps"):
         LotteryConfig(final_steps=-1)
+    with pytest.raises(RestoreLabError, match="global strategy only"):
+        LotteryConfig(strategy="layerwise", score="lamp")
+    with pytest.raises(RestoreLabError, match="magnitude, lamp"):
+        LotteryConfig(score="taylor")
 
 
 def test_run_dirs_from_before_new_fields_resume(run, tmp_path):
@@ -240,7 +257,7 @@ def test_run_dirs_from_before_new_fields_resume(run, tmp_path):
     lottery = LotteryConfig(rate=0.5, rounds=1, steps_per_round=2, rewind_step=-1)
     list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
     meta = json.loads((tmp_path / "lottery.json").read_text())
-    del meta["lottery"]["min_density"], meta["lottery"]["final_steps"]  # as written by an older version
+    del meta["lottery"]["min_density"], meta["lottery"]["final_steps"], meta["lottery"]["score"]  # an older version
     (tmp_path / "lottery.json").write_text(json.dumps(meta))
     assert [r["round"] for r in IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA,
                                      val_set=VAL).run()] == [0, 1]

@@ -13,7 +13,7 @@ from restorelab.lottery.masks import (
     sparsity_of,
     sparsity_report,
 )
-from restorelab.lottery.pruning import n_to_prune, planned_kept, prune
+from restorelab.lottery.pruning import lamp_scores, n_to_prune, planned_kept, prune
 from restorelab.models import create_model
 from restorelab.training import apply_masks
 
@@ -144,3 +144,40 @@ def test_global_floor_prevents_layer_collapse():
     assert int(again["small.weight"].sum()) == 5 and int(again["big.weight"].sum()) == 20
     with pytest.raises(ValueError, match="global pruning only"):
         prune("layerwise", w, ones, 0.5, min_density=0.1)
+
+
+def test_lamp_scores_by_hand():
+    # sorted squares 0, 1, 4, 9: each over the sum of itself and the larger ones
+    s = lamp_scores(torch.tensor([3.0, -1.0, 2.0, 0.0]))
+    assert s.tolist() == pytest.approx([1.0, 1 / 14, 4 / 13, 0.0])
+    assert lamp_scores(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]  # no division by zero
+
+
+def test_lamp_keeps_every_layer_and_magnitude_order_within_each(model):
+    # the same scale gap that empties "small" under plain global pruning (test above)
+    gen = torch.Generator().manual_seed(0)
+    w = {"big.weight": torch.randn(400, generator=gen), "small.weight": torch.randn(100, generator=gen) / 100}
+    masks = {n: torch.ones_like(t) for n, t in w.items()}
+    for _ in range(10):
+        masks = prune("global", w, masks, 0.3, score="lamp")
+    assert kept_count(masks) == planned_kept("global", {n: torch.ones_like(t) for n, t in w.items()}, 0.3, 10)[-1]
+    for n, m in masks.items():
+        assert int(m.sum()) > 0, n
+        kept, gone = w[n].abs()[m > 0], w[n].abs()[m == 0]
+        assert kept.min() >= gone.max(), n  # within a tensor LAMP is magnitude order
+    # on a real model too: no tensor emptied at 97% where magnitude empties some
+    wm = _weights(model)
+    lamp, mag = ones_masks(model), ones_masks(model)
+    for _ in range(15):
+        lamp = prune("global", wm, lamp, 0.2, score="lamp")
+        mag = prune("global", wm, mag, 0.2)
+    assert kept_count(lamp) == kept_count(mag)
+    assert all(int(m.sum()) > 0 for m in lamp.values())
+    assert any(int(m.sum()) == 0 for m in mag.values())
+
+
+def test_score_only_for_global():
+    with pytest.raises(ValueError, match="global pruning only"):
+        prune("layerwise", {}, {}, 0.2, score="lamp")
+    with pytest.raises(ValueError, match="lamp"):
+        prune("global", {"a.weight": torch.ones(2)}, {"a.weight": torch.ones(2)}, 0.5, score="l1")

@@ -42,7 +42,7 @@ from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
 from restorelab.inference.weights import load_state
 from restorelab.lottery.masks import Masks, load_masks, ones_masks, save_masks
-from restorelab.lottery.pruning import planned_kept, prune
+from restorelab.lottery.pruning import SCORES, planned_kept, prune
 
 MAX_ROUNDS = 200
 EXTENDABLE = ("target", "target_over", "rounds")
@@ -71,6 +71,8 @@ class LotteryConfig(DictConfig):
     keep_norms_dense: bool = _f(False, "true: LayerNorm weights are never pruned")
     min_density: float = _f(0.0, "global only: every tensor keeps at least this fraction of its weights "
                                  "(its largest), against layer collapse; 0: the paper's plain global threshold")
+    score: str = _f("magnitude", "global only: rank survivors by magnitude (the paper) or by lamp score "
+                                 "(w² over the sum of the tensor's larger w'²: no layer is emptied)")
     final_steps: int = _f(0, "training steps of the last round (the shipped ticket); 0: steps_per_round")
 
     def __post_init__(self):
@@ -94,6 +96,10 @@ class LotteryConfig(DictConfig):
             raise RestoreLabError(f"min_density must be in [0, 1), got {self.min_density}")
         if self.min_density and self.strategy != "global":
             raise RestoreLabError("min_density applies to the global strategy only")
+        if self.score not in SCORES:
+            raise RestoreLabError(f"score must be one of {', '.join(SCORES)}, not {self.score!r}")
+        if self.score != "magnitude" and self.strategy != "global":
+            raise RestoreLabError("score applies to the global strategy only")
 
 
 def round_train_config(train, lottery: LotteryConfig, final: bool = False):
@@ -242,7 +248,8 @@ class IMP:
         prev_masks = load_masks(self.round_dir(r - 1) / R.MASK)
         return R.masks_for(self.round_dir(r), lambda: prune(self.lottery.strategy, self.final_state(r - 1),
                                                             prev_masks, self.lottery.rate,
-                                                            min_density=self.lottery.min_density))
+                                                            min_density=self.lottery.min_density,
+                                                            score=self.lottery.score))
 
     def _pruning_round(self, r: int, cfg) -> dict | None:
         d = self.round_dir(r)

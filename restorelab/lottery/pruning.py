@@ -10,6 +10,10 @@ at rate p leave ``(1 - p)**r`` of them. The removed count is exact, ``round(rate
   over layers whose weights differ in scale (init ∝ 1/sqrt(fan_in)) empties whole layers: on
   ``promptir-cpu`` it had zeroed the down-samplers to levels 3-4, the three prompt convolutions
   and the latent feed-forward outputs by 86% sparsity.
+  ``score="lamp"`` ranks survivors by their LAMP score instead of |w| (Lee et al., ICLR 2021:
+  w² over the sum of w'² of the tensor's survivors at least as large). Scores are comparable
+  across tensors whatever their scale, and each tensor's largest survivor scores 1, so no
+  tensor is emptied while any other has a weight below its own largest.
 * ``layerwise``: a threshold per tensor; ``output.weight`` at ``rate / 2`` (MIR-L-LW, as the
   official code: "the output layer is pruned at half the rate").
 * ``random``: survivors removed uniformly at random over all tensors, seeded (PIR-OSR).
@@ -55,6 +59,20 @@ def _alive(weights: dict[str, torch.Tensor], masks: Masks, name: str) -> tuple[t
     return idx, weights[name].detach().float().flatten().abs()[idx]
 
 
+SCORES = ("magnitude", "lamp")
+
+
+def lamp_scores(v: torch.Tensor) -> torch.Tensor:
+    """LAMP score of each magnitude in ``v`` (one tensor's survivors): v² / sum of v'² over v' >= v."""
+    sq = v.double() ** 2
+    order = torch.argsort(sq, stable=True)
+    s = sq[order]
+    tail = s.flip(0).cumsum(0).flip(0)  # tail[j] = sum of s[j:]
+    out = torch.empty_like(sq)
+    out[order] = s / tail.clamp_min(torch.finfo(torch.float64).tiny)
+    return out
+
+
 def _drop(masks: Masks, name: str, flat_idx: torch.Tensor) -> torch.Tensor:
     m = masks[name].detach().float().flatten().clone()
     m[flat_idx] = 0.0
@@ -68,16 +86,21 @@ def _floor_protected(v: torch.Tensor, numel: int, min_density: float) -> torch.T
 
 
 def prune_global(weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0,
-                 min_density: float = 0.0) -> Masks:
-    """Remove the ``round(rate * alive)`` smallest-magnitude survivors over all tensors.
+                 min_density: float = 0.0, score: str = "magnitude") -> Masks:
+    """Remove the ``round(rate * alive)`` lowest-scoring survivors over all tensors.
 
-    With ``min_density``, each tensor's floor of largest survivors is exempt (see the module doc);
+    ``score``: ``magnitude`` (|w|, MIR-L-G) or ``lamp`` (see the module doc). With
+    ``min_density``, each tensor's floor of largest survivors is exempt (see the module doc);
     the removed count stays ``round(rate * alive)`` while enough unprotected survivors remain.
     """
     if not 0.0 <= min_density < 1.0:
         raise ValueError(f"min_density must be in [0, 1), got {min_density}")
+    if score not in SCORES:
+        raise ValueError(f"unknown pruning score {score!r}; valid: {', '.join(SCORES)}")
     names = sorted(masks)
     alive = [_alive(weights, masks, n) for n in names]
+    if score == "lamp":
+        alive = [(idx, lamp_scores(v)) for idx, v in alive]
     values = torch.cat([v for _, v in alive]) if alive else torch.zeros(0)
     k = n_to_prune(rate, values.numel())
     if min_density > 0 and alive:
@@ -129,15 +152,16 @@ def get_strategy(name: str) -> Strategy:
 
 
 def prune(strategy: str, weights: dict[str, torch.Tensor], masks: Masks, rate: float, seed: int = 0,
-          min_density: float = 0.0) -> Masks:
+          min_density: float = 0.0, score: str = "magnitude") -> Masks:
     """New masks: ``strategy`` ('global' | 'layerwise' | 'random') removes ``rate`` of the survivors.
 
-    ``min_density`` (global only): the per-tensor floor against layer collapse.
+    ``min_density`` and ``score`` (global only): the per-tensor floor against layer collapse and
+    how survivors are ranked.
     """
-    if min_density:
+    if min_density or score != "magnitude":
         if strategy != "global":
-            raise ValueError(f"min_density applies to global pruning only, not {strategy!r}")
-        return prune_global(weights, masks, rate, seed, min_density=min_density)
+            raise ValueError(f"min_density and score apply to global pruning only, not {strategy!r}")
+        return prune_global(weights, masks, rate, seed, min_density=min_density, score=score)
     return get_strategy(strategy)(weights, masks, rate, seed)
 
 

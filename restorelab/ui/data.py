@@ -54,6 +54,7 @@ class TicketRounds:
     name: str
     strategy: str
     records: list[dict]
+    score: str = "magnitude"  # how global IMP ranked survivors (``LotteryConfig.score``)
 
     @property
     def is_imp(self) -> bool:
@@ -61,7 +62,8 @@ class TicketRounds:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({STRATEGY_LABELS.get(self.strategy, self.strategy)})"
+        kind = STRATEGY_LABELS.get(self.strategy, self.strategy)
+        return f"{self.name} ({kind}{', LAMP scores' if self.score == 'lamp' else ''})"
 
     @property
     def last_round(self) -> int:
@@ -145,7 +147,10 @@ def shipped_tickets(models) -> tuple[list[TicketRounds], list[str]]:
         except RestoreLabError as err:
             problems.append(f"{m.name}: {err}")
             continue
-        tickets.append(TicketRounds(m.name, strategy, records))
+        how = m.card.get("how")
+        lottery = how.get("lottery") if isinstance(how, dict) else None
+        score = str(lottery.get("score") or "magnitude") if isinstance(lottery, dict) else "magnitude"
+        tickets.append(TicketRounds(m.name, strategy, records, score))
     return tickets, problems
 
 
