@@ -332,7 +332,7 @@ def test_examples_are_small_and_attributed():
 def test_restore_tab_defaults_to_the_default_dense_model_against_a_ticket(tmp_path, monkeypatch):
     import json
 
-    from restorelab.paths import DEFAULT_MODEL
+    from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
     from restorelab.ui.pipeline import INPUT
     from restorelab.ui.restore_tab import _model_choices
 
@@ -348,6 +348,8 @@ def test_restore_tab_defaults_to_the_default_dense_model_against_a_ticket(tmp_pa
     ship(DEFAULT_MODEL, "dense")
     ship("z-ticket", "pruned")
     assert _model_choices()[1:] == (DEFAULT_MODEL, "z-ticket")
+    ship(DEFAULT_TICKET, "pruned")
+    assert _model_choices()[1:] == (DEFAULT_MODEL, DEFAULT_TICKET)
 
 
 def test_restore_tab_self_ensemble_is_the_x4_mean_and_reports_it(weights_dir, app_env):

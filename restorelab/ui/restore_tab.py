@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
-from restorelab.paths import DEFAULT_MODEL
+from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 from restorelab.ui import pipeline
 from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
 from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
@@ -62,7 +62,7 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     a = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     # the comparison the app is for: the dense model against a pruned ticket
     pruned = [m.name for m in models if m.kind == "pruned"]
-    b = pruned[0] if pruned else next((n for n in names if n != a), INPUT)
+    b = DEFAULT_TICKET if DEFAULT_TICKET in pruned else pruned[0] if pruned else next((n for n in names if n != a), INPUT)
     return choices, a, b
 
 
