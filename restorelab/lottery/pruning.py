@@ -32,6 +32,7 @@ import torch
 from restorelab.lottery.masks import Masks
 
 HALF_RATE_NAMES = ("output.weight",)
+SCORES = ("magnitude", "lamp")  # how global pruning ranks survivors
 
 
 def n_to_prune(rate: float, alive: int) -> int:
@@ -57,9 +58,6 @@ def _alive(weights: dict[str, torch.Tensor], masks: Masks, name: str) -> tuple[t
     """(flat indices of survivors, their |weight|) of one tensor."""
     idx = torch.nonzero(masks[name].flatten() > 0).flatten()
     return idx, weights[name].detach().float().flatten().abs()[idx]
-
-
-SCORES = ("magnitude", "lamp")
 
 
 def lamp_scores(v: torch.Tensor) -> torch.Tensor:
