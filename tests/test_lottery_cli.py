@@ -42,6 +42,14 @@ def test_baselines_from_the_run_lottery_cli(tmp_path, lottery_imp_run, lottery_p
     rec = json.loads(run_lottery_cli("prune", "--strategy", "reinit", "--ticket-run", lottery_imp_run,
                          "--run-dir", tmp_path / "re", "--json"))
     assert rec["kind"] == "reinit" and rec["ticket_round"] == 2
+    # training flags override the ticket run's config (here: the thread count), the model may not change
+    ticket_threads = json.loads((lottery_imp_run / "lottery.json").read_text())["train"]["threads"]
+    run_lottery_cli("prune", "--strategy", "reinit", "--ticket-run", lottery_imp_run, "--run-dir", tmp_path / "re2",
+                    "--threads", str(ticket_threads + 1), "--stop-after", "1", "--json")
+    assert json.loads((tmp_path / "re2" / "config.json").read_text())["threads"] == ticket_threads + 1
+    with pytest.raises(RestoreLabError, match="differs from the ticket"):
+        run_lottery_cli("prune", "--strategy", "reinit", "--ticket-run", lottery_imp_run, "--run-dir", tmp_path / "re3",
+                        "--model", "promptir-tiny")
     with pytest.raises(RestoreLabError, match="--dense-run"):
         run_lottery_cli("prune", "--strategy", "oneshot-magnitude", "--run-dir", tmp_path / "x")
 

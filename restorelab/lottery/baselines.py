@@ -114,14 +114,18 @@ def run_oneshot(cfg: BaselineConfig, dense_run: str | Path, run_dir: str | Path,
 
 
 def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
-               progress: bool = False, stop_after: int | None = None) -> dict | None:
-    """The final ticket's mask on a fresh initialisation (seed ``cfg.seed``), the final round's budget."""
+               progress: bool = False, stop_after: int | None = None, overrides: dict | None = None) -> dict | None:
+    """The final ticket's mask on a fresh initialisation (seed ``cfg.seed``), the final round's budget.
+    ``overrides``: training fields that replace the ticket run's (e.g. ``threads``; not ``model``)."""
     from restorelab.lottery.imp import LotteryConfig, round_train_config
     from restorelab.models import create_model
     from restorelab.training import TrainConfig
 
     meta = json.loads((Path(imp_run) / "lottery.json").read_text())
     lottery, train = LotteryConfig.from_dict(meta["lottery"]), TrainConfig.from_dict(meta["train"])
+    if overrides and overrides.get("model", train.model) != train.model:
+        raise RestoreLabError(f"--model {overrides['model']} differs from the ticket's {train.model}")
+    train = TrainConfig.from_dict({**train.to_dict(), **(overrides or {})})
     if cfg.seed == train.seed:
         raise RestoreLabError(f"re-init seed {cfg.seed} equals the ticket's seed; pick another")
     ticket, run_dir = last_round(imp_run), Path(run_dir)

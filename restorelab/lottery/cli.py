@@ -8,7 +8,8 @@
 
 Without ``--dense-run``, IMP trains the dense model itself in ``round_00`` from the training
 flags (``--model``, ``--steps``, …, as ``restorelab train``); with it, training flags given on
-the command line override the dense run's config (e.g. ``--threads``). Rerunning the same
+the command line override the dense run's config (e.g. ``--threads``; for ``reinit``, the ticket
+run's). Rerunning the same
 command resumes. ``--json`` prints one JSON object per finished round (the per-layer report
 stays in ``round_XX/sparsity.json``).
 """
@@ -75,10 +76,16 @@ def add_parser(subparsers) -> None:
 
 
 # -- prune ------------------------------------------------------------------------------
+def _given_train_flags(args) -> dict:
+    from restorelab.training import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+
+
 def _train_config(args):
     from restorelab.training import TrainConfig
 
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    given = _given_train_flags(args)
     if args.dense_run is None:
         return TrainConfig(**given)
     from restorelab.lottery.baselines import resolve_dense
@@ -125,7 +132,7 @@ def cmd_prune(args) -> None:
             if args.ticket_run is None:
                 raise RestoreLabError("--strategy reinit needs --ticket-run (a finished IMP run)")
             rec = baselines.run_reinit(cfg, args.ticket_run, args.run_dir, progress=progress,
-                                       stop_after=args.stop_after)
+                                       stop_after=args.stop_after, overrides=_given_train_flags(args))
         else:
             if args.dense_run is None:
                 raise RestoreLabError(f"--strategy {args.strategy} needs --dense-run (a trained dense model)")
