@@ -153,7 +153,7 @@ def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch
     assert code == 0 and (d["model"], p["model"]) == ("d", "p") and p["kind"] == "pruned"
     assert p["file_bytes"] < 0.3 * d["file_bytes"] and p["sparsity"] > 0.8 and d["sparsity"] == 0
     assert d["sets"]["SOTS-outdoor-2"]["n"] == 1 == table["limit"] and d["seconds"] > 0 and p["seconds"] > 0
-    assert d["mean_psnr"] == round(d["sets"]["SOTS-outdoor-2"]["psnr"], 2)  # one set: its own PSNR
+    assert abs(d["mean_psnr"] - d["sets"]["SOTS-outdoor-2"]["psnr"]) <= 0.005  # one set: its own PSNR (3 decimals)
     code, out, _ = run(capsys, "compare", "--models", "d,p", "--sets", "SOTS-outdoor-2", "--data-dir",
                        str(data_root), "--size", "32", "--repeats", "1")
     assert code == 0 and "| `p` |" in out and "sparse" in out and "first" not in out and "mean PSNR" in out
