@@ -8,10 +8,9 @@
 
 Without ``--dense-run``, IMP trains the dense model itself in ``round_00`` from the training
 flags (``--model``, ``--steps``, …, as ``restorelab train``); with it, training flags given on
-the command line override the dense run's config (e.g. ``--threads``; for ``reinit``, the ticket
-run's). Rerunning the same
-command resumes. ``--json`` prints one JSON object per finished round (the per-layer report
-stays in ``round_XX/sparsity.json``).
+the command line override the dense run's config (for ``reinit``, the ticket run's; e.g.
+``--threads``). Rerunning the same command resumes. ``--json`` prints one JSON object per
+finished round (the per-layer report stays in ``round_XX/sparsity.json``).
 """
 
 from __future__ import annotations
