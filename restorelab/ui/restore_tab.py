@@ -62,9 +62,7 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     a = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     # the comparison the app is for: the dense model against a pruned ticket
     pruned = [m.name for m in models if m.kind == "pruned"]
-    if DEFAULT_TICKET in pruned:
-        pruned.insert(0, DEFAULT_TICKET)
-    b = pruned[0] if pruned else next((n for n in names if n != a), INPUT)
+    b = DEFAULT_TICKET if DEFAULT_TICKET in pruned else pruned[0] if pruned else next((n for n in names if n != a), INPUT)
     return choices, a, b
 
 
