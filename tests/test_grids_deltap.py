@@ -114,6 +114,17 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
     assert sum(sum(r.values()) for r in conf["counts"].values()) == 11
     assert conf["ood_rates"]["haze"]["n"] == 1
     assert set(conf["task_accuracy"]) == set(conf["counts"]) and 0 <= conf["mean_task_accuracy"] <= 1
+    assert conf["rule"] == "mean"
+    # another distance rule: the threshold calibrated with the mean rule does not apply to it
+    assert main(["grids", "confusion", *common, "--rule", "nearest", "--ood", "haze"]) == 2
+    assert "no OOD threshold for rule 'nearest'" in capsys.readouterr().err
+    assert main(["grids", "calibrate", *common, "--rule", "nearest", "--json"]) == 0
+    cal = json.loads(capsys.readouterr().out)
+    saved = json.loads(groups.read_text())
+    assert cal["rule"] == saved["rule"] == "nearest" and saved["threshold"] == pytest.approx(cal["threshold"])
+    assert main(["grids", "confusion", *common, "--json"]) == 0  # the file's rule now
+    conf = json.loads(capsys.readouterr().out)
+    assert conf["rule"] == "nearest" and conf["accuracy"] == conf["member_accuracy"]
     img = tmp_path / "in.png"
     from PIL import Image
 

@@ -132,9 +132,15 @@ def test_selection_end_to_end_blur_vs_noise(tiny_model):
     # the descriptor diagnostic: nearest task reference; a wrong reference set makes it fail
     res = confusion(tiny_model, [_photo(seed=8)], groups, CFG, tasks=tasks, task_ggds=ggds)
     assert res["task_accuracy"] == {t: 1.0 for t in tasks} and res["mean_task_accuracy"] == 1.0
+    assert res["mean_member_accuracy"] == 1.0
     swapped = {"gaussian_blur": ggds["gaussian_noise"], "gaussian_noise": ggds["gaussian_blur"]}
     res = confusion(tiny_model, [_photo(seed=8)], groups, CFG, tasks=tasks, task_ggds=swapped)
     assert res["mean_task_accuracy"] == 0.0 and res["mean_accuracy"] == 1.0
+    assert res["member_accuracy"] == {t: 0.0 for t in tasks}  # nearest reference is the other group's
+    # one group holding both: every nearest reference is a member, whatever the references
+    both = Groups.from_task_ggds([tasks], ggds)
+    res = confusion(tiny_model, [_photo(seed=8)], both, CFG, tasks=tasks, task_ggds=swapped)
+    assert res["mean_task_accuracy"] == 0.0 and res["mean_member_accuracy"] == 1.0
 
 
 @pytest.fixture
@@ -212,3 +218,19 @@ def test_similarity_per_image_references(setup_files):
     again = similarity.load(tmp / "s.json")
     assert again.image_ggds == sim.image_ggds and again.matrix == sim.matrix
     assert similarity.compute(desc, str(photos), tmp / "s.json", CFG, tasks=("sr", "jpeg")).image_ggds == {}
+
+
+def test_nearest_member_rule_vs_the_papers_mean_rule():
+    """A group of two unlike members: their mean GGD lies near neither, so an image exactly like one
+    member is sent elsewhere by the mean rule but not by the closest-member rule."""
+    refs = {"gaussian_blur": G.GGD(1.0, 0.5), "gaussian_noise": G.GGD(9.0, 2.0), "jpeg": G.GGD(4.0, 1.1)}
+    split = [("gaussian_blur", "gaussian_noise"), ("jpeg",)]
+    mean = Groups.from_task_ggds(split, refs)
+    near = Groups.from_task_ggds(split, refs, rule="nearest")
+    img = refs["gaussian_blur"]
+    assert choose(img, mean).group == "G2" and choose(img, near).group == "G1"
+    d = choose(img, near).distances
+    assert d["G1"] == pytest.approx(min(G.distance(refs[t], img) for t in split[0]))
+    assert d["G2"] == pytest.approx(choose(img, mean).distances["G2"])  # one member: the rules agree
+    with pytest.raises(RestoreLabError, match="unknown group distance rule"):
+        Groups.from_task_ggds(split, refs, rule="median")

@@ -57,6 +57,14 @@ def test_load_selector_reads_threshold_and_models(weights, monkeypatch, tmp_path
     s = store.load_selector(groups=groups).select(_photo(3))
     assert set(s.distances) == {"A", "B"} and s.ood is True and s.threshold == -1.0
     assert s.model == ("m-a" if s.group == "A" else None)
+    # the distance rule comes from the file; overriding it drops the threshold calibrated with the other
+    assert s.rule == "mean"
+    sim = store.load_similarity()
+    gf, grp = store.selection_groups(sim, groups, rule="nearest")
+    assert grp.rule == gf.rule == "nearest" and gf.threshold is None
+    assert store.selection_groups(sim, groups, rule="mean")[0].threshold == -1.0
+    with pytest.raises(RestoreLabError, match="unknown group distance rule"):
+        store.GroupsFile([["sr"]], rule="closest")
 
 
 def test_missing_or_foreign_artefacts_raise_one_line(weights, tmp_path, monkeypatch):

@@ -69,7 +69,7 @@ def _groups(args):
     from restorelab.grids import store
 
     sim = _similarity(args)
-    gf, groups = store.selection_groups(sim, args.groups)
+    gf, groups = store.selection_groups(sim, args.groups, args.rule)
     return gf, groups, sim
 
 
@@ -166,6 +166,8 @@ def cmd_export(args) -> None:
     if args.from_search:
         found = json.loads(Path(args.from_search).read_text())
         gf = store.GroupsFile(found["groups"], source=f"search {args.from_search}", search=found.get("config", {}))
+    if args.rule is not None and args.rule != gf.rule:
+        gf.rule, gf.threshold, gf.calibration = args.rule, None, {}  # re-calibrate with the new rule
     gm = _group_models(args)
     extra = {"commands": args.command, "source": gf.source}
     names = []
@@ -198,7 +200,8 @@ def cmd_calibrate(args) -> None:
     gf.threshold, gf.calibration = res["threshold"], {k: v for k, v in res.items() if k != "min_distances"}
     gf.calibration["photos"] = args.photos
     gf.save(Path(args.groups) if args.groups else store.path("groups"))
-    _emit(args, res, f"OOD threshold {res['threshold']:.3f} (quantile {args.quantile} of {res['n']} held-out cases)")
+    res["rule"] = gf.rule
+    _emit(args, res, f"OOD threshold {res['threshold']:.3f}, rule {gf.rule} (quantile {args.quantile} of {res['n']} held-out cases)")
 
 
 def cmd_confusion(args) -> None:
@@ -207,11 +210,13 @@ def cmd_confusion(args) -> None:
     gf, groups, sim = _groups(args)
     model, photos, cfg = _descriptor(args, sim), _photos(args), _pipeline(sim)
     res = confusion(model, photos, groups, cfg, threshold=gf.threshold, task_ggds=sim.reference_ggds)
+    res["rule"] = gf.rule
     if args.ood:
         from restorelab.grids.select import ood_rate
 
         if gf.threshold is None:
-            raise RestoreLabError("no OOD threshold in the groups file; run `restorelab grids calibrate` first")
+            raise RestoreLabError(f"no OOD threshold for rule {gf.rule!r} in the groups file; "
+                                  f"run `restorelab grids calibrate --rule {gf.rule}` first")
         res["ood_rates"] = {d: ood_rate(model, photos, groups, cfg, gf.threshold, d)
                             for d in args.ood.split(",") if d.strip()}
     lines = [f"{'task':16} " + " ".join(f"{n:>5}" for n in groups.names) + "   acc"]
@@ -219,7 +224,8 @@ def cmd_confusion(args) -> None:
               for t, a in res["accuracy"].items()]
     lines.append(f"mean accuracy {res['mean_accuracy']:.3f}, min {res['min_accuracy']:.3f}")
     lines.append(f"descriptor alone: nearest to its own degradation's GGD (11-way) "
-                 f"{res['mean_task_accuracy']:.3f} of the time")
+                 f"{res['mean_task_accuracy']:.3f} of the time; that nearest one is in the right group "
+                 f"{res['mean_member_accuracy']:.3f} of the time")
     lines += [f"{d}: {r['rate']:.2f} flagged out-of-distribution" for d, r in res.get("ood_rates", {}).items()]
     _emit(args, res, "\n".join(lines))
 
@@ -282,12 +288,13 @@ def add_parser(subparsers) -> None:
     """Register ``grids`` and its sub-commands (each sets ``fn``) on an argparse sub-parser set."""
     from restorelab.grids.deltap import GroupTrainConfig
     from restorelab.grids.descriptor import DescriptorConfig
+    from restorelab.grids.select import RULES
     from restorelab.grids.srresnet import DescriptorTrainConfig
 
     top = subparsers.add_parser("grids", help="GRIDS: degradation similarity, grouping, model selection")
     sub = top.add_subparsers(dest="grids_command", required=True)
 
-    def add(name, fn, help_, *, desc=False, sim=False, groups=False, train=False, photos=False):
+    def add(name, fn, help_, *, desc=False, sim=False, groups=False, rule=False, train=False, photos=False):
         sp = sub.add_parser(name, help=help_)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         sp.set_defaults(fn=fn)
@@ -299,6 +306,10 @@ def add_parser(subparsers) -> None:
         if groups:
             sp.add_argument("--groups", type=Path, default=None,
                             help="groups file (default weights/grids/groups.json, else the paper's 4 groups)")
+        if rule:
+            sp.add_argument("--rule", choices=RULES, default=None,
+                            help="group distance: the paper's averaged GGD or the closest member "
+                                 "(default: the groups file's; calibrate and export save it there)")
         if train:
             sp.add_argument("--runs-dir", type=Path, default=Path("runs/grids"))
             _add_dataclass(sp.add_argument_group("group-model training"), GroupTrainConfig)
@@ -339,23 +350,25 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--groups", default="singles;all", help="';'-separated: singles, all, paper, or t1,t2,...")
 
     sp = add("export", cmd_export, "copy group models to weights/ and record them in the groups file",
-             groups=True, train=True)
+             groups=True, rule=True, train=True)
     sp.add_argument("--from-search", default=None, help="a search result JSON (else the groups file)")
     sp.add_argument("--prefix", default="grids")
     sp.add_argument("--command", action="append", default=[],
                     help="the exact command(s) that made the models (measure, search), for the cards")
 
     add("calibrate", cmd_calibrate, "calibrate the OOD threshold on held-out photos", desc=True, sim=True,
-        groups=True, photos=True).add_argument("--quantile", type=float, default=0.99)
+        groups=True, rule=True, photos=True).add_argument("--quantile", type=float, default=0.99)
     add("confusion", cmd_confusion, "selection confusion matrix on test photos", desc=True, sim=True,
-        groups=True, photos=True).add_argument("--ood", default="", help="also the OOD-flag rate of these "
+        groups=True, rule=True, photos=True).add_argument("--ood", default="", help="also the OOD-flag rate of these "
                                                 "core degradations, e.g. haze,rain")
     add("table", cmd_table, "Table 1: PSNR per task of single-task, mix-all and group models",
         groups=True, train=True, photos=True)
 
-    sp = add("select", cmd_select, "pick the group (and model) for an image", desc=True, sim=True, groups=True)
+    sp = add("select", cmd_select, "pick the group (and model) for an image", desc=True, sim=True, groups=True,
+             rule=True)
     sp.add_argument("image")
-    sp = add("restore", cmd_restore, "select the group, restore with its model", desc=True, sim=True, groups=True)
+    sp = add("restore", cmd_restore, "select the group, restore with its model", desc=True, sim=True, groups=True,
+             rule=True)
     sp.add_argument("input")
     sp.add_argument("output")
 

@@ -1,9 +1,11 @@
 """Adaptive model selection (GRIDS Sec. 5.2): image -> GGD -> distance to each group -> model.
 
-A group's GGD is the mean of its members' GGD parameters (the paper's definition); the distance is
-``srga_score(KL(GGD(C) || GGD(image)))`` (Eq. 7: reference first, as SRGA's ``KL_GGD3``). The
-chosen group is the closest; the image is flagged out-of-distribution when even that distance is
-above a threshold calibrated on held-out in-distribution images (:func:`calibrate`).
+A group's GGD is the mean of its members' GGD parameters (the paper's definition, rule ``"mean"``);
+the distance is ``srga_score(KL(GGD(C) || GGD(image)))`` (Eq. 7: reference first, as SRGA's
+``KL_GGD3``). Rule ``"nearest"`` instead takes a group's distance as that of its closest member: the
+mean of unlike members' parameters (a noise and a blur) lies near neither. The chosen group is the
+closest; the image is flagged out-of-distribution when even that distance is above a threshold
+calibrated on held-out in-distribution images with the same rule (:func:`calibrate`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
 from restorelab.grids.tasks import TASKS, check_tasks, degrade
 
+RULES = ("mean", "nearest")
+
+
+def check_rule(rule: str) -> str:
+    if rule not in RULES:
+        raise RestoreLabError(f"unknown group distance rule {rule!r}; choose from {', '.join(RULES)}")
+    return rule
+
 
 @dataclass
 class Groups:
@@ -26,10 +36,13 @@ class Groups:
     members: List[List[str]]
     ggds: List[G.GGD]
     models: List[Optional[str]] = field(default_factory=list)  # restorer per group (name or path)
+    member_ggds: List[List[G.GGD]] = field(default_factory=list)  # per group, its members' GGDs
+    rule: str = "mean"  # how a group's distance is taken (see the module docstring)
 
     @classmethod
     def from_task_ggds(cls, groups: Sequence[Sequence[str]], task_ggds: Dict[str, G.GGD],
-                       names: Optional[Sequence[str]] = None, models: Optional[Sequence[str]] = None) -> "Groups":
+                       names: Optional[Sequence[str]] = None, models: Optional[Sequence[str]] = None,
+                       rule: str = "mean") -> "Groups":
         members = [list(check_tasks(g)) for g in groups]
         missing = sorted({t for g in members for t in g} - set(task_ggds))
         if missing:
@@ -37,8 +50,9 @@ class Groups:
         names = list(names) if names else [f"G{i + 1}" for i in range(len(members))]
         if len(names) != len(members):
             raise RestoreLabError(f"{len(names)} group names for {len(members)} groups")
-        return cls(names, members, [G.average([task_ggds[t] for t in g]) for g in members],
-                   list(models) if models else [None] * len(members))
+        member_ggds = [[task_ggds[t] for t in g] for g in members]
+        return cls(names, members, [G.average(m) for m in member_ggds],
+                   list(models) if models else [None] * len(members), member_ggds, check_rule(rule))
 
     def of_task(self, task: str) -> str:
         for n, m in zip(self.names, self.members):
@@ -57,13 +71,17 @@ class Selection:
     threshold: Optional[float]
     ggd: Dict[str, float]
     model: Optional[str] = None
+    rule: str = "mean"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def distances(image_ggd: G.GGD, groups: Groups, symmetric: bool = False) -> Dict[str, float]:
-    """group name -> ``srga_score(KL(group || image))``."""
+    """group name -> ``srga_score(KL(group || image))``, the group's GGD per ``groups.rule``."""
+    if groups.rule == "nearest":
+        return {n: min(G.distance(g, image_ggd, symmetric) for g in m)
+                for n, m in zip(groups.names, groups.member_ggds)}
     return {n: G.distance(g, image_ggd, symmetric) for n, g in zip(groups.names, groups.ggds)}
 
 
@@ -73,7 +91,7 @@ def choose(image_ggd: G.GGD, groups: Groups, threshold: Optional[float] = None,
     best = min(d, key=d.get)
     i = groups.names.index(best)
     return Selection(best, groups.members[i], d[best], d, threshold is not None and d[best] > threshold,
-                     threshold, image_ggd.to_dict(), groups.models[i] if groups.models else None)
+                     threshold, image_ggd.to_dict(), groups.models[i] if groups.models else None, groups.rule)
 
 
 def select(img: np.ndarray, model, groups: Groups, cfg, threshold: Optional[float] = None,
@@ -110,18 +128,22 @@ def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: S
 
     ``task_ggds`` (every task's reference GGD) adds a diagnostic of the descriptor itself:
     ``task_accuracy[task]``, how often the image's GGD is nearest its own task's reference among
-    all of them. Group selection cannot separate what this cannot.
+    all of them (group selection cannot separate what this cannot), and ``member_accuracy[task]``,
+    how often that nearest reference lies in the task's group (what rule ``"nearest"`` selects).
     """
     counts = {t: {n: 0 for n in groups.names} for t in tasks}
     ood = {t: 0 for t in tasks}
     own = {t: 0 for t in tasks}
+    member = {t: 0 for t in tasks}
     for t, i, img in _degraded_cases(photos, tasks, seed):
         s = select(img, model, groups, cfg, threshold, seed=[seed, i, TASKS.index(t)], symmetric=symmetric)
         counts[t][s.group] += 1
         ood[t] += int(s.ood)
         if task_ggds:
             g = G.GGD(s.ggd["sigma"], s.ggd["shape"])
-            own[t] += int(min(task_ggds, key=lambda r: G.distance(task_ggds[r], g, symmetric)) == t)
+            nearest = min(task_ggds, key=lambda r: G.distance(task_ggds[r], g, symmetric))
+            own[t] += int(nearest == t)
+            member[t] += int(nearest in groups.members[groups.names.index(groups.of_task(t))])
     n = {t: max(1, sum(counts[t].values())) for t in tasks}
     acc = {t: counts[t][groups.of_task(t)] / n[t] for t in tasks}
     res = {"groups": dict(zip(groups.names, groups.members)), "counts": counts, "accuracy": acc,
@@ -130,6 +152,8 @@ def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: S
     if task_ggds:
         res["task_accuracy"] = {t: own[t] / n[t] for t in tasks}
         res["mean_task_accuracy"] = float(np.mean(list(res["task_accuracy"].values())))
+        res["member_accuracy"] = {t: member[t] / n[t] for t in tasks}
+        res["mean_member_accuracy"] = float(np.mean(list(res["member_accuracy"].values())))
     return res
 
 

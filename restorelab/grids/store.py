@@ -43,6 +43,7 @@ class GroupsFile:
     source: str = "paper"  # "paper" | "search <result file>"
     calibration: dict = field(default_factory=dict)
     search: dict = field(default_factory=dict)  # the SearchConfig that found the groups (the app's δ slider reuses it)
+    rule: str = "mean"  # group distance: "mean" (the paper's averaged GGD) | "nearest" (closest member); see select
 
     def __post_init__(self):
         self.groups = [list(check_tasks(g)) for g in self.groups]
@@ -51,6 +52,9 @@ class GroupsFile:
             raise RestoreLabError("a task appears in two groups")
         self.names = self.names or [f"G{i + 1}" for i in range(len(self.groups))]
         self.models = self.models or [None] * len(self.groups)
+        from restorelab.grids.select import check_rule
+
+        check_rule(self.rule)
         if not (len(self.names) == len(self.models) == len(self.groups)):
             raise RestoreLabError("groups, names and models must have the same length")
 
@@ -119,13 +123,16 @@ def load_descriptor_for(sim, p: Optional[Path] = None):
     return load_descriptor(p)
 
 
-def selection_groups(sim, p: Optional[Path] = None):
+def selection_groups(sim, p: Optional[Path] = None, rule: Optional[str] = None):
     """``(GroupsFile, select.Groups)``: the groups file (or the paper's groups) with the similarity
-    cache's reference GGDs."""
-    from restorelab.grids.select import Groups
+    cache's reference GGDs. ``rule`` overrides the file's distance rule; the file's OOD threshold
+    was calibrated with its own rule, so it is dropped when the rule changes."""
+    from restorelab.grids.select import Groups, check_rule
 
     gf = load_groups(p)
-    return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models)
+    if rule is not None and check_rule(rule) != gf.rule:
+        gf.rule, gf.threshold, gf.calibration = rule, None, {}
+    return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models, gf.rule)
 
 
 @dataclass

@@ -298,7 +298,8 @@ def run_selection(store: ModelStore, photo, degradation, seed, progress=None) ->
 def verdict(result: dict) -> str:
     """The chosen group, the OOD verdict and what restored the photo, in Markdown."""
     s = result["selection"]
-    lines = [f"**Chosen group: {s['group']}** ({_labels(s['tasks'])}), distance {s['distance']:.4f}."]
+    how = ("to its closest member's GGD" if s.get("rule") == "nearest" else "to the mean of its members' GGDs")
+    lines = [f"**Chosen group: {s['group']}** ({_labels(s['tasks'])}), distance {s['distance']:.4f} ({how})."]
     if s["threshold"] is None:
         lines.append(f"OOD threshold: **uncalibrated** (run {HOW['threshold']}), so no out-of-distribution "
                      "check is made.")
