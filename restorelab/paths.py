@@ -17,7 +17,7 @@ WEIGHTS_DIR = REPO_ROOT / "weights"
 #: The restorer `restore` and the app use unless told otherwise: the best shipped dense model.
 DEFAULT_MODEL = "aio-cpu-21k"
 #: The pruned model the app's Restore tab compares it with: the best shipped ticket at 90% sparsity.
-DEFAULT_TICKET = "mirl-g-lamp-7k"
+DEFAULT_TICKET = "mirl-g-lamp-r600"
 
 
 def default_weights_dir() -> Path:
