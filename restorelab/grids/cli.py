@@ -166,8 +166,7 @@ def cmd_export(args) -> None:
     if args.from_search:
         found = json.loads(Path(args.from_search).read_text())
         gf = store.GroupsFile(found["groups"], source=f"search {args.from_search}", search=found.get("config", {}))
-    if args.rule is not None and args.rule != gf.rule:
-        gf.rule, gf.threshold, gf.calibration = args.rule, None, {}  # re-calibrate with the new rule
+    gf.set_rule(args.rule)  # a new rule needs a new calibration
     gm = _group_models(args)
     extra = {"commands": args.command, "source": gf.source}
     names = []

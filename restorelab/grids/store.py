@@ -58,6 +58,14 @@ class GroupsFile:
         if not (len(self.names) == len(self.models) == len(self.groups)):
             raise RestoreLabError("groups, names and models must have the same length")
 
+    def set_rule(self, rule: Optional[str]) -> None:
+        """Switch the group distance rule (None keeps it); a threshold calibrated with another rule
+        does not apply, so it is dropped."""
+        from restorelab.grids.select import check_rule
+
+        if rule is not None and check_rule(rule) != self.rule:
+            self.rule, self.threshold, self.calibration = rule, None, {}
+
     def save(self, p: Path) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(".tmp")
@@ -127,11 +135,10 @@ def selection_groups(sim, p: Optional[Path] = None, rule: Optional[str] = None):
     """``(GroupsFile, select.Groups)``: the groups file (or the paper's groups) with the similarity
     cache's reference GGDs. ``rule`` overrides the file's distance rule; the file's OOD threshold
     was calibrated with its own rule, so it is dropped when the rule changes."""
-    from restorelab.grids.select import Groups, check_rule
+    from restorelab.grids.select import Groups
 
     gf = load_groups(p)
-    if rule is not None and check_rule(rule) != gf.rule:
-        gf.rule, gf.threshold, gf.calibration = rule, None, {}
+    gf.set_rule(rule)
     return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models, gf.rule)
 
 
