@@ -1,13 +1,18 @@
 """CPU speed of the presets: the naive eager NCHW path vs ours, measured side by side.
 
-naive: official-style LayerNorm (to_3d + hand-written mean/var), NCHW tensors, autograd on at
-       inference (a plain ``model(x)``).
-fast:  LayerNorm on a channels-last view, channels_last tensors (depthwise convs are ~3x
-       faster in that layout on CPU), ``torch.inference_mode`` at inference.
+naive: the official code's form (``impl="reference"``): NCHW tensors, LayerNorm via to_3d +
+       hand-written mean/var, per-head reshapes in the attention, ``chunk`` in the feed-forward,
+       torch's default AdamW; autograd on at inference (a plain ``model(x)``).
+fast:  our path (``impl="fast"``, ``restorelab.models.promptir``): channels_last tensors
+       (depthwise convs are ~3x faster in that layout on CPU) kept channels_last through every
+       block, in the forward and the backward; LayerNorm on a channels-last view; the channel
+       attention on the (N, HW, C) view with a hand-written backward; the feed-forward's halves
+       as separate convs; fused AdamW (as ``restorelab.training`` trains); ``torch.inference_mode``
+       at inference.
 ranks: the fast model trained data-parallel by ``ranks`` single-threaded processes (DDP over
        gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
-       2 -m restorelab train --batch-size 4`` trains. Measured ahead of two intra-op threads
-       only for the small ``promptir-tiny`` (``benchmarks/results/core.json``).
+       2 -m restorelab train --batch-size 4`` trains (within ~5% of two intra-op threads either
+       way, ``benchmarks/results/core.json``).
 1 thread: naive and fast training also timed on one thread. Its seconds per step are the work a
        step costs with these kernels; ``train_ceiling_speedup`` = naive (all cores) / (fast on one
        thread / cores) is what the fast path would reach if that work split perfectly over the
@@ -31,8 +36,10 @@ import torch.multiprocessing as mp
 from restorelab.models import count_params, create_model
 
 
-def _train_step_time(model, x, y, steps: int) -> float:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+def _train_step_time(model, x, y, steps: int, fused: bool) -> float:
+    # fused: the single-kernel AdamW our training loop uses; naive: torch's default AdamW, as the
+    # official code builds it (on CPU its per-parameter loop)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None)
     best = float("inf")
     for i in range(steps + 1):
         t = time.perf_counter()
@@ -59,7 +66,7 @@ def _ddp_worker(rank: int, world: int, port: int, preset: str, batch: int, patch
         model = create_model(preset).to(memory_format=torch.channels_last)
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         x, y = _inputs(batch // world, patch, torch.channels_last, seed=rank)
-        t = _train_step_time(ddp, x, y, steps)
+        t = _train_step_time(ddp, x, y, steps, fused=True)
         if rank == 0:
             with open(out, "w") as f:
                 f.write(repr(t))
@@ -98,7 +105,7 @@ def _infer_time(model, x, fast: bool, repeats: int) -> float:
 
 def _variants(preset: str, compile_: bool):
     torch.manual_seed(0)
-    naive = create_model(preset, layernorm="reference")
+    naive = create_model(preset, impl="reference")
     fast = create_model(preset).to(memory_format=torch.channels_last)
     fast.load_state_dict(naive.state_dict())
     out = {"naive": (naive, False), "fast": (fast, True)}
@@ -127,7 +134,7 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
                 fmt = torch.channels_last if cl else torch.contiguous_format
                 x, y = _inputs(batch, patch, fmt)
                 model.train()
-                train[k] = min(train[k], _train_step_time(model, x, y, steps))
+                train[k] = min(train[k], _train_step_time(model, x, y, steps, fused=cl))
                 img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
                 img = img.contiguous(memory_format=fmt)
                 model.eval()
@@ -137,7 +144,7 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
                 model, cl = variants[k]
                 x, y = _inputs(batch, patch, torch.channels_last if cl else torch.contiguous_format)
                 model.train()
-                train[k + "_1t"] = min(train[k + "_1t"], _train_step_time(model, x, y, steps))
+                train[k + "_1t"] = min(train[k + "_1t"], _train_step_time(model, x, y, steps, fused=cl))
             torch.set_num_threads(cores)
             if ranks > 1:
                 train["ranks"] = min(train["ranks"], _ddp_step_time(preset, ranks, batch, patch, steps))

@@ -25,10 +25,9 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from restorelab.models.promptir import Attention, FeedForward, TransformerBlock
+from restorelab.models.promptir import Attention, FeedForward, TransformerBlock, channel_attention
 
 
 def _rows_alive(w: torch.Tensor) -> torch.Tensor:
@@ -77,6 +76,7 @@ def shrink_ffn(ffn: FeedForward) -> FeedForward | None:
     both = torch.cat([keep, keep + h])
     new = FeedForward.__new__(FeedForward)
     nn.Module.__init__(new)
+    new.impl = ffn.impl
     new.project_in = _conv_like(ffn.project_in, ffn.project_in.weight[both])
     new.dwconv = _conv_like(ffn.dwconv, ffn.dwconv.weight[both])
     new.project_out = _conv_like(ffn.project_out, ffn.project_out.weight[:, keep])
@@ -100,27 +100,23 @@ class PrunedAttention(nn.Module):
         self.project_out = _conv_like(attn.project_out, attn.project_out.weight[:, q_idx])
         self.temperature = nn.Parameter(attn.temperature.detach()[heads].clone(), requires_grad=False)
         self.n_q = [int(q_keep[h].numel()) for h in heads]
+        self.n_k = c * len(heads)
         self.n_v = [int(v_keep[h].numel()) for h in heads]
-        self.c = c
-        # positions of the kept values among the head's keys; None when all are kept
-        self.v_pos = [None if v_keep[h].numel() == c else v_keep[h].clone() for h in heads]
+        # the heads as one block-diagonal attention (see channel_attention)
+        q_head = torch.repeat_interleave(torch.arange(len(heads)), torch.tensor(self.n_q))
+        k_head = torch.arange(self.n_k) // c
+        self.register_buffer("off_head", q_head[:, None] != k_head[None, :], persistent=False)
+        # the key column of each kept value; None when all are kept
+        v_cols = torch.cat([i * c + v_keep[h] for i, h in enumerate(heads)])
+        self.register_buffer("v_cols", None if v_cols.numel() == self.n_k else v_cols, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, hh, ww = x.shape
-        y = self.qkv_dwconv(self.qkv(x)).flatten(2)
-        nq, nk = sum(self.n_q), self.c * len(self.n_q)
-        q, k, v = y[:, :nq], y[:, nq:nq + nk], y[:, nq + nk:]
-        outs, qo, vo = [], 0, 0
-        for i, (a, b) in enumerate(zip(self.n_q, self.n_v)):
-            qh = F.normalize(q[:, qo:qo + a], dim=-1)
-            kh = F.normalize(k[:, i * self.c:(i + 1) * self.c], dim=-1)
-            attn = (qh @ kh.transpose(-2, -1) * self.temperature[i]).softmax(dim=-1)
-            if self.v_pos[i] is not None:
-                attn = attn[..., self.v_pos[i]]
-            outs.append(attn @ v[:, vo:vo + b])
-            qo, vo = qo + a, vo + b
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, 1)
-        return self.project_out(out.reshape(n, nq, hh, ww))
+        n, _, h, w = x.shape
+        y = self.qkv_dwconv(self.qkv(x)).permute(0, 2, 3, 1).reshape(n, h * w, -1)
+        q, k, v = y.split([sum(self.n_q), self.n_k, sum(self.n_v)], dim=-1)
+        t = self.temperature.reshape(-1).repeat_interleave(torch.tensor(self.n_q))
+        out, _ = channel_attention(q, k, v, t, self.off_head, self.v_cols)
+        return self.project_out(out.reshape(n, h, w, -1).permute(0, 3, 1, 2))
 
 
 def attention_keep(attn: Attention) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int]]:

@@ -77,9 +77,15 @@ def get_preset(name: str) -> Preset:
         raise RestoreLabError(f"unknown model preset {name!r}; valid: {', '.join(preset_names())}") from None
 
 
+# Config keys renamed after weight files were written with them: family -> {old: new}.
+_RENAMED_KEYS = {"promptir": {"layernorm": "impl"}}
+
+
 def config_from_dict(family: str, d: dict):
     """Rebuild a config dataclass from a card/metadata dict; unknown keys are errors."""
     cls = _FAMILIES[family][1]
+    renamed = _RENAMED_KEYS.get(family, {})
+    d = {renamed.get(k, k): v for k, v in d.items()}
     known = {f.name for f in fields(cls)}
     extra = set(d) - known
     if extra:
