@@ -26,3 +26,16 @@ def test_bench_cli_prints_every_number(capsys):
     assert main(["bench", "--presets", "promptir-test", "--steps", "1", "--size", "32", "--ranks", "1"]) == 0
     out = capsys.readouterr().out
     assert "promptir-test" in out and "one thread" in out and "ceiling" in out
+
+
+def test_layout_benchmark_prints_every_measurement():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_layout.py"
+    out = subprocess.run([sys.executable, str(script), "--repeats", "1"], capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout)
+    rows = res["depthwise_backward"] + res["gelu"] + res["attention_core"]
+    assert len(rows) == 11 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))

@@ -105,6 +105,7 @@ class PrunedAttention(nn.Module):
         # the heads as one block-diagonal attention (see channel_attention)
         q_head = torch.repeat_interleave(torch.arange(len(heads)), torch.tensor(self.n_q))
         k_head = torch.arange(self.n_k) // c
+        self.register_buffer("q_head", q_head, persistent=False)
         self.register_buffer("off_head", q_head[:, None] != k_head[None, :], persistent=False)
         # the key column of each kept value; None when all are kept
         v_cols = torch.cat([i * c + v_keep[h] for i, h in enumerate(heads)])
@@ -114,8 +115,7 @@ class PrunedAttention(nn.Module):
         n, _, h, w = x.shape
         y = self.qkv_dwconv(self.qkv(x)).permute(0, 2, 3, 1).reshape(n, h * w, -1)
         q, k, v = y.split([sum(self.n_q), self.n_k, sum(self.n_v)], dim=-1)
-        t = self.temperature.reshape(-1).repeat_interleave(torch.tensor(self.n_q))
-        out, _ = channel_attention(q, k, v, t, self.off_head, self.v_cols)
+        out, _ = channel_attention(q, k, v, self.temperature.reshape(-1)[self.q_head], self.off_head, self.v_cols)
         return self.project_out(out.reshape(n, h, w, -1).permute(0, 3, 1, 2))
 
 
