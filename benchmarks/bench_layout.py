@@ -1,4 +1,4 @@
-"""The layout facts behind PromptIR's fast path, timed on their own (milliseconds, best of N, JSON).
+"""The measurements behind the README's CPU speed section, timed on their own (ms, best of N, JSON).
 
     python benchmarks/bench_layout.py [--threads 1] > benchmarks/results/layout.json
 
@@ -6,7 +6,9 @@
   channels_last in both: what the reference attention's per-head reshapes cost its qkv conv;
 * GELU forward / backward on a strided ``chunk`` half of a channels_last tensor vs a contiguous one;
 * the channel-attention core, forward + backward: autograd through ``channel_attention`` vs the
-  hand-written backward of ``_ChannelAttention`` (shapes of ``promptir-cpu``'s levels, batch 8).
+  hand-written backward of ``_ChannelAttention`` (shapes of ``promptir-cpu``'s levels, batch 8);
+* the fixed cost of a fast ``promptir-cpu`` training step: ATen calls per step (batch 8 of 64²),
+  and seconds per step for batch 8, batch 4 and one 8x8 image on the same threads.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from restorelab.models import create_model  # noqa: E402
 from restorelab.models.promptir import _ChannelAttention, channel_attention  # noqa: E402
 
 CL = torch.channels_last
@@ -79,6 +82,45 @@ def attention_core(c: int, hw: int, heads: int, repeats: int) -> dict:
             "hand_written_ms": best_ms(hand_written, repeats)}
 
 
+def step_overhead(repeats: int) -> dict:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    torch.manual_seed(0)
+    model = create_model("promptir-cpu").to(memory_format=CL)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+
+    def step(batch: int, size: int):
+        x = torch.rand(batch, 3, size, size).contiguous(memory_format=CL)
+
+        def run():
+            loss = (model(x) - x).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return run
+
+    class Count(TorchDispatchMode):  # ATen calls per step, and the share of their time in convolutions
+        calls, total, conv = 0, 0.0, 0.0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            t = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            dt = time.perf_counter() - t
+            Count.calls, Count.total = Count.calls + 1, Count.total + dt
+            if func.overloadpacket.__name__ in ("convolution", "convolution_backward"):
+                Count.conv += dt
+            return out
+
+    run = step(8, 64)
+    run()
+    with Count():
+        run()
+    return {"preset": "promptir-cpu", "aten_calls_per_step": Count.calls,
+            "convolution_share_of_aten_time": Count.conv / Count.total,
+            "step_batch8_64px_ms": best_ms(run, repeats), "step_batch4_64px_ms": best_ms(step(4, 64), repeats),
+            "step_batch1_8px_ms": best_ms(step(1, 8), repeats)}
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
@@ -92,4 +134,5 @@ if __name__ == "__main__":
         "gelu": [gelu(c, hw, r) for c, hw in ((63, 64), (63, 32), (127, 16))],
         "attention_core": [attention_core(c, hw, h, r)
                            for c, hw, h in ((12, 64, 1), (24, 64, 1), (24, 32, 2), (48, 16, 4), (96, 8, 4))],
+        "step_overhead": step_overhead(r),
     }, indent=2))

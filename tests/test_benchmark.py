@@ -39,3 +39,4 @@ def test_layout_benchmark_prints_every_measurement():
     res = json.loads(out.stdout)
     rows = res["depthwise_backward"] + res["gelu"] + res["attention_core"]
     assert len(rows) == 11 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))
+    assert res["step_overhead"]["aten_calls_per_step"] > 1000 and res["step_overhead"]["step_batch1_8px_ms"] > 0

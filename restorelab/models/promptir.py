@@ -109,8 +109,8 @@ class _ChannelAttention(torch.autograd.Function):
     against autograd of the reference form): GEMMs for the pixel-sized products (the
     normalisation terms of q and k ride along as ``baddbmm``'s added input), concatenated into one
     (N, HW, 3C) gradient, so it reaches the convolutions channels_last. Forward + backward are
-    1.2-1.5x faster than autograd through ``channel_attention`` (``benchmarks/bench_layout.py``:
-    its strided norm backward makes extra passes); ~3% of a promptir-cpu training step.
+    1.25-1.6x faster than autograd through ``channel_attention`` (``benchmarks/bench_layout.py``:
+    its strided norm backward makes extra passes); a small part of a training step.
     """
 
     @staticmethod
