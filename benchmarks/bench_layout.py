@@ -7,6 +7,8 @@
 * GELU forward / backward on a strided ``chunk`` half of a channels_last tensor vs a contiguous one;
 * the channel-attention core, forward + backward: autograd through ``channel_attention`` vs the
   hand-written backward of ``_ChannelAttention`` (shapes of ``promptir-cpu``'s levels, batch 8);
+* a 1x1 convolution, forward + backward on one thread for one part of a split batch (4 images):
+  PyTorch's fallback path for batches under 16 vs ``pointwise_conv``'s 16 row blocks (mkldnn);
 * the fixed cost of a fast ``promptir-cpu`` training step: ATen calls per step (batch 8 of 64²),
   and seconds per step for batch 8, batch 4 and one 8x8 image on the same threads.
 """
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from restorelab.models import create_model  # noqa: E402
-from restorelab.models.promptir import _ChannelAttention, channel_attention  # noqa: E402
+from restorelab.models.promptir import _ChannelAttention, channel_attention, pointwise_conv  # noqa: E402
 
 CL = torch.channels_last
 
@@ -82,6 +84,20 @@ def attention_core(c: int, hw: int, heads: int, repeats: int) -> dict:
             "hand_written_ms": best_ms(hand_written, repeats)}
 
 
+def pointwise(c_in: int, c_out: int, hw: int, repeats: int) -> dict:
+    x = torch.rand(4, c_in, hw, hw).contiguous(memory_format=CL).requires_grad_(True)
+    w = torch.rand(c_out, c_in, 1, 1, requires_grad=True)
+    g = torch.rand(4, c_out, hw, hw).contiguous(memory_format=CL)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the row blocks apply on one thread, as in a part of a split batch
+    try:
+        return {"in": c_in, "out": c_out, "size": hw,
+                "fallback_ms": best_ms(lambda: F.conv2d(x, w).backward(g), repeats),
+                "row_blocks_ms": best_ms(lambda: pointwise_conv(x, w, min_pixels=0).backward(g), repeats)}
+    finally:
+        torch.set_num_threads(threads)
+
+
 def step_overhead(repeats: int) -> dict:
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -134,5 +150,7 @@ if __name__ == "__main__":
         "gelu": [gelu(c, hw, r) for c, hw in ((63, 64), (63, 32), (127, 16))],
         "attention_core": [attention_core(c, hw, h, r)
                            for c, hw, h in ((12, 64, 1), (24, 64, 1), (24, 32, 2), (48, 16, 4), (96, 8, 4))],
+        "pointwise_one_thread_batch4": [pointwise(ci, co, hw, r) for ci, co, hw in (
+            (12, 36, 64), (24, 63, 64), (63, 24, 64), (24, 63, 32), (63, 24, 32), (48, 127, 16))],
         "step_overhead": step_overhead(r),
     }, indent=2))

@@ -2,21 +2,23 @@
 
 naive: the official code's form (``impl="reference"``): NCHW tensors, LayerNorm via to_3d +
        hand-written mean/var, per-head reshapes in the attention, ``chunk`` in the feed-forward,
-       torch's default AdamW; autograd on at inference (a plain ``model(x)``).
-fast:  our path (``impl="fast"``, ``restorelab.models.promptir``): channels_last tensors
-       (depthwise convs are ~3x faster in that layout on CPU) kept channels_last through every
-       block, in the forward and the backward; LayerNorm on a channels-last view; the channel
-       attention on the (N, HW, C) view with a hand-written backward; the feed-forward's halves
-       as separate convs; fused AdamW (as ``restorelab.training`` trains); ``torch.inference_mode``
-       at inference.
+       torch's default AdamW, one graph over the cores' intra-op threads; autograd on at
+       inference (a plain ``model(x)``).
+fast:  our path as ``restorelab train`` runs it by default: the fast model (``impl="fast"``,
+       ``restorelab.models.promptir``: channels_last tensors kept channels_last through every
+       block, forward and backward; LayerNorm on a channels-last view; the channel attention on
+       the (N, HW, C) view with a hand-written backward; the feed-forward's halves as separate
+       convs; 1x1 convs on mkldnn at one thread), fused AdamW, and the batch split over one thread
+       per core, one intra-op thread each (``restorelab.training.split``). ``torch.inference_mode``
+       at inference (one image: all cores' intra-op threads).
+ops:   the fast model trained as one graph over the cores' intra-op threads (``--batch-threads 1``).
 ranks: the fast model trained data-parallel by ``ranks`` single-threaded processes (DDP over
        gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
-       2 -m restorelab train --batch-size 4`` trains (within ~5% of two intra-op threads either
-       way, ``benchmarks/results/core.json``).
-1 thread: naive and fast training also timed on one thread. Its seconds per step are the work a
-       step costs with these kernels; ``train_ceiling_speedup`` = naive (all cores) / (fast on one
-       thread / cores) is what the fast path would reach if that work split perfectly over the
-       cores: a bound for any threading or process layout of the same kernels, not for faster kernels.
+       2 -m restorelab train --batch-size 4`` trains.
+1 thread: naive and fast training also timed on one thread, one graph. Its seconds per step are
+       the work a step costs with these kernels; ``train_ceiling_speedup`` = naive (all cores) /
+       (fast on one thread / cores) is what the fast path would reach if that work split perfectly
+       over the cores (the batch split reaches it when half a batch costs half a full one).
 The variants are timed alternately, several times, and the best time of each is kept, so a burst
 of load on the machine hurts all rather than one.
 """
@@ -34,21 +36,25 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from restorelab.models import count_params, create_model
+from restorelab.training.split import BatchSplit
 
 
-def _train_step_time(model, x, y, steps: int, fused: bool) -> float:
+def _train_step_time(model, x, y, steps: int, fused: bool, parts: int = 1) -> float:
     # fused: the single-kernel AdamW our training loop uses; naive: torch's default AdamW, as the
     # official code builds it (on CPU its per-parameter loop)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None)
+    split = BatchSplit(parts)
     best = float("inf")
-    for i in range(steps + 1):
-        t = time.perf_counter()
-        loss = (model(x) - y).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if i:  # the first step warms up allocators and kernels
-            best = min(best, time.perf_counter() - t)
+    try:
+        for i in range(steps + 1):
+            t = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            split.backward(model, x, y)
+            opt.step()
+            if i:  # the first step warms up allocators and kernels
+                best = min(best, time.perf_counter() - t)
+    finally:
+        split.close()
     return best
 
 
@@ -126,17 +132,22 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
     rows = []
     for preset in presets:
         variants = _variants(preset, compile_)
-        train = {k: float("inf") for k in [*variants, "ranks", "naive_1t", "fast_1t"]}
+        train = {k: float("inf") for k in ["naive", "fast", "ops", "ranks", "naive_1t", "fast_1t",
+                                             *(["compiled"] if compile_ else [])]}
         infer = {k: float("inf") for k in variants}
         for _ in range(rounds):
             torch.set_num_threads(cores)
-            for k, (model, cl) in variants.items():
-                fmt = torch.channels_last if cl else torch.contiguous_format
-                x, y = _inputs(batch, patch, fmt)
+            # (name, model, channels_last, batch parts)
+            runs = [("naive", *variants["naive"], 1), ("fast", *variants["fast"], cores), ("ops", *variants["fast"], 1)]
+            if compile_:
+                runs.append(("compiled", *variants["compiled"], 1))
+            for k, model, cl, parts in runs:
+                x, y = _inputs(batch, patch, torch.channels_last if cl else torch.contiguous_format)
                 model.train()
-                train[k] = min(train[k], _train_step_time(model, x, y, steps, fused=cl))
+                train[k] = min(train[k], _train_step_time(model, x, y, steps, fused=cl, parts=parts))
+            for k, (model, cl) in variants.items():
                 img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-                img = img.contiguous(memory_format=fmt)
+                img = img.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
                 model.eval()
                 infer[k] = min(infer[k], _infer_time(model, img, cl, repeats=2))
             torch.set_num_threads(1)
@@ -151,6 +162,7 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
         row = {"preset": preset, "params": count_params(variants["naive"][0])[0],
                "train_naive_it_s": 1 / train["naive"], "train_fast_it_s": 1 / train["fast"],
                "train_speedup": train["naive"] / train["fast"],
+               "train_ops_it_s": 1 / train["ops"], "train_ops_speedup": train["naive"] / train["ops"],
                "train_naive_1thread_s": train["naive_1t"], "train_fast_1thread_s": train["fast_1t"],
                "train_ceiling_speedup": train["naive"] / (train["fast_1t"] / cores),
                "infer_naive_s": infer["naive"], "infer_fast_s": infer["fast"],

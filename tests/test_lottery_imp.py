@@ -258,6 +258,11 @@ def test_run_dirs_from_before_new_fields_resume(run, tmp_path):
     list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())
     meta = json.loads((tmp_path / "lottery.json").read_text())
     del meta["lottery"]["min_density"], meta["lottery"]["final_steps"], meta["lottery"]["score"]  # an older version
+    del meta["train"]["batch_threads"]
     (tmp_path / "lottery.json").write_text(json.dumps(meta))
     assert [r["round"] for r in IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA,
+                                     val_set=VAL).run()] == [0, 1]
+    # how training runs may change on resume, as for a plain training run
+    other = TrainConfig.from_dict({**meta["train"], "threads": 2, "batch_threads": 2})
+    assert [r["round"] for r in IMP(lottery, tmp_path, train=other, dense_run=ref / "round_00", dataset=DATA,
                                      val_set=VAL).run()] == [0, 1]

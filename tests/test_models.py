@@ -118,3 +118,36 @@ def test_unknown_override_is_an_error():
 def test_heads_must_divide_channels():
     with pytest.raises(ValueError):
         create_model("promptir-test", heads=(3, 1, 1, 1))
+
+
+def test_pointwise_conv_as_row_blocks_is_the_same_conv(monkeypatch):
+    """On one thread a large channels_last image runs as 16 row blocks; same numbers, same layout."""
+    import torch.nn.functional as F
+
+    from restorelab.models.promptir import pointwise_conv
+
+    seen = []
+    conv2d = F.conv2d
+    monkeypatch.setattr(F, "conv2d", lambda x, w, *a, **k: seen.append(tuple(x.shape)) or conv2d(x, w, *a, **k))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        for x in (torch.rand(4, 5, 64, 72).contiguous(memory_format=torch.channels_last), torch.rand(1, 5, 32, 8)):
+            x.requires_grad_(True)
+            w = torch.randn(7, 5, 1, 1, requires_grad=True)
+            seen.clear()
+            out = pointwise_conv(x, w)
+            blocks = seen[0][0]
+            ref = conv2d(x, w)
+            assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-6)
+            g = torch.rand_like(ref)
+            got = torch.autograd.grad(out, (x, w), g)
+            want = torch.autograd.grad(ref, (x, w), g)
+            assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(got, want))
+            if x.shape[-1] == 72:
+                assert blocks == 16 and out.is_contiguous(memory_format=torch.channels_last)
+            else:
+                assert blocks == 1  # small or NCHW: the plain conv
+    finally:
+        torch.set_num_threads(threads)

@@ -36,10 +36,12 @@ def state(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_resume_after_kill_is_exact(photos, tmp_path):
-    full = Trainer(cfg_for(photos), tmp_path / "a", progress=False).train()
-    Trainer(cfg_for(photos), tmp_path / "b", progress=False).train(stop_after=4)  # "killed" at step 4
-    resumed = Trainer(cfg_for(photos), tmp_path / "b", progress=False)
+@pytest.mark.parametrize("batch_threads", [1, 2])
+def test_resume_after_kill_is_exact(photos, tmp_path, batch_threads):
+    cfg = cfg_for(photos, batch_threads=batch_threads)
+    full = Trainer(cfg, tmp_path / "a", progress=False).train()
+    Trainer(cfg, tmp_path / "b", progress=False).train(stop_after=4)  # "killed" at step 4
+    resumed = Trainer(cfg, tmp_path / "b", progress=False)
     out = resumed.train()
     assert resumed.step == 6
     for k, v in state(full).items():
@@ -99,7 +101,33 @@ def test_resume_may_change_how_it_runs_not_what_it_computes(photos, tmp_path):
     assert t.step == 2  # resumed from step 1
 
 
+def test_batch_split_gives_the_whole_batch_gradients():
+    from restorelab.models import create_model
+    from restorelab.training.split import BatchSplit
+
+    torch.manual_seed(0)
+    model = create_model("promptir-test").to(memory_format=torch.channels_last)
+    x, y = (torch.rand(3, 3, 16, 24).contiguous(memory_format=torch.channels_last) for _ in range(2))
+    runs = []
+    for parts in (1, 2, 2):
+        model.zero_grad(set_to_none=True)
+        split = BatchSplit(parts)
+        threads = torch.get_num_threads()
+        loss = split.backward(model, x, y)  # 3 samples: parts of 2 and 1, weighted by size
+        split.close()
+        assert torch.get_num_threads() == threads
+        runs.append((loss, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (whole, g1), (split_loss, g2), (again, g3) = runs
+    assert torch.allclose(whole, split_loss, rtol=1e-6)
+    assert all(torch.allclose(g1[n], g2[n], rtol=1e-4, atol=1e-7) for n in g1)
+    assert torch.equal(split_loss, again) and all(torch.equal(g2[n], g3[n]) for n in g2)  # order-independent
+    with pytest.raises(ValueError):
+        BatchSplit(0)
+
+
 def test_bad_config_values():
+    with pytest.raises(RestoreLabError, match="batch_threads"):
+        TrainConfig(batch_threads=-1)
     with pytest.raises(RestoreLabError):
         TrainConfig(patch_size=60)
     with pytest.raises(RestoreLabError):

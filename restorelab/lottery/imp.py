@@ -130,8 +130,12 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
 
 
 def _fixed_part(meta: dict) -> dict:
-    """A run's lottery.json without the fields that may change on resume."""
-    return {**meta, "lottery": {k: v for k, v in meta["lottery"].items() if k not in EXTENDABLE}}
+    """A run's lottery.json without the fields that may change on resume (and how training runs)."""
+    from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
+
+    train = TrainConfig.from_dict(meta["train"]).to_dict()  # runs written before a field existed: its default
+    return {**meta, "lottery": {k: v for k, v in meta["lottery"].items() if k not in EXTENDABLE},
+            "train": {k: v for k, v in train.items() if k not in EXECUTION_FIELDS}}
 
 
 class IMP:

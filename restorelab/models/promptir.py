@@ -78,6 +78,28 @@ class ChannelLayerNorm(nn.Module):
         return t.transpose(1, 2).reshape(n, c, h, w)
 
 
+def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, min_pixels: int = 64 * 64) -> torch.Tensor:
+    """Bias-free 1x1 convolution; on one thread, large channels_last images run as 16+ row blocks.
+
+    PyTorch runs a 1x1 conv on mkldnn only with more than one intra-op thread or a batch of 16+,
+    else on its fallback GEMM path, which is ~1.5x slower (forward + backward) on 64² images
+    (``benchmarks/bench_layout.py``; at 32² the gain is small or negative depending on the channels,
+    at 16² mkldnn is slower: hence the size bound). A 1x1 conv acts
+    on each pixel alone, and a channels_last (N, C, H, W) tensor is (N, H, W, C) in memory, so
+    the same memory viewed as (N*k, C, H/k, W) gives the same output, with no copy either way.
+    Training split over threads of one intra-op thread each (``restorelab.training``) hits this.
+    """
+    if torch.compiler.is_compiling():  # inductor picks its own conv path
+        return F.conv2d(x, weight)
+    n, c, h, w = x.shape
+    k = -(-16 // n)
+    if (n >= 16 or h * w < min_pixels or h % k or torch.get_num_threads() > 1
+            or not x.is_contiguous(memory_format=torch.channels_last)):
+        return F.conv2d(x, weight)
+    rows = x.permute(0, 2, 3, 1).reshape(n * k, h // k, w, c).permute(0, 3, 1, 2)
+    return F.conv2d(rows, weight).permute(0, 2, 3, 1).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
 _NORM_EPS = 1e-12  # F.normalize's
 
 
@@ -167,9 +189,9 @@ class Attention(nn.Module):
         if self.impl == "reference":
             return self._reference(x)
         n, c, h, w = x.shape
-        qkv = self.qkv_dwconv(self.qkv(x)).permute(0, 2, 3, 1).reshape(n, h * w, 3 * c)
+        qkv = self.qkv_dwconv(pointwise_conv(x, self.qkv.weight)).permute(0, 2, 3, 1).reshape(n, h * w, 3 * c)
         out = _ChannelAttention.apply(qkv, self.temperature, self.off_head)  # (N, HW, C)
-        return self.project_out(out.reshape(n, h, w, c).permute(0, 3, 1, 2))
+        return pointwise_conv(out.reshape(n, h, w, c).permute(0, 3, 1, 2), self.project_out.weight)
 
     def _reference(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
@@ -202,12 +224,12 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.impl == "reference":
             x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
-        else:
-            h = self.project_out.in_channels  # not the config's: shrink() removes hidden channels
-            w_in, w_dw = self.project_in.weight, self.dwconv.weight
-            x1 = F.conv2d(F.conv2d(x, w_in[:h]), w_dw[:h], padding=1, groups=h)
-            x2 = F.conv2d(F.conv2d(x, w_in[h:]), w_dw[h:], padding=1, groups=h)
-        return self.project_out(F.gelu(x1) * x2)
+            return self.project_out(F.gelu(x1) * x2)
+        h = self.project_out.in_channels  # not the config's: shrink() removes hidden channels
+        w_in, w_dw = self.project_in.weight, self.dwconv.weight
+        x1 = F.conv2d(pointwise_conv(x, w_in[:h]), w_dw[:h], padding=1, groups=h)
+        x2 = F.conv2d(pointwise_conv(x, w_in[h:]), w_dw[h:], padding=1, groups=h)
+        return pointwise_conv(F.gelu(x1) * x2, self.project_out.weight)
 
 
 class TransformerBlock(nn.Module):

@@ -1,4 +1,4 @@
-"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun)."""
+"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun, batch split over threads)."""
 
 from restorelab.training.config import TrainConfig, add_arguments, from_args
 from restorelab.training.loop import (
@@ -10,6 +10,7 @@ from restorelab.training.loop import (
     make_optimizer,
     setup_distributed,
 )
+from restorelab.training.split import BatchSplit
 
-__all__ = ["TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set", "evaluate_pairs",
+__all__ = ["BatchSplit", "TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set", "evaluate_pairs",
            "from_args", "load_init", "make_optimizer", "setup_distributed"]

@@ -30,7 +30,7 @@ class DictConfig:
 
 
 #: How a run executes, not what it computes: these may change when a run is resumed.
-EXECUTION_FIELDS = ("channels_last", "compile", "threads")
+EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads")
 
 
 @dataclass
@@ -53,7 +53,10 @@ class TrainConfig(DictConfig):
     ckpt_every: int = 250
     channels_last: bool = True
     compile: bool = False  # torch.compile the model (see benchmarks for when it pays)
-    threads: int = 0  # torch intra-op threads per process; 0 = cores / processes
+    threads: int = 0  # cores per process (torch intra-op threads); 0 = cores / processes
+    # threads that each run forward + backward on a share of every batch, one intra-op thread each
+    # (restorelab.training.split); 0 = `threads` of them when training in a single process, 1 = off
+    batch_threads: int = 0
 
     label = "training config"  # not a field: no annotation
 
@@ -63,6 +66,9 @@ class TrainConfig(DictConfig):
         for name in ("patch_size", "batch_size", "steps", "val_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise RestoreLabError(f"{name} must be positive")
+        for name in ("threads", "batch_threads"):
+            if getattr(self, name) < 0:
+                raise RestoreLabError(f"{name} must be >= 0 (0: automatic)")
         if self.patch_size % 8:
             raise RestoreLabError("patch_size must be a multiple of 8")
 

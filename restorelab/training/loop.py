@@ -30,6 +30,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state, save_weights
 from restorelab.models import create_model
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
+from restorelab.training.split import BatchSplit
 
 Masks = dict[str, torch.Tensor]
 
@@ -109,6 +110,10 @@ class Trainer:
         self.progress = progress and self.rank == 0
         threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
         torch.set_num_threads(threads)
+        # automatic: one part per thread when alone (torchrun's ranks already split the batch; and
+        # compiled graphs are not run from several threads)
+        parts = cfg.batch_threads or (threads if self.world == 1 and not cfg.compile else 1)
+        self.split = BatchSplit(min(parts, cfg.batch_size))
         torch.manual_seed(cfg.seed)  # same θ0 on every rank and on every resume
         self.model = create_model(cfg.model)
         if init_state is not None:
@@ -224,9 +229,8 @@ class Trainer:
         t0, losses, t_last = time.time(), [], time.time()
         while self.step < end:
             x, y = self.batch(self.step)
-            loss = (model(x) - y).abs().mean()
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = self.split.backward(model, x, y)
             apply_masks(model if self.world == 1 else model.module, self.masks, grads=True)
             self.opt.step()
             self.sched.step()

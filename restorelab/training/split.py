@@ -1,0 +1,75 @@
+"""Data parallel inside one process: each of k threads runs forward + backward on 1/k of a batch.
+
+On a 2-core CPU this trains our small presets as fast as or faster than one graph whose ops each
+split their work over both cores, and more steadily (``benchmarks/results/core.json``; in the real
+training loop 4.0-4.25 vs 3.2-3.95 steps/s, README "CPU speed"): the ops of a 64² batch are small,
+and two ops at a time, each on one core, waste less than one op at a time on two. It is what two
+``torchrun`` processes do, without the processes: the threads share the model (no copies, no
+all-reduce), and PyTorch releases the GIL inside each op.
+
+The loss of each part is weighted by its share of the batch, so the summed gradients are those
+of the whole batch's mean loss (up to float rounding). Each thread returns its gradients
+(``torch.autograd.grad``) and they are summed in part order, so results do not depend on which
+thread finishes first.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import torch
+from torch import nn
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def l1_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (out - target).abs().mean()
+
+
+class BatchSplit:
+    """``backward(model, x, y)``: the batch's loss, with its gradients added to the parameters' ``.grad``.
+
+    ``parts`` = 1 is the plain single-graph backward on the caller's thread.
+    """
+
+    def __init__(self, parts: int, loss_fn: LossFn = l1_loss):
+        if parts < 1:
+            raise ValueError(f"parts must be >= 1, not {parts}")
+        self.parts, self.loss_fn = parts, loss_fn
+        self._pool = ThreadPoolExecutor(parts, thread_name_prefix="restorelab-split") if parts > 1 else None
+
+    def backward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self._pool is None or len(x) < 2:
+            loss = self.loss_fn(model(x), y)
+            loss.backward()
+            return loss.detach()
+        params = [p for p in model.parameters() if p.requires_grad]
+        xs, ys = x.chunk(self.parts), y.chunk(self.parts)
+
+        def part(i: int):
+            torch.set_num_threads(1)  # per thread: the pool's threads keep their own setting
+            loss = self.loss_fn(model(xs[i]), ys[i]) * (len(xs[i]) / len(x))
+            return loss.detach(), torch.autograd.grad(loss, params, allow_unused=True)
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # also the library-wide settings (MKL) the parts' ops read
+        try:
+            results = list(self._pool.map(part, range(len(xs))))
+        finally:
+            torch.set_num_threads(threads)
+        with torch.no_grad():
+            for p, *grads in zip(params, *(g for _, g in results)):
+                grads = [g for g in grads if g is not None]
+                if not grads:
+                    continue
+                total = grads[0]
+                for g in grads[1:]:
+                    total = total + g
+                p.grad = total if p.grad is None else p.grad + total
+        return sum(loss for loss, _ in results)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
