@@ -74,17 +74,21 @@ def test_theta0_is_the_untrained_init(photos, tmp_path):
     assert not all(torch.equal(final[k], theta0[k]) for k in final)
 
 
-def test_masks_keep_pruned_weights_at_zero(photos, tmp_path):
+@pytest.mark.parametrize("batch_threads", [1, 2])
+def test_masks_keep_pruned_weights_at_zero(photos, tmp_path, batch_threads):
     from restorelab.models import create_model
 
     model = create_model("promptir-test")
     g = torch.Generator().manual_seed(1)
     masks = {n: (torch.rand(p.shape, generator=g) > 0.5).float()
              for n, p in model.named_parameters() if n.endswith("weight")}
-    out = Trainer(cfg_for(photos), tmp_path / "m", masks=masks, progress=False).train()
+    trainer = Trainer(cfg_for(photos, batch_threads=batch_threads), tmp_path / "m", masks=masks, progress=False)
+    out = trainer.train()
     params = dict(out.named_parameters())
     for n, m in masks.items():
         assert torch.all(params[n][m == 0] == 0), n
+        # masked gradients: the optimizer never saw a pruned weight move
+        assert torch.all(trainer.opt.state[params[n]]["exp_avg"][m == 0] == 0), n
     assert any(torch.any(params[n][m == 1] != 0) for n, m in masks.items())
 
 

@@ -227,32 +227,35 @@ class Trainer:
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.model}", dynamic_ncols=True)
         model.train()
         t0, losses, t_last = time.time(), [], time.time()
-        while self.step < end:
-            x, y = self.batch(self.step)
-            self.opt.zero_grad(set_to_none=True)
-            loss = self.split.backward(model, x, y)
-            apply_masks(model if self.world == 1 else model.module, self.masks, grads=True)
-            self.opt.step()
-            self.sched.step()
-            apply_masks(_unwrap(model), self.masks)
-            self.step += 1
-            losses.append(loss.item())
-            if on_step:
-                on_step(self.step, losses[-1])
+        try:
+            while self.step < end:
+                x, y = self.batch(self.step)
+                self.opt.zero_grad(set_to_none=True)
+                loss = self.split.backward(model, x, y)
+                apply_masks(_unwrap(model), self.masks, grads=True)
+                self.opt.step()
+                self.sched.step()
+                apply_masks(_unwrap(model), self.masks)
+                self.step += 1
+                losses.append(loss.item())
+                if on_step:
+                    on_step(self.step, losses[-1])
+                if bar:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                if self.step % 50 == 0 or self.step == end:
+                    now = time.time()
+                    self._log({"step": self.step, "loss": float(np.mean(losses)),
+                               "lr": self.sched.get_last_lr()[0], "steps_per_s": len(losses) / max(now - t_last, 1e-9)})
+                    losses, t_last = [], now
+                if self.step % cfg.ckpt_every == 0 or self.step == end:
+                    self.save_checkpoint()
+                if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                    self.validate()
+        finally:
+            self.split.close()
             if bar:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if self.step % 50 == 0 or self.step == end:
-                now = time.time()
-                self._log({"step": self.step, "loss": float(np.mean(losses)), "lr": self.sched.get_last_lr()[0],
-                           "steps_per_s": len(losses) / max(now - t_last, 1e-9)})
-                losses, t_last = [], now
-            if self.step % cfg.ckpt_every == 0 or self.step == end:
-                self.save_checkpoint()
-            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
-                self.validate()
-        if bar:
-            bar.close()
+                bar.close()
         final = _unwrap(model)
         if self.step >= cfg.steps and self.rank == 0:
             save_weights(final, self.run_dir / "final.safetensors",

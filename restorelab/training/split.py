@@ -38,10 +38,10 @@ class BatchSplit:
         if parts < 1:
             raise ValueError(f"parts must be >= 1, not {parts}")
         self.parts, self.loss_fn = parts, loss_fn
-        self._pool = ThreadPoolExecutor(parts, thread_name_prefix="restorelab-split") if parts > 1 else None
+        self._pool = None  # started on first use, again after close()
 
     def backward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self._pool is None or len(x) < 2:
+        if self.parts == 1 or len(x) < 2:
             loss = self.loss_fn(model(x), y)
             loss.backward()
             return loss.detach()
@@ -53,6 +53,8 @@ class BatchSplit:
             loss = self.loss_fn(model(xs[i]), ys[i]) * (len(xs[i]) / len(x))
             return loss.detach(), torch.autograd.grad(loss, params, allow_unused=True)
 
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.parts, thread_name_prefix="restorelab-split")
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # also the library-wide settings (MKL) the parts' ops read
         try:
@@ -71,5 +73,7 @@ class BatchSplit:
         return sum(loss for loss, _ in results)
 
     def close(self) -> None:
+        """Stop the threads (a later ``backward`` starts new ones)."""
         if self._pool is not None:
             self._pool.shutdown()
+            self._pool = None
