@@ -151,6 +151,7 @@ if __name__ == "__main__":
         "attention_core": [attention_core(c, hw, h, r)
                            for c, hw, h in ((12, 64, 1), (24, 64, 1), (24, 32, 2), (48, 16, 4), (96, 8, 4))],
         "pointwise_one_thread_batch4": [pointwise(ci, co, hw, r) for ci, co, hw in (
-            (12, 36, 64), (24, 63, 64), (63, 24, 64), (24, 63, 32), (63, 24, 32), (48, 127, 16))],
+            (12, 36, 64), (24, 63, 64), (63, 24, 64), (24, 72, 32), (24, 63, 32), (63, 24, 32), (24, 24, 32),
+            (48, 127, 16))],
         "step_overhead": step_overhead(r),
     }, indent=2))

@@ -40,5 +40,5 @@ def test_layout_benchmark_prints_every_measurement():
     out = subprocess.run([sys.executable, str(script), "--repeats", "1"], capture_output=True, text=True, check=True)
     res = json.loads(out.stdout)
     rows = res["depthwise_backward"] + res["gelu"] + res["attention_core"] + res["pointwise_one_thread_batch4"]
-    assert len(rows) == 17 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))
+    assert len(rows) == 19 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))
     assert res["step_overhead"]["aten_calls_per_step"] > 1000 and res["step_overhead"]["step_batch1_8px_ms"] > 0

@@ -133,7 +133,15 @@ def test_pointwise_conv_as_row_blocks_is_the_same_conv(monkeypatch):
     torch.set_num_threads(1)
     try:
         torch.manual_seed(0)
-        for x in (torch.rand(4, 5, 64, 72).contiguous(memory_format=torch.channels_last), torch.rand(1, 5, 32, 8)):
+        cl = torch.channels_last
+        # (input, conv batch expected): 16+ blocks of whole rows for channels_last at 64² and up, else plain
+        cases = [(torch.rand(4, 5, 64, 72).contiguous(memory_format=cl), 16),
+                 (torch.rand(3, 5, 64, 64).contiguous(memory_format=cl), 24),  # 6 blocks per image: 64 % 6
+                 (torch.rand(1, 5, 64, 64), 1),  # NCHW
+                 (torch.rand(1, 5, 32, 8).contiguous(memory_format=cl), 1),  # small
+                 (torch.rand(1, 5, 2, 4096).contiguous(memory_format=cl), 1),  # too few rows to split
+                 (torch.rand(0, 5, 64, 64).contiguous(memory_format=cl), 0)]
+        for x, expected in cases:
             x.requires_grad_(True)
             w = torch.randn(7, 5, 1, 1, requires_grad=True)
             seen.clear()
@@ -141,13 +149,13 @@ def test_pointwise_conv_as_row_blocks_is_the_same_conv(monkeypatch):
             blocks = seen[0][0]
             ref = conv2d(x, w)
             assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-6)
-            g = torch.rand_like(ref)
-            got = torch.autograd.grad(out, (x, w), g)
-            want = torch.autograd.grad(ref, (x, w), g)
-            assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(got, want))
-            if x.shape[-1] == 72:
-                assert blocks == 16 and out.is_contiguous(memory_format=torch.channels_last)
-            else:
-                assert blocks == 1  # small or NCHW: the plain conv
+            if len(x):
+                g = torch.rand_like(ref)
+                got = torch.autograd.grad(out, (x, w), g)
+                want = torch.autograd.grad(ref, (x, w), g)
+                assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in zip(got, want))
+            assert blocks == expected
+            if len(x):  # (an empty tensor's layout is whatever conv2d returns)
+                assert out.is_contiguous(memory_format=cl) == x.is_contiguous(memory_format=cl)
     finally:
         torch.set_num_threads(threads)

@@ -129,6 +129,57 @@ def test_batch_split_gives_the_whole_batch_gradients():
         BatchSplit(0)
 
 
+def test_batch_split_grads_keep_the_parameter_layout_for_fused_adamw():
+    """autograd.grad may return another layout than the parameter's; fused AdamW reads .grad raw."""
+    import copy
+
+    from restorelab.models import create_model
+    from restorelab.training.split import BatchSplit
+
+    torch.manual_seed(0)
+    model = create_model("promptir-test").to(memory_format=torch.channels_last)
+    x, y = (torch.rand(4, 3, 16, 16).contiguous(memory_format=torch.channels_last) for _ in range(2))
+    BatchSplit(2).backward(model, x, y)
+    for n, p in model.named_parameters():  # same memory layout (strides of size-1 dims are free)
+        assert all(a == b for a, b, size in zip(p.grad.stride(), p.stride(), p.shape) if size > 1), n
+    twin = copy.deepcopy(model)  # same weights (deepcopy leaves .grad behind) and the same gradients
+    for p, q in zip(model.parameters(), twin.parameters()):
+        q.grad = p.grad.clone()
+    torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True).step()
+    torch.optim.AdamW(twin.parameters(), lr=1e-2, foreach=False).step()  # the per-tensor reference
+    fused, plain = dict(model.named_parameters()), dict(twin.named_parameters())
+    assert all(torch.allclose(fused[n], plain[n], atol=1e-6) for n in fused)
+
+
+def test_batch_split_errors_propagate_and_refuse_ddp(tmp_path):
+    import torch.distributed as dist
+    from torch import nn
+
+    from restorelab.training.split import BatchSplit
+
+    class Fails(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            if len(x) == 1:
+                raise RuntimeError("part failed")
+            return x * self.w
+
+    threads = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="part failed"):
+        BatchSplit(2).backward(Fails(), torch.rand(3, 2), torch.rand(3, 2))  # parts of 2 and 1
+    assert torch.get_num_threads() == threads
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        ddp = nn.parallel.DistributedDataParallel(Fails())
+        with pytest.raises(ValueError, match="DistributedDataParallel"):
+            BatchSplit(2).backward(ddp, torch.rand(4, 2), torch.rand(4, 2))
+    finally:
+        dist.destroy_process_group()
+
+
 def test_bad_config_values():
     with pytest.raises(RestoreLabError, match="batch_threads"):
         TrainConfig(batch_threads=-1)

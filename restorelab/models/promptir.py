@@ -83,18 +83,20 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, min_pixels: int = 64 *
 
     PyTorch runs a 1x1 conv on mkldnn only with more than one intra-op thread or a batch of 16+,
     else on its fallback GEMM path, which is ~1.5x slower (forward + backward) on 64² images
-    (``benchmarks/bench_layout.py``; at 32² the gain is small or negative depending on the channels,
-    at 16² mkldnn is slower: hence the size bound). A 1x1 conv acts
-    on each pixel alone, and a channels_last (N, C, H, W) tensor is (N, H, W, C) in memory, so
-    the same memory viewed as (N*k, C, H/k, W) gives the same output, with no copy either way.
-    Training split over threads of one intra-op thread each (``restorelab.training``) hits this.
+    (``benchmarks/bench_layout.py``; at 32² mkldnn gains for some channel counts and loses for
+    others, at 16² it is slower: hence the size bound). A 1x1 conv acts on each pixel alone, and a
+    channels_last (N, C, H, W) tensor is (N, H, W, C) in memory, so the same memory viewed as
+    (N*k, C, H/k, W) gives the same output, with no copy either way. Training split over threads of
+    one intra-op thread each (``restorelab.training``) hits this. Callers pass only the weight: the
+    blocks' 1x1 convs are built without bias.
     """
-    if torch.compiler.is_compiling():  # inductor picks its own conv path
-        return F.conv2d(x, weight)
     n, c, h, w = x.shape
-    k = -(-16 // n)
-    if (n >= 16 or h * w < min_pixels or h % k or torch.get_num_threads() > 1
+    if (torch.compiler.is_compiling()  # inductor picks its own conv path
+            or not 0 < n < 16 or h * w < min_pixels or torch.get_num_threads() > 1
             or not x.is_contiguous(memory_format=torch.channels_last)):
+        return F.conv2d(x, weight)
+    k = next((k for k in range(-(-16 // n), h + 1) if h % k == 0), None)  # 16+ blocks of whole rows
+    if k is None:
         return F.conv2d(x, weight)
     rows = x.permute(0, 2, 3, 1).reshape(n * k, h // k, w, c).permute(0, 3, 1, 2)
     return F.conv2d(rows, weight).permute(0, 2, 3, 1).reshape(n, h, w, -1).permute(0, 3, 1, 2)
@@ -131,7 +133,7 @@ class _ChannelAttention(torch.autograd.Function):
     against autograd of the reference form): GEMMs for the pixel-sized products (the
     normalisation terms of q and k ride along as ``baddbmm``'s added input), concatenated into one
     (N, HW, 3C) gradient, so it reaches the convolutions channels_last. Forward + backward are
-    1.25-1.6x faster than autograd through ``channel_attention`` (``benchmarks/bench_layout.py``:
+    1.25-1.5x faster than autograd through ``channel_attention`` (``benchmarks/bench_layout.py``:
     its strided norm backward makes extra passes); a small part of a training step.
     """
 
@@ -171,7 +173,7 @@ class Attention(nn.Module):
     The "fast" form computes the same maths on the (N, HW, C) view of a channels_last tensor
     (``_ChannelAttention``): no copies, and its output and gradients stay channels_last. The
     reference form's per-head reshapes copy to NCHW and hand the convolutions NCHW gradients,
-    which mkldnn runs 2-5x slower than channels_last ones (benchmarks/bench_layout.py).
+    which mkldnn runs 2-4x slower than channels_last ones (benchmarks/bench_layout.py).
     """
 
     def __init__(self, dim: int, heads: int, impl: str = "fast"):
@@ -210,7 +212,7 @@ class FeedForward(nn.Module):
     The "fast" form runs the two halves (gate and value) as separate convolutions with the
     halves of the same weights (depthwise and 1x1 convs act per output channel, so this is the
     same maths): each half is then a contiguous channels_last tensor, where GELU and its
-    backward run 2.4-3.8x faster than on the strided ``chunk`` views of the reference form.
+    backward run 2.3-3.9x faster than on the strided ``chunk`` views of the reference form.
     """
 
     def __init__(self, dim: int, expansion: float, impl: str = "fast"):

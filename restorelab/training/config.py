@@ -55,7 +55,8 @@ class TrainConfig(DictConfig):
     compile: bool = False  # torch.compile the model (see benchmarks for when it pays)
     threads: int = 0  # cores per process (torch intra-op threads); 0 = cores / processes
     # threads that each run forward + backward on a share of every batch, one intra-op thread each
-    # (restorelab.training.split); 0 = `threads` of them when training in a single process, 1 = off
+    # (restorelab.training.split); 0 = `threads` of them when training in a single process without
+    # --compile, else 1 (= off; the only value allowed under torchrun)
     batch_threads: int = 0
 
     label = "training config"  # not a field: no annotation

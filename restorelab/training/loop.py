@@ -10,6 +10,8 @@ A run directory holds:
 Resuming is exact because every training sample is a pure function of (seed, index) and the
 loop keeps no other randomness: a killed run restarted on the same directory ends with the
 same weights as an uninterrupted one.
+(With the same execution settings: ``batch_threads``, ``threads`` or ``compile`` change how sums
+are rounded, so a resume with others computes the same maths but not the same bits.)
 """
 
 from __future__ import annotations
@@ -113,6 +115,9 @@ class Trainer:
         # automatic: one part per thread when alone (torchrun's ranks already split the batch; and
         # compiled graphs are not run from several threads)
         parts = cfg.batch_threads or (threads if self.world == 1 and not cfg.compile else 1)
+        if parts > 1 and self.world > 1:
+            raise RestoreLabError("--batch-threads > 1 does not combine with torchrun's processes (their "
+                                  "all-reduce needs one backward per process); leave it at 0 or 1")
         self.split = BatchSplit(min(parts, cfg.batch_size))
         torch.manual_seed(cfg.seed)  # same θ0 on every rank and on every resume
         self.model = create_model(cfg.model)

@@ -15,7 +15,7 @@ thread finishes first.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable
 
 import torch
@@ -45,31 +45,39 @@ class BatchSplit:
             loss = self.loss_fn(model(x), y)
             loss.backward()
             return loss.detach()
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            # its all-reduce hooks into .backward(); torch.autograd.grad would skip it silently
+            raise ValueError("BatchSplit cannot drive a DistributedDataParallel model; use parts=1 under torchrun")
         params = [p for p in model.parameters() if p.requires_grad]
-        xs, ys = x.chunk(self.parts), y.chunk(self.parts)
+        xs, ys = x.tensor_split(self.parts), y.tensor_split(self.parts)
 
         def part(i: int):
-            torch.set_num_threads(1)  # per thread: the pool's threads keep their own setting
+            # each thread: one intra-op thread (thread-local in torch's OpenMP and MKL settings);
+            # grad mode, autocast and other thread-local state are not carried over from the caller
+            torch.set_num_threads(1)
             loss = self.loss_fn(model(xs[i]), ys[i]) * (len(xs[i]) / len(x))
             return loss.detach(), torch.autograd.grad(loss, params, allow_unused=True)
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.parts, thread_name_prefix="restorelab-split")
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # also the library-wide settings (MKL) the parts' ops read
+        futures = [self._pool.submit(part, i) for i in range(len(xs))]
         try:
-            results = list(self._pool.map(part, range(len(xs))))
+            wait(futures)  # all parts, even if one failed: none may still run on the model after us
+            results = [f.result() for f in futures]
         finally:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads)  # the parts' calls also set the process-wide count
         with torch.no_grad():
             for p, *grads in zip(params, *(g for _, g in results)):
                 grads = [g for g in grads if g is not None]
                 if not grads:
                     continue
-                total = grads[0]
+                # in the parameter's own layout, as .backward() would leave it: autograd.grad returns
+                # whatever layout the op made, and fused AdamW reads .grad as if laid out like the parameter
+                total = torch.empty_like(p).copy_(grads[0])
                 for g in grads[1:]:
-                    total = total + g
-                p.grad = total if p.grad is None else p.grad + total
+                    total.add_(g)
+                p.grad = total if p.grad is None else p.grad.add_(total)
         return sum(loss for loss, _ in results)
 
     def close(self) -> None:
