@@ -4,6 +4,7 @@
     python benchmarks/bench_presets.py > out.json
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ CANDIDATES = {
 }
 
 if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--size", type=int, default=512)
+    a = p.parse_args()
     torch.set_num_threads(2)
     rows = []
     for label, over in CANDIDATES.items():
@@ -33,9 +38,9 @@ if __name__ == "__main__":
         model = create_model("promptir-cpu", **over).to(memory_format=torch.channels_last)
         x = torch.rand(8, 3, 64, 64).contiguous(memory_format=torch.channels_last)
         y = torch.rand(8, 3, 64, 64).contiguous(memory_format=torch.channels_last)
-        train_s = _train_step_time(model.train(), x, y, steps=6)
-        img = torch.rand(1, 3, 512, 512).contiguous(memory_format=torch.channels_last)
+        train_s = _train_step_time(model.train(), x, y, steps=a.steps, fused=True)
+        img = torch.rand(1, 3, a.size, a.size).contiguous(memory_format=torch.channels_last)
         infer_s = _infer_time(model.eval(), img, fast=True, repeats=2)
         rows.append({"candidate": label, "params": count_params(model)[0], "train_it_s": 1 / train_s,
-                     "infer_512_s": infer_s})
+                     f"infer_{a.size}_s": infer_s})
     print(json.dumps({"benchmark": "presets", "threads": 2, "rows": rows}, indent=2))

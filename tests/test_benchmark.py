@@ -30,15 +30,41 @@ def test_bench_cli_prints_every_number(capsys):
     assert "promptir-test" in out and "one thread" in out and "ceiling" in out
 
 
-def test_layout_benchmark_prints_every_measurement():
+def _run_script(name: str, *args: str) -> dict:
     import json
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_layout.py"
-    out = subprocess.run([sys.executable, str(script), "--repeats", "1"], capture_output=True, text=True, check=True)
-    res = json.loads(out.stdout)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / name
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+def test_preset_benchmark_prints_every_candidate():
+    rows = _run_script("bench_presets.py", "--steps", "1", "--size", "32")["rows"]
+    assert len(rows) == 4 and all(r["train_it_s"] > 0 and r["infer_32_s"] > 0 for r in rows)
+
+
+def test_lottery_benchmark_times_dense_and_shrunk():
+    res = _run_script("bench_lottery.py", "--size", "32", "--repeats", "1")
+    assert res["dense_s"] > 0 and res["shrunk_s"] > 0 and res["compact_bytes"] < res["dense_bytes"]
+    assert res["sparsity_all"] == pytest.approx(0.9, abs=0.01) and res["max_abs_diff"] < 1e-4
+
+
+def test_oes_benchmark_times_every_preset():
+    res = _run_script("bench_oes.py", "timing", "--size", "32", "--threads", "1")
+    assert len(res["configs"]) >= 2 and all(c["s_per_step_1t"] > 0 for c in res["configs"])
+
+
+def test_grids_benchmark_times_matrix_and_selection(data_root):
+    res = _run_script("bench_grids.py", "--repeats", "1", "--photos", str(data_root / "test" / "sr" / "Set5"))
+    assert res["matrix_s"] > 0 and res["select_s"] > 0 and res["photos"] == 5
+
+
+def test_layout_benchmark_prints_every_measurement():
+    res = _run_script("bench_layout.py", "--repeats", "1")
     rows = res["depthwise_backward"] + res["gelu"] + res["attention_core"] + res["pointwise_one_thread_batch4"]
     assert len(rows) == 19 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))
     assert res["step_overhead"]["aten_calls_per_step"] > 1000 and res["step_overhead"]["step_batch1_8px_ms"] > 0
