@@ -47,6 +47,14 @@ def test_preset_benchmark_prints_every_candidate():
     assert len(rows) == 4 and all(r["train_it_s"] > 0 and r["infer_32_s"] > 0 for r in rows)
 
 
+def test_steady_benchmark_runs_each_path_in_its_own_process():
+    res = _run_script("bench_steady.py", "--preset", "promptir-test", "--warmup", "1", "--steps", "2", "--rounds", "1")
+    assert [len(v) for v in res["runs"].values()] == [1, 1]
+    (naive,), (fast,) = res["runs"]["naive"], res["runs"]["fast"]
+    assert res["speedup_of_means"] == pytest.approx(fast["mean_it_s"] / naive["mean_it_s"])
+    assert naive["best_it_s"] >= naive["mean_it_s"] > 0 and fast["faults_per_step"] >= 0
+
+
 def test_lottery_benchmark_times_dense_and_shrunk():
     res = _run_script("bench_lottery.py", "--size", "32", "--repeats", "1")
     assert res["dense_s"] > 0 and res["shrunk_s"] > 0 and res["compact_bytes"] < res["dense_bytes"]

@@ -1,0 +1,95 @@
+"""Steady-state training speed, naive vs fast: what a long run sees, not the best step of a short burst.
+
+    python benchmarks/bench_steady.py [--preset promptir-cpu] [--warmup 20] [--steps 40] [--rounds 3]
+        [--mallopt] > benchmarks/results/steady.json
+
+``bench_core.py`` keeps the best of a few steps, all paths in one process. Here every (path, round)
+runs in a fresh process, as a training run has one to itself: ``--warmup`` steps untimed, then
+``--steps`` timed ones, reported as mean, median and best it/s with the minor page faults per step
+(fresh memory the allocator had to take from the OS). The paths take turns, round by round.
+naive and fast are ``restorelab.benchmark``'s (fast = the batch split over the cores, as ``train``).
+``--mallopt`` sets glibc's mmap threshold to 32 MB and its trim threshold to 1 GB in every process
+(freed memory stays in the heap), to show what the allocator costs each path.
+"""
+
+import argparse
+import ctypes
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from restorelab.benchmark import _inputs  # noqa: E402
+from restorelab.models import create_model  # noqa: E402
+from restorelab.training.split import BatchSplit  # noqa: E402
+
+
+def run(preset: str, path: str, warmup: int, steps: int, mallopt: bool) -> dict:
+    if mallopt:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    torch.manual_seed(0)
+    model = create_model(preset, impl="reference")
+    fast = path == "fast"
+    if fast:
+        state = model.state_dict()
+        model = create_model(preset).to(memory_format=torch.channels_last)
+        model.load_state_dict(state)
+    x, y = _inputs(8, 64, torch.channels_last if fast else torch.contiguous_format)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fast or None)
+    split = BatchSplit(cores if fast else 1)
+    times = []
+    try:
+        for i in range(warmup + steps):
+            if i == warmup:
+                faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            t = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            split.backward(model, x, y)
+            opt.step()
+            if i >= warmup:
+                times.append(time.perf_counter() - t)
+    finally:
+        split.close()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return {"mean_it_s": len(times) / sum(times), "median_it_s": 1 / statistics.median(times),
+            "best_it_s": 1 / min(times), "faults_per_step": faults / len(times)}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="promptir-cpu")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--mallopt", action="store_true")
+    a = p.parse_args(argv)
+    runs = {"naive": [], "fast": []}
+    for _ in range(a.rounds):
+        for path in runs:
+            with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
+                runs[path].append(ex.submit(run, a.preset, path, a.warmup, a.steps, a.mallopt).result())
+    mean = {k: statistics.mean(r["mean_it_s"] for r in v) for k, v in runs.items()}
+    res = {"benchmark": "steady", "preset": a.preset, "batch": 8, "patch": 64, "threads": os.cpu_count(),
+           "warmup": a.warmup, "steps": a.steps, "rounds": a.rounds, "mallopt": a.mallopt,
+           "torch": torch.__version__, "runs": runs,
+           "speedup_of_means": mean["fast"] / mean["naive"],
+           "speedup_per_round": [f["mean_it_s"] / n["mean_it_s"] for n, f in zip(runs["naive"], runs["fast"])]}
+    print(json.dumps(res, indent=2))
+    return res
+
+
+if __name__ == "__main__":
+    main()
