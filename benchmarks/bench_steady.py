@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from restorelab.benchmark import _inputs  # noqa: E402
-from restorelab.models import create_model  # noqa: E402
+from restorelab.benchmark import _inputs, _variants  # noqa: E402
 from restorelab.training.split import BatchSplit  # noqa: E402
 
 
@@ -40,13 +39,7 @@ def run(preset: str, path: str, warmup: int, steps: int, mallopt: bool) -> dict:
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
-    torch.manual_seed(0)
-    model = create_model(preset, impl="reference")
-    fast = path == "fast"
-    if fast:
-        state = model.state_dict()
-        model = create_model(preset).to(memory_format=torch.channels_last)
-        model.load_state_dict(state)
+    model, fast = _variants(preset, compile_=False)[path]
     x, y = _inputs(8, 64, torch.channels_last if fast else torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fast or None)
     split = BatchSplit(cores if fast else 1)
