@@ -69,6 +69,10 @@ def main(argv=None) -> dict:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--mallopt", action="store_true")
     a = p.parse_args(argv)
+    if a.steps < 1 or a.warmup < 0 or a.rounds < 1:
+        p.error("--steps and --rounds must be >= 1, --warmup >= 0")
+    if a.mallopt and not sys.platform.startswith("linux"):
+        p.error("--mallopt needs glibc (Linux)")
     runs = {"naive": [], "fast": []}
     for _ in range(a.rounds):
         for path in runs:
