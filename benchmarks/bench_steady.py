@@ -7,7 +7,8 @@
 runs in a fresh process, as a training run has one to itself: ``--warmup`` steps untimed, then
 ``--steps`` timed ones, reported as mean, median and best it/s with the minor page faults per step
 (fresh memory the allocator had to take from the OS). The paths take turns, round by round.
-naive and fast are ``restorelab.benchmark``'s (fast = the batch split over the cores, as ``train``).
+naive and fast are ``restorelab.benchmark``'s (fast = the batch split over the cores, as ``train``;
+bf16 = fast with ``train --precision bf16``).
 ``--mallopt`` sets glibc's mmap threshold to 32 MB and its trim threshold to 1 GB in every process
 (freed memory stays in the heap), to show what the allocator costs each path.
 """
@@ -28,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from restorelab.benchmark import _inputs, _variants  # noqa: E402
-from restorelab.training.split import BatchSplit  # noqa: E402
+from restorelab.benchmark import _inputs, _stepper, _variants  # noqa: E402
+from restorelab.training.precision import native_bf16  # noqa: E402
 
 
 def run(preset: str, path: str, warmup: int, steps: int, mallopt: bool) -> dict:
@@ -39,23 +40,18 @@ def run(preset: str, path: str, warmup: int, steps: int, mallopt: bool) -> dict:
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
-    model, fast = _variants(preset, compile_=False)[path]
+    model, fast = _variants(preset, compile_=False)["naive" if path == "naive" else "fast"]
     x, y = _inputs(8, 64, torch.channels_last if fast else torch.contiguous_format)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fast or None)
-    split = BatchSplit(cores if fast else 1)
     times = []
-    try:
+    precision = "bf16" if path == "bf16" else "fp32"
+    with _stepper(model, fused=fast, parts=cores if fast else 1, precision=precision) as step:
         for i in range(warmup + steps):
             if i == warmup:
                 faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            split.backward(model, x, y)
-            opt.step()
+            step(x, y)
             if i >= warmup:
                 times.append(time.perf_counter() - t)
-    finally:
-        split.close()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return {"mean_it_s": len(times) / sum(times), "median_it_s": 1 / statistics.median(times),
             "best_it_s": 1 / min(times), "faults_per_step": faults / len(times)}
@@ -73,7 +69,7 @@ def main(argv=None) -> dict:
         p.error("--steps and --rounds must be >= 1, --warmup >= 0")
     if a.mallopt and not sys.platform.startswith("linux"):
         p.error("--mallopt needs glibc (Linux)")
-    runs = {"naive": [], "fast": []}
+    runs = {"naive": [], "fast": [], "bf16": []}
     for _ in range(a.rounds):
         for path in runs:
             with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
@@ -81,9 +77,11 @@ def main(argv=None) -> dict:
     mean = {k: statistics.mean(r["mean_it_s"] for r in v) for k, v in runs.items()}
     res = {"benchmark": "steady", "preset": a.preset, "batch": 8, "patch": 64, "threads": os.cpu_count(),
            "warmup": a.warmup, "steps": a.steps, "rounds": a.rounds, "mallopt": a.mallopt,
-           "torch": torch.__version__, "runs": runs,
+           "torch": torch.__version__, "native_bf16": native_bf16(), "runs": runs,
            "speedup_of_means": mean["fast"] / mean["naive"],
-           "speedup_per_round": [f["mean_it_s"] / n["mean_it_s"] for n, f in zip(runs["naive"], runs["fast"])]}
+           "speedup_per_round": [f["mean_it_s"] / n["mean_it_s"] for n, f in zip(runs["naive"], runs["fast"])],
+           "bf16_speedup_of_means": mean["bf16"] / mean["naive"],
+           "bf16_speedup_per_round": [b["mean_it_s"] / n["mean_it_s"] for n, b in zip(runs["naive"], runs["bf16"])]}
     print(json.dumps(res, indent=2))
     return res
 

@@ -11,6 +11,9 @@ fast:  our path as ``restorelab train`` runs it by default: the fast model (``im
        convs; 1x1 convs on mkldnn at one thread), fused AdamW, and the batch split over one thread
        per core, one intra-op thread each (``restorelab.training.split``). ``torch.inference_mode``
        at inference (one image: all cores' intra-op threads).
+bf16:  the fast path with ``restorelab train --precision bf16``: forward + backward on a bfloat16
+       copy of the model, the fused AdamW update on its float32 weights
+       (``restorelab.training.precision``; training only, inference stays float32).
 ops:   the fast model trained as one graph over the cores' intra-op threads (``--batch-threads 1``).
 ranks: the fast model trained data-parallel by ``ranks`` single-threaded processes (DDP over
        gloo, ``batch / ranks`` each: the same update as one batch), as ``torchrun --nproc_per_node
@@ -25,6 +28,7 @@ of load on the machine hurts all rather than one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -36,25 +40,42 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from restorelab.models import count_params, create_model
+from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
 
 
-def _train_step_time(model, x, y, steps: int, fused: bool, parts: int = 1) -> float:
+@contextlib.contextmanager
+def _stepper(model, fused: bool, parts: int = 1, precision: str = "fp32"):
+    """Yields ``step(x, y)``: one training step (zero grads, forward + backward, AdamW update)."""
     # fused: the single-kernel AdamW our training loop uses; naive: torch's default AdamW, as the
     # official code builds it (on CPU its per-parameter loop)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None)
+    shadow = Bf16Shadow(model) if precision == "bf16" else None  # as Trainer does
     split = BatchSplit(parts)
-    best = float("inf")
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        split.backward(shadow.model if shadow else model, x, y)
+        if shadow:
+            shadow.grads_to_master()
+        opt.step()
+        if shadow:
+            shadow.sync()
+
     try:
-        for i in range(steps + 1):
-            t = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            split.backward(model, x, y)
-            opt.step()
-            if i:  # the first step warms up allocators and kernels
-                best = min(best, time.perf_counter() - t)
+        yield step
     finally:
         split.close()
+
+
+def _train_step_time(model, x, y, steps: int, fused: bool, parts: int = 1, precision: str = "fp32") -> float:
+    best = float("inf")
+    with _stepper(model, fused, parts, precision) as step:
+        for i in range(steps + 1):
+            t = time.perf_counter()
+            step(x, y)
+            if i:  # the first step warms up allocators and kernels
+                best = min(best, time.perf_counter() - t)
     return best
 
 
@@ -132,19 +153,21 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
     rows = []
     for preset in presets:
         variants = _variants(preset, compile_)
-        train = {k: float("inf") for k in ["naive", "fast", "ops", "ranks", "naive_1t", "fast_1t",
+        train = {k: float("inf") for k in ["naive", "fast", "bf16", "ops", "ranks", "naive_1t", "fast_1t",
                                              *(["compiled"] if compile_ else [])]}
         infer = {k: float("inf") for k in variants}
         for _ in range(rounds):
             torch.set_num_threads(cores)
-            # (name, model, channels_last, batch parts)
-            runs = [("naive", *variants["naive"], 1), ("fast", *variants["fast"], cores), ("ops", *variants["fast"], 1)]
+            # (name, model, channels_last, batch parts, precision)
+            runs = [("naive", *variants["naive"], 1, "fp32"), ("fast", *variants["fast"], cores, "fp32"),
+                    ("bf16", *variants["fast"], cores, "bf16"), ("ops", *variants["fast"], 1, "fp32")]
             if compile_:
-                runs.append(("compiled", *variants["compiled"], 1))
-            for k, model, cl, parts in runs:
+                runs.append(("compiled", *variants["compiled"], 1, "fp32"))
+            for k, model, cl, parts, precision in runs:
                 x, y = _inputs(batch, patch, torch.channels_last if cl else torch.contiguous_format)
                 model.train()
-                train[k] = min(train[k], _train_step_time(model, x, y, steps, fused=cl, parts=parts))
+                train[k] = min(train[k], _train_step_time(model, x, y, steps, fused=cl, parts=parts,
+                                                          precision=precision))
             for k, (model, cl) in variants.items():
                 img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
                 img = img.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
@@ -162,6 +185,7 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
         row = {"preset": preset, "params": count_params(variants["naive"][0])[0],
                "train_naive_it_s": 1 / train["naive"], "train_fast_it_s": 1 / train["fast"],
                "train_speedup": train["naive"] / train["fast"],
+               "train_bf16_it_s": 1 / train["bf16"], "train_bf16_speedup": train["naive"] / train["bf16"],
                "train_ops_it_s": 1 / train["ops"], "train_ops_speedup": train["naive"] / train["ops"],
                "train_naive_1thread_s": train["naive_1t"], "train_fast_1thread_s": train["fast_1t"],
                "train_ceiling_speedup": train["naive"] / (train["fast_1t"] / cores),
@@ -174,4 +198,4 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
         rows.append(row)
     return {"benchmark": "core", "threads": cores, "ranks": ranks, "batch": batch, "patch": patch,
             "infer_size": size, "torch": torch.__version__, "machine": platform.machine(),
-            "cpus": os.cpu_count(), "presets": rows}
+            "cpus": os.cpu_count(), "native_bf16": native_bf16(), "presets": rows}

@@ -8,14 +8,16 @@ from restorelab.benchmark import run_core_benchmark
 def test_core_benchmark_reports_every_path():
     res = run_core_benchmark(["promptir-test"], steps=1, size=32, batch=4, patch=16, rounds=1, ranks=2)
     (row,) = res["presets"]
-    for k in ("train_naive_it_s", "train_fast_it_s", "train_ops_it_s", "train_ranks_it_s", "infer_naive_s",
-              "infer_fast_s"):
+    for k in ("train_naive_it_s", "train_fast_it_s", "train_bf16_it_s", "train_ops_it_s", "train_ranks_it_s",
+              "infer_naive_s", "infer_fast_s"):
         assert row[k] > 0, k
     assert row["train_naive_1thread_s"] > 0 and row["train_fast_1thread_s"] > 0
     assert row["train_ceiling_speedup"] == pytest.approx(
         res["threads"] / row["train_naive_it_s"] / row["train_fast_1thread_s"])
     assert row["train_ranks_speedup"] == pytest.approx(row["train_ranks_it_s"] / row["train_naive_it_s"])
     assert row["train_ops_speedup"] == pytest.approx(row["train_ops_it_s"] / row["train_naive_it_s"])
+    assert row["train_bf16_speedup"] == pytest.approx(row["train_bf16_it_s"] / row["train_naive_it_s"])
+    assert isinstance(res["native_bf16"], bool)
     assert res["ranks"] == 2 and "train_ranks_it_s" not in run_core_benchmark(
         ["promptir-test"], steps=1, size=32, batch=4, patch=16, rounds=1, ranks=1)["presets"][0]
     with pytest.raises(ValueError, match="split"):
@@ -27,7 +29,7 @@ def test_bench_cli_prints_every_number(capsys):
 
     assert main(["bench", "--presets", "promptir-test", "--steps", "1", "--size", "32", "--ranks", "1"]) == 0
     out = capsys.readouterr().out
-    assert "promptir-test" in out and "one thread" in out and "ceiling" in out
+    assert "promptir-test" in out and "one thread" in out and "ceiling" in out and "bf16" in out
 
 
 def _run_script(name: str, *args: str) -> dict:
@@ -49,9 +51,10 @@ def test_preset_benchmark_prints_every_candidate():
 
 def test_steady_benchmark_runs_each_path_in_its_own_process():
     res = _run_script("bench_steady.py", "--preset", "promptir-test", "--warmup", "1", "--steps", "2", "--rounds", "1")
-    assert [len(v) for v in res["runs"].values()] == [1, 1]
-    (naive,), (fast,) = res["runs"]["naive"], res["runs"]["fast"]
+    assert [len(v) for v in res["runs"].values()] == [1, 1, 1]
+    (naive,), (fast,), (bf16,) = res["runs"]["naive"], res["runs"]["fast"], res["runs"]["bf16"]
     assert res["speedup_of_means"] == pytest.approx(fast["mean_it_s"] / naive["mean_it_s"])
+    assert res["bf16_speedup_of_means"] == pytest.approx(bf16["mean_it_s"] / naive["mean_it_s"])
     assert naive["best_it_s"] >= naive["mean_it_s"] > 0 and fast["faults_per_step"] >= 0
 
 
@@ -76,3 +79,24 @@ def test_layout_benchmark_prints_every_measurement():
     rows = res["depthwise_backward"] + res["gelu"] + res["attention_core"] + res["pointwise_one_thread_batch4"]
     assert len(rows) == 19 and all(v > 0 for r in rows for k, v in r.items() if k.endswith("_ms"))
     assert res["step_overhead"]["aten_calls_per_step"] > 1000 and res["step_overhead"]["step_batch1_8px_ms"] > 0
+
+
+@pytest.mark.slow  # three short trainings with validation, twice
+def test_precision_benchmark_trains_three_ways_and_resumes(tmp_path):
+    import numpy as np
+
+    from restorelab.io import save_png
+
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        save_png(tmp_path / "data" / "train" / "clean" / f"p{i}.png", rng.random((72, 72, 3)) * 0.5 + 0.25)
+    args = ("--model", "promptir-test", "--steps", "2", "--val-every", "1", "--warmup-steps", "1",
+            "--runs-dir", str(tmp_path / "runs"), "--data", str(tmp_path / "data"))
+    res = _run_script("bench_precision.py", *args)
+    assert set(res["runs"]) == {"fp32", "bf16", "fp32-one-graph"}
+    assert all([v["step"] for v in r["val"]] == [1, 2] for r in res["runs"].values())
+    assert res["runs"]["bf16"]["config"]["precision"] == "bf16"
+    end = {k: r["val"][-1]["per_task"]["derain"]["psnr"] for k, r in res["runs"].items()}
+    assert res["minus_fp32"]["bf16"]["derain"]["psnr"] == end["bf16"] - end["fp32"]
+    again = _run_script("bench_precision.py", *args)  # resumed from the finished runs, not retrained
+    assert again["final_mean_psnr"] == res["final_mean_psnr"]

@@ -36,9 +36,9 @@ def state(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("batch_threads", [1, 2])
-def test_resume_after_kill_is_exact(photos, tmp_path, batch_threads):
-    cfg = cfg_for(photos, batch_threads=batch_threads)
+@pytest.mark.parametrize("batch_threads,precision", [(1, "fp32"), (2, "fp32"), (2, "bf16")])
+def test_resume_after_kill_is_exact(photos, tmp_path, batch_threads, precision):
+    cfg = cfg_for(photos, batch_threads=batch_threads, precision=precision)
     full = Trainer(cfg, tmp_path / "a", progress=False).train()
     Trainer(cfg, tmp_path / "b", progress=False).train(stop_after=4)  # "killed" at step 4
     resumed = Trainer(cfg, tmp_path / "b", progress=False)
@@ -74,17 +74,19 @@ def test_theta0_is_the_untrained_init(photos, tmp_path):
     assert not all(torch.equal(final[k], theta0[k]) for k in final)
 
 
-@pytest.mark.parametrize("batch_threads", [1, 2])
-def test_masks_keep_pruned_weights_at_zero(photos, tmp_path, batch_threads):
+@pytest.mark.parametrize("batch_threads,precision", [(1, "fp32"), (2, "fp32"), (2, "bf16")])
+def test_masks_keep_pruned_weights_at_zero(photos, tmp_path, batch_threads, precision):
     from restorelab.models import create_model
 
     model = create_model("promptir-test")
     g = torch.Generator().manual_seed(1)
     masks = {n: (torch.rand(p.shape, generator=g) > 0.5).float()
              for n, p in model.named_parameters() if n.endswith("weight")}
-    trainer = Trainer(cfg_for(photos, batch_threads=batch_threads), tmp_path / "m", masks=masks, progress=False)
+    trainer = Trainer(cfg_for(photos, batch_threads=batch_threads, precision=precision), tmp_path / "m",
+                      masks=masks, progress=False)
     out = trainer.train()
     params = dict(out.named_parameters())
+    assert all(p.dtype == torch.float32 for p in params.values())  # bf16 runs keep float32 weights
     for n, m in masks.items():
         assert torch.all(params[n][m == 0] == 0), n
         # masked gradients: the optimizer never saw a pruned weight move
@@ -100,7 +102,7 @@ def test_other_config_in_same_run_dir_is_refused(photos, tmp_path):
 
 def test_resume_may_change_how_it_runs_not_what_it_computes(photos, tmp_path):
     Trainer(cfg_for(photos, threads=2), tmp_path / "r", progress=False).train(stop_after=1)
-    t = Trainer(cfg_for(photos, threads=1, channels_last=False), tmp_path / "r", progress=False)
+    t = Trainer(cfg_for(photos, threads=1, channels_last=False, precision="bf16"), tmp_path / "r", progress=False)
     t.train(stop_after=1)
     assert t.step == 2  # resumed from step 1
 
@@ -187,17 +189,20 @@ def test_bad_config_values():
         TrainConfig(patch_size=60)
     with pytest.raises(RestoreLabError):
         TrainConfig(optimizer="sgd")
+    with pytest.raises(RestoreLabError, match="precision"):
+        TrainConfig(precision="fp16")
     with pytest.raises(RestoreLabError, match="unknown"):
         TrainConfig.from_dict({"stepz": 3})
 
 
-def test_ddp_two_gloo_ranks_end_identical(photos, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_ddp_two_gloo_ranks_end_identical(photos, tmp_path, precision):
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "restorelab", "train", "--model", "promptir-test", "--data-dir", str(photos),
            "--val-count", "1", "--patch-size", "16", "--batch-size", "2", "--steps", "3", "--warmup-steps", "1",
            "--val-every", "100", "--ckpt-every", "100", "--val-size", "32", "--threads", "1",
-           "--run-dir", str(run), "--rank-weights", "--json"]
+           "--run-dir", str(run), "--rank-weights", "--json", "--precision", precision]
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]

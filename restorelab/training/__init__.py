@@ -1,4 +1,5 @@
-"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun, batch split over threads)."""
+"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun, batch split over threads,
+bf16 mixed precision)."""
 
 from restorelab.training.config import TrainConfig, add_arguments, from_args
 from restorelab.training.loop import (
@@ -10,7 +11,8 @@ from restorelab.training.loop import (
     make_optimizer,
     setup_distributed,
 )
+from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
 
-__all__ = ["BatchSplit", "TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set", "evaluate_pairs",
-           "from_args", "load_init", "make_optimizer", "setup_distributed"]
+__all__ = ["BatchSplit", "Bf16Shadow", "TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set",
+           "evaluate_pairs", "from_args", "load_init", "make_optimizer", "native_bf16", "setup_distributed"]

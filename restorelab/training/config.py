@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.precision import PRECISIONS
 
 DEFAULT_DATA = "../shared/datasets"
 
@@ -30,7 +31,7 @@ class DictConfig:
 
 
 #: How a run executes, not what it computes: these may change when a run is resumed.
-EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads")
+EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads", "precision")
 
 
 @dataclass
@@ -58,12 +59,17 @@ class TrainConfig(DictConfig):
     # (restorelab.training.split); 0 = `threads` of them when training in a single process without
     # --compile, else 1 (= off; the only value allowed under torchrun)
     batch_threads: int = 0
+    # fp32 | bf16: forward + backward on a bfloat16 copy of the model, float32 weights and optimizer
+    # (restorelab.training.precision; faster only on CPUs with native bf16)
+    precision: str = "fp32"
 
     label = "training config"  # not a field: no annotation
 
     def __post_init__(self):
         if self.optimizer not in ("adamw", "adam"):
             raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
+        if self.precision not in PRECISIONS:
+            raise RestoreLabError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         for name in ("patch_size", "batch_size", "steps", "val_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise RestoreLabError(f"{name} must be positive")

@@ -10,8 +10,8 @@ A run directory holds:
 Resuming is exact because every training sample is a pure function of (seed, index) and the
 loop keeps no other randomness: a killed run restarted on the same directory ends with the
 same weights as an uninterrupted one.
-(With the same execution settings: ``batch_threads``, ``threads`` or ``compile`` change how sums
-are rounded, so a resume with others computes the same maths but not the same bits.)
+(With the same execution settings: ``batch_threads``, ``threads``, ``compile`` or ``precision``
+change how sums are rounded, so a resume with others computes the same maths but not the same bits.)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state, save_weights
 from restorelab.models import create_model
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
+from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
 
 Masks = dict[str, torch.Tensor]
@@ -96,11 +97,6 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "_orig_mod", model)
-    return getattr(model, "module", model)
-
-
 class Trainer:
     """Trains ``cfg.model`` in ``run_dir``; ``masks`` keep pruned weights at zero throughout."""
 
@@ -127,6 +123,8 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt, self.sched = make_optimizer(self.model, cfg)
+        if cfg.precision == "bf16" and not native_bf16() and self.rank == 0:
+            warnings.warn("--precision bf16 on a CPU without native bfloat16: expect it slower than fp32")
         self.step = 0
         self.dataset = dataset
         self.val_set = val_set
@@ -160,7 +158,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
-        _atomic_torch_save({"model": _unwrap(self.model).state_dict(), "opt": self.opt.state_dict(),
+        _atomic_torch_save({"model": self.model.state_dict(), "opt": self.opt.state_dict(),
                             "sched": self.sched.state_dict(), "step": self.step, "run_steps": self.cfg.steps},
                            self._ckpt_path())
 
@@ -219,7 +217,9 @@ class Trainer:
         """Run to ``cfg.steps`` (or ``stop_after`` more steps, to simulate a kill in tests)."""
         self._start()
         cfg = self.cfg
-        model = self.model
+        # bf16: forward + backward on a bfloat16 copy, the update on self.model (float32)
+        shadow = Bf16Shadow(self.model) if cfg.precision == "bf16" else None
+        model = shadow.model if shadow else self.model
         if self.world > 1:
             model = nn.parallel.DistributedDataParallel(model)
         if cfg.compile:
@@ -237,10 +237,14 @@ class Trainer:
                 x, y = self.batch(self.step)
                 self.opt.zero_grad(set_to_none=True)
                 loss = self.split.backward(model, x, y)
-                apply_masks(_unwrap(model), self.masks, grads=True)
+                if shadow:
+                    shadow.grads_to_master()
+                apply_masks(self.model, self.masks, grads=True)
                 self.opt.step()
                 self.sched.step()
-                apply_masks(_unwrap(model), self.masks)
+                apply_masks(self.model, self.masks)
+                if shadow:
+                    shadow.sync()
                 self.step += 1
                 losses.append(loss.item())
                 if on_step:
@@ -261,7 +265,7 @@ class Trainer:
             self.split.close()
             if bar:
                 bar.close()
-        final = _unwrap(model)
+        final = self.model
         if self.step >= cfg.steps and self.rank == 0:
             save_weights(final, self.run_dir / "final.safetensors",
                          {"steps": self.step, "train_config": json.dumps(cfg.to_dict())})
@@ -276,7 +280,7 @@ class Trainer:
 
         if self.val_set is None:
             self.val_set = build_val_set(self.cfg)
-        model = _unwrap(self.model)
+        model = self.model
         res = evaluate_pairs(lambda img: run_model(model, img), self.val_set)
         rec = {"step": self.step, "val": res,
                "val_mean_psnr": float(np.mean([r["psnr"] for r in res.values()])) if res else None}
