@@ -81,7 +81,6 @@ def test_layout_benchmark_prints_every_measurement():
     assert res["step_overhead"]["aten_calls_per_step"] > 1000 and res["step_overhead"]["step_batch1_8px_ms"] > 0
 
 
-@pytest.mark.slow  # three short trainings with validation, twice
 def test_precision_benchmark_trains_three_ways_and_resumes(tmp_path):
     import numpy as np
 
@@ -96,7 +95,12 @@ def test_precision_benchmark_trains_three_ways_and_resumes(tmp_path):
     assert set(res["runs"]) == {"fp32", "bf16", "fp32-one-graph"}
     assert all([v["step"] for v in r["val"]] == [1, 2] for r in res["runs"].values())
     assert res["runs"]["bf16"]["config"]["precision"] == "bf16"
-    end = {k: r["val"][-1]["per_task"]["derain"]["psnr"] for k, r in res["runs"].items()}
-    assert res["minus_fp32"]["bf16"]["derain"]["psnr"] == end["bf16"] - end["fp32"]
-    again = _run_script("bench_precision.py", *args)  # resumed from the finished runs, not retrained
-    assert again["final_mean_psnr"] == res["final_mean_psnr"]
+    assert res["minus_fp32"]["bf16"]["derain"]["psnr"] != 0  # bf16 rounds otherwise than float32
+
+    def steps_logged():
+        return [sum('"loss"' in line for line in (tmp_path / "runs" / k / "log.jsonl").read_text().splitlines())
+                for k in res["runs"]]
+
+    before = steps_logged()
+    again = _run_script("bench_precision.py", *args)  # the finished runs are read back, not retrained
+    assert steps_logged() == before and again["final_mean_psnr"] == res["final_mean_psnr"]

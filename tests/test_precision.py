@@ -72,5 +72,17 @@ def test_sync_rounds_the_updated_weights_into_the_copy():
         assert torch.equal(s, p.bfloat16())
 
 
-def test_native_bf16_is_a_bool():
-    assert isinstance(native_bf16(), bool)
+def test_native_bf16_reads_the_cpu_flags(tmp_path):
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/cpuinfo's format")
+    for name, flags, expected in [("avx512", "fpu avx2 avx512f avx512_bf16 sha_ni", True),
+                                  ("amx", "fpu avx2 amx_bf16 amx_tile", True),
+                                  ("none", "fpu avx2 avx512f avx512_vnni", False)]:
+        f = tmp_path / name
+        f.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+        assert native_bf16(str(f)) is expected, name
+    assert native_bf16(str(tmp_path / "missing")) is False

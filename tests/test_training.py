@@ -103,8 +103,17 @@ def test_other_config_in_same_run_dir_is_refused(photos, tmp_path):
 def test_resume_may_change_how_it_runs_not_what_it_computes(photos, tmp_path):
     Trainer(cfg_for(photos, threads=2), tmp_path / "r", progress=False).train(stop_after=1)
     t = Trainer(cfg_for(photos, threads=1, channels_last=False, precision="bf16"), tmp_path / "r", progress=False)
-    t.train(stop_after=1)
+    out = t.train(stop_after=1)
     assert t.step == 2  # resumed from step 1
+    assert all(p.dtype == torch.float32 for p in out.parameters())
+    log = [json.loads(l) for l in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    (change,) = [r for r in log if r.get("event") == "execution-change"]
+    assert change == {"event": "execution-change", "step": 1,
+                      "changed": {"channels_last": [True, False], "precision": ["fp32", "bf16"], "threads": [2, 1]}}
+    Trainer(cfg_for(photos, threads=1, channels_last=False, precision="bf16"), tmp_path / "r", progress=False).train(
+        stop_after=1)  # the same settings again: nothing new to record
+    log = [json.loads(l) for l in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert len([r for r in log if r.get("event") == "execution-change"]) == 1
 
 
 def test_batch_split_gives_the_whole_batch_gradients():
@@ -247,8 +256,11 @@ def test_ship_writes_weights_theta0_and_card(photos, tmp_path):
     from restorelab.inference import load_model, shipped_names
     from restorelab.training.export import ship_dense
 
-    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train(stop_after=3)
+    Trainer(cfg_for(photos, precision="bf16"), tmp_path / "r", progress=False).train()  # resumed in bf16
     card = ship_dense(tmp_path / "r", "toy", ["python -m restorelab train ..."], weights_dir=tmp_path / "w")
+    assert [r["changed"] for r in card["train"]["execution_changes"]] == [{"precision": ["fp32", "bf16"]}]
+    assert card["train"]["config"]["precision"] == "bf16"
     assert shipped_names(tmp_path / "w") == ["toy"]  # θ0 has no card, so it is not a model
     assert (tmp_path / "w" / "toy.theta0.safetensors").exists()
     assert card["preset"] == "promptir-test" and card["train"]["steps"] == 6

@@ -70,6 +70,8 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
             "train": {"config": cfg.to_dict(), "commands": commands, "steps": cfg.steps,
                       "train_seconds": round(train_seconds(records)),
                       "reschedules": [r for r in records if r.get("event") == "reschedule"],
+                      # e.g. resumed with another --precision: the config above holds the last settings
+                      "execution_changes": [r for r in records if r.get("event") == "execution-change"],
                       "last_validation": vals[-1] if vals else None,
                       "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds"},
             "file_bytes": (out / f"{name}.safetensors").stat().st_size}

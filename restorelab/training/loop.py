@@ -10,8 +10,9 @@ A run directory holds:
 Resuming is exact because every training sample is a pure function of (seed, index) and the
 loop keeps no other randomness: a killed run restarted on the same directory ends with the
 same weights as an uninterrupted one.
-(With the same execution settings: ``batch_threads``, ``threads``, ``compile`` or ``precision``
-change how sums are rounded, so a resume with others computes the same maths but not the same bits.)
+(With the same execution settings: ``batch_threads``, ``threads`` or ``compile`` change how sums
+are rounded, ``precision`` how finely activations and gradients are, so a resume with others
+computes the same maths but not the same bits; log.jsonl records each such change.)
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt, self.sched = make_optimizer(self.model, cfg)
         if cfg.precision == "bf16" and not native_bf16() and self.rank == 0:
-            warnings.warn("--precision bf16 on a CPU without native bfloat16: expect it slower than fp32")
+            warnings.warn("--precision bf16 on a CPU without native bfloat16 (AVX-512 BF16 or AMX): expect no speed-up")
         self.step = 0
         self.dataset = dataset
         self.val_set = val_set
@@ -167,6 +168,7 @@ class Trainer:
         cfg_path = self.run_dir / "config.json"
         new = self.cfg.to_dict()
         saved_steps = self.cfg.steps
+        changed = {}  # execution settings this resume changes (config.json keeps only the latest)
         if cfg_path.exists():
             old = json.loads(cfg_path.read_text())
             saved_steps = old.get("steps", saved_steps)
@@ -174,6 +176,8 @@ class Trainer:
             if set(diff) - {"steps", *EXECUTION_FIELDS}:
                 raise RestoreLabError(f"{self.run_dir} holds a run with another config (differs in {diff}); "
                                       "use a new run directory")
+            # a key missing from an older config.json held its default, the value it ran with
+            changed = {k: [old[k], new[k]] for k in diff if k in EXECUTION_FIELDS and k in old}
             if diff and self.rank == 0:
                 cfg_path.write_text(json.dumps(new, indent=2))
         elif self.rank == 0:
@@ -192,6 +196,8 @@ class Trainer:
                 self._reschedule(ck_steps)
         elif self.rank == 0:
             save_weights(self.model, self.run_dir / "theta0.safetensors")
+        if changed:
+            self._log({"event": "execution-change", "step": self.step, "changed": changed})
 
     def _reschedule(self, old_steps: int) -> None:
         """Resume with another ``steps``: warm-up + cosine for the new length, fast-forwarded."""
@@ -221,6 +227,11 @@ class Trainer:
         shadow = Bf16Shadow(self.model) if cfg.precision == "bf16" else None
         model = shadow.model if shadow else self.model
         if self.world > 1:
+            if shadow:  # DDP's start-up broadcast below reaches only the copy: the weights too
+                with torch.no_grad():
+                    for p in self.model.parameters():
+                        dist.broadcast(p, 0)
+                shadow.sync()
             model = nn.parallel.DistributedDataParallel(model)
         if cfg.compile:
             model = torch.compile(model)
