@@ -140,3 +140,16 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
                  "--json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert set(table) == {"input", "single-task", "mix-all", "GRIDS"} and len(table["GRIDS"]) == 12
+
+
+def test_bf16_group_models_train_in_mixed_precision_and_keep_their_own_cache(tmp_path, clean_dir):
+    cfg = GroupTrainConfig(**{**_cfg(clean_dir).to_dict(), "precision": "bf16"})
+    assert cfg.protocol()["precision"] == "bf16" and "precision" not in _cfg(clean_dir).protocol()
+    gm = GroupModels(cfg, tmp_path / "runs")
+    assert np.isfinite(gm(("sr", "jpeg")))
+    run_cfg = json.loads((tmp_path / "runs" / "sr+jpeg" / "config.json").read_text())
+    assert run_cfg["precision"] == "bf16"
+    with pytest.raises(RestoreLabError, match="another protocol"):  # float32 measurements are not mixed in
+        GroupModels(_cfg(clean_dir), tmp_path / "runs")
+    with pytest.raises(RestoreLabError, match="precision"):
+        GroupTrainConfig(precision="fp16")

@@ -41,10 +41,15 @@ class GroupTrainConfig:
     val_size: int = 128
     seed: int = 0
     threads: int = 0
+    precision: str = "fp32"  # or "bf16": mixed-precision training (restorelab.training.precision)
 
     def __post_init__(self):
+        from restorelab.training.precision import PRECISIONS
+
         if self.budget not in ("total", "per_task"):
             raise RestoreLabError(f"budget must be 'total' or 'per_task', got {self.budget!r}")
+        if self.precision not in PRECISIONS:
+            raise RestoreLabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def steps_for(self, group: Group) -> int:
         return self.steps * (len(group) if self.budget == "per_task" else 1)
@@ -53,12 +58,14 @@ class GroupTrainConfig:
         return asdict(self)
 
     def protocol(self) -> dict:
-        """What makes measurements comparable (``threads`` is not part of it; ``budget`` only when
-        not the default, so caches measured before it existed stay valid)."""
+        """What makes measurements comparable (``threads`` is not part of it; ``budget`` and
+        ``precision`` only when not the default, so caches measured before they existed stay valid;
+        bf16 shifts a model's PSNR by a few 0.1 dB, as much as dP resolves, so it is part of it)."""
         d = self.to_dict()
         d.pop("threads")
-        if d["budget"] == "total":
-            d.pop("budget")
+        for k, default in (("budget", "total"), ("precision", "fp32")):
+            if d[k] == default:
+                d.pop(k)
         return d
 
 
@@ -104,7 +111,7 @@ class GroupModels:
         tc = TrainConfig(model=c.model, tasks=",".join(group), data_dir=c.data_dir, val_count=c.val_count,
                          patch_size=c.patch_size, batch_size=c.batch_size, steps=steps, lr=c.lr,
                          warmup_steps=c.warmup_steps, seed=c.seed, val_every=steps, val_size=c.val_size,
-                         threads=c.threads)
+                         threads=c.threads, precision=c.precision)
         data = GridsPairs(c.data_dir, group, c.patch_size, c.seed, files=self.train_files)
         trainer = Trainer(tc, self.run_dir(group), progress=self.progress, dataset=data,
                           val_set=val_set(self.val_files, group, c.val_size))
