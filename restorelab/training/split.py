@@ -74,9 +74,12 @@ class BatchSplit:
                     continue
                 # in the parameter's own layout, as .backward() would leave it: autograd.grad returns
                 # whatever layout the op made, and fused AdamW reads .grad as if laid out like the parameter
-                total = torch.empty_like(p).copy_(grads[0])
+                # bfloat16 parts (mixed precision) are summed in float32: one rounding, not one per add
+                acc = torch.float32 if p.dtype == torch.bfloat16 else p.dtype
+                total = torch.empty_like(p, dtype=acc).copy_(grads[0])
                 for g in grads[1:]:
                     total.add_(g)
+                total = total.to(p.dtype)
                 p.grad = total if p.grad is None else p.grad.add_(total)
         return sum(loss for loss, _ in results)
 
