@@ -154,8 +154,8 @@ def cmd_bench(args) -> None:
         ranks = (f", {args.ranks} ranks {r['train_ranks_it_s']:.2f} it/s (x{r['train_ranks_speedup']:.2f})"
                  if "train_ranks_it_s" in r else "")
         lines.append(f"{r['preset']:16} train naive {r['train_naive_it_s']:.2f} it/s, fast {r['train_fast_it_s']:.2f} "
-                     f"it/s (x{r['train_speedup']:.2f}; bf16 {r['train_bf16_it_s']:.2f} it/s, x{r['train_bf16_speedup']:.2f}; "
-                     f"one graph on all threads {r['train_ops_it_s']:.2f} it/s, "
+                     f"it/s (x{r['train_speedup']:.2f}; bf16 {r['train_bf16_it_s']:.2f} it/s, "
+                     f"x{r['train_bf16_speedup']:.2f}; one graph on all threads {r['train_ops_it_s']:.2f} it/s, "
                      f"x{r['train_ops_speedup']:.2f}){ranks}; infer {args.size}² naive {r['infer_naive_s']:.2f} s, "
                      f"fast {r['infer_fast_s']:.2f} s (x{r['infer_speedup']:.2f}); one thread: naive "
                      f"{r['train_naive_1thread_s']:.2f} s/step, fast {r['train_fast_1thread_s']:.2f} s/step, "
