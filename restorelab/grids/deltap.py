@@ -44,12 +44,11 @@ class GroupTrainConfig:
     precision: str = "fp32"  # or "bf16": mixed-precision training (restorelab.training.precision)
 
     def __post_init__(self):
-        from restorelab.training.precision import PRECISIONS
+        from restorelab.training.precision import check_precision
 
         if self.budget not in ("total", "per_task"):
             raise RestoreLabError(f"budget must be 'total' or 'per_task', got {self.budget!r}")
-        if self.precision not in PRECISIONS:
-            raise RestoreLabError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_precision(self.precision)
 
     def steps_for(self, group: Group) -> int:
         return self.steps * (len(group) if self.budget == "per_task" else 1)

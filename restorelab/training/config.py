@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
-from restorelab.training.precision import PRECISIONS
+from restorelab.training.precision import check_precision
 
 DEFAULT_DATA = "../shared/datasets"
 
@@ -68,8 +68,7 @@ class TrainConfig(DictConfig):
     def __post_init__(self):
         if self.optimizer not in ("adamw", "adam"):
             raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
-        if self.precision not in PRECISIONS:
-            raise RestoreLabError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        check_precision(self.precision)
         for name in ("patch_size", "batch_size", "steps", "val_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise RestoreLabError(f"{name} must be positive")

@@ -27,7 +27,15 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from restorelab.errors import RestoreLabError
+
 PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> None:
+    """The one check behind every config's ``precision`` field."""
+    if precision not in PRECISIONS:
+        raise RestoreLabError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
 
 
 @lru_cache(maxsize=None)
