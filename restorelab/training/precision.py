@@ -55,7 +55,6 @@ class Bf16Shadow:
     """A bfloat16 copy of ``master`` to run forward + backward on; see the module doc."""
 
     def __init__(self, master: nn.Module):
-        self.master = master
         self.model = copy.deepcopy(master).to(torch.bfloat16)  # floating-point tensors only
         self._pairs = [(p, s) for p, s in zip(master.parameters(), self.model.parameters()) if p.requires_grad]
 
