@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
-from restorelab.paths import DEFAULT_MODEL
+from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 
 
 def _add_self_ensemble(sp) -> None:
@@ -98,12 +98,51 @@ def cmd_compare(args) -> None:
                        + compare_markdown(table))
 
 
+def cmd_real_eval(args) -> None:
+    from restorelab.evaluation import REAL_SETS, real_eval, real_markdown
+
+    methods = [m.strip() for m in args.models.split(",") if m.strip()]
+    sets = [x.strip() for x in args.sets.split(",")] if args.sets else REAL_SETS
+    from restorelab.io import write_json_atomic
+
+    previous = json.loads(args.out.read_text()) if args.out and args.out.exists() and not args.fresh else None
+    command = "python -m restorelab " + " ".join(args.argv)
+
+    def save(partial: dict) -> None:  # after every row, so a killed run keeps what it finished
+        if args.out:
+            merged = dict(previous or {}, **partial, command=command)
+            if previous:  # rows this run has not reached yet stay as they were
+                done = {r["set"] for r in partial["rows"]}
+                merged["rows"] = partial["rows"] + [r for r in previous.get("rows", []) if r["set"] not in done]
+            write_json_atomic(args.out, merged)
+
+    res = real_eval(methods, sets, data_root=args.data_dir, limit=args.limit,
+                    slow_limit=None if args.slow_limit == 0 else args.slow_limit, progress=not args.json,
+                    previous=previous, on_row=save)
+    res["command"] = command
+    if args.out:
+        write_json_atomic(args.out, res)
+    if args.save_cards:
+        from restorelab.evaluation import save_real_to_cards
+
+        res["cards_updated"] = save_real_to_cards(res)
+    _emit(args, res, f"{res['protocol']}; PSNR (dB)\n" + real_markdown(res))
+
+
+def cmd_real_table(args) -> None:
+    from restorelab.evaluation import real_markdown
+
+    res = json.loads(Path(args.results).read_text())
+    print(real_markdown(res))
+
+
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
     import time
 
     from restorelab.inference import load_model, restore
     from restorelab.io import load_image, save_png
+    from restorelab.metrics.noise import estimate_sigma, tone_change
 
     img = load_image(args.input)
     model = load_model(args.model)
@@ -111,9 +150,15 @@ def cmd_restore(args) -> None:
     out = restore(model, img, tile=args.tile, overlap=args.overlap, self_ensemble=args.self_ensemble)
     secs = time.perf_counter() - t
     save_png(args.output, out)
-    _emit(args, {"input": str(args.input), "output": str(args.output), "model": args.model,
-                 "self_ensemble": args.self_ensemble, "height": img.shape[0], "width": img.shape[1], "seconds": secs},
-          f"restored {args.input} ({img.shape[1]}x{img.shape[0]}) with {args.model} in {secs:.2f} s -> {args.output}")
+    tone = tone_change(img, out)
+    res = {"input": str(args.input), "output": str(args.output), "model": args.model,
+           "self_ensemble": args.self_ensemble, "height": img.shape[0], "width": img.shape[1], "seconds": secs,
+           "input_noise_sigma": 255 * estimate_sigma(img), "output_noise_sigma": 255 * estimate_sigma(out),
+           "tone_change": tone}
+    human = (f"restored {args.input} ({img.shape[1]}x{img.shape[0]}) with {args.model} in {secs:.2f} s -> "
+             f"{args.output}\nestimated noise σ {res['input_noise_sigma']:.1f} -> {res['output_noise_sigma']:.1f} "
+             f"(0-255); brightness {tone['brightness']:+.1f}/255, largest colour shift {tone['color']:.1f}/255")
+    _emit(args, res, human)
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -130,16 +175,26 @@ def cmd_metrics(args) -> None:
 
 
 # -- synthesis check ------------------------------------------------------------------------
-_REAL = {"rain": "test/derain/Rain100L-10", "haze": "test/dehaze/SOTS-outdoor-2"}
+# kind -> the real folder it is compared with (pairs: residual statistics; real/noise: no ground
+# truth, so a no-reference noise estimate). heavy_rain has no real heavy pairs here: against
+# Rain100L it shows how much heavier it is.
+_REAL = {"rain": "test/derain/Rain100L-10", "haze": "test/dehaze/SOTS-outdoor-2",
+         "heavy_rain": "test/derain/Rain100L-10", "camera_noise": "real/noise"}
 
 
 def cmd_check_synthesis(args) -> None:
     from restorelab.data import resolve_data_root
-    from restorelab.degradations.stats import compare_to_real, format_comparison
+    from restorelab.degradations.stats import (compare_noise_levels, compare_to_real, format_comparison,
+                                               format_noise_levels)
 
     root = Path(resolve_data_root(args.data_dir))
     real = args.real or str(root / _REAL[args.kind])
-    res = compare_to_real(args.kind, real, str(root / "train" / "clean"), n=args.n, seed=args.seed)
+    clean = str(root / "train" / "clean")
+    if args.kind == "camera_noise":
+        res = compare_noise_levels(args.kind, real, clean, n=args.n, seed=args.seed)
+        _emit(args, res, format_noise_levels(res))
+        return
+    res = compare_to_real(args.kind, real, clean, n=args.n, seed=args.seed)
     _emit(args, res, format_comparison(res))
 
 
@@ -190,8 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--report", default=None, help="JSON from `report --json` to record in the card")
 
     sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set")
-    sp.add_argument("--model", required=True, help="shipped model name or .safetensors path")
-    sp.add_argument("--set", required=True, help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2")
+    sp.add_argument("--model", required=True, help="shipped model name, .safetensors path, nlm or bm3d "
+                                                   "(classical, noise level estimated from each photo)")
+    sp.add_argument("--set", required=True, help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2, "
+                                                 "or a real-photo row: CBSD68-clean|-jpeg10..40|-camera|-heavyrain")
     sp.add_argument("--data-dir", default="../shared/datasets")
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
@@ -214,6 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
     sp.add_argument("--save-cards", action="store_true", help="write each pruned model's row into its card")
 
+    sp = add("real-eval", cmd_real_eval, "what users bring: clean photos, web JPEG, blind Gaussian and camera "
+                                         "noise, rain, heavy rain, haze; every method beside the input")
+    sp.add_argument("--models", default=f"input,nlm,bm3d,aio-cpu-21k,{DEFAULT_MODEL},{DEFAULT_TICKET}",
+                    help="comma-separated methods: input, nlm, bm3d or shipped model names")
+    sp.add_argument("--sets", default=None, help="comma-separated evaluation sets (default: the real-photo rows)")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
+    sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
+    sp.add_argument("--slow-limit", type=int, default=8,
+                    help="CBM3D runs on the first N images of each set only (0: all; ~15 s per photo)")
+    sp.add_argument("--out", type=Path, default=None,
+                    help="also write the JSON here (README tables are made from it); results already in it for "
+                         "the same weights and image count are reused")
+    sp.add_argument("--fresh", action="store_true", help="recompute everything, ignoring what --out holds")
+    sp.add_argument("--save-cards", action="store_true",
+                    help="write each shipped model's rows (with input, nlm, bm3d) into its card as results_real")
+
+    sp = add("real-table", cmd_real_table, "the markdown table of a real-eval JSON (as in the README)")
+    sp.add_argument("results", type=Path, help="JSON written by real-eval --out")
+
     sp = add("restore", cmd_restore, "restore one image")
     sp.add_argument("input")
     sp.add_argument("output")
@@ -227,9 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("b")
     sp.add_argument("--y", action="store_true", help="on the Y channel instead of RGB")
 
-    sp = add("check-synthesis", cmd_check_synthesis, "residual stats: our rain/haze vs the real pairs")
+    sp = add("check-synthesis", cmd_check_synthesis, "our synthesis vs real data: residual stats against real "
+                                                     "pairs (rain, haze, heavy_rain), or noise estimates against "
+                                                     "real noisy photos (camera_noise)")
     sp.add_argument("kind", choices=sorted(_REAL))
-    sp.add_argument("--real", default=None, help="paired folder (default: Rain100L-10 / SOTS-outdoor-2)")
+    sp.add_argument("--real", default=None, help="real folder (default: Rain100L-10 / SOTS-outdoor-2 / real/noise)")
     sp.add_argument("--data-dir", default="../shared/datasets")
     sp.add_argument("-n", type=int, default=50, help="clean photos to synthesise on")
     sp.add_argument("--seed", type=int, default=0)

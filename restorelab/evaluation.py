@@ -183,3 +183,147 @@ def compare_markdown(table: dict) -> str:
                  f"{r['file_bytes'] / 1e6:.2f}", f"{r['seconds']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# -- what users bring: the real-photo evaluation ----------------------------------------------
+#: Rows of the real-photo table: clean photos, web JPEG, blind Gaussian noise, camera noise, rain, haze.
+REAL_SETS = ("CBSD68-clean", "CBSD68-jpeg10", "CBSD68-jpeg20", "CBSD68-jpeg30", "CBSD68-jpeg40",
+             "CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "CBSD68-camera", "Rain12", "Rain100L-10",
+             "CBSD68-heavyrain", "SOTS-outdoor-2")
+#: Task family of each row (the ticket must stay within 0.3 dB of its parent on each family).
+REAL_FAMILIES = {"CBSD68-clean": "clean", "CBSD68-jpeg10": "jpeg", "CBSD68-jpeg20": "jpeg",
+                 "CBSD68-jpeg30": "jpeg", "CBSD68-jpeg40": "jpeg", "CBSD68-s15": "gaussian",
+                 "CBSD68-s25": "gaussian", "CBSD68-s50": "gaussian", "CBSD68-camera": "camera noise",
+                 "Rain12": "rain", "Rain100L-10": "rain", "CBSD68-heavyrain": "rain", "SOTS-outdoor-2": "haze"}
+PSNR_CAP = 100.0  # identical images have infinite PSNR; capped so means and JSON stay finite
+
+
+def method_fingerprint(method: str) -> str:
+    """What a stored result was computed with: the weights file's SHA-256 for a model, the
+    parameters for a classical method (so ``real_eval`` reuses a result only for the same thing)."""
+    import hashlib
+
+    from restorelab.inference.classical import NLM_H, NLM_H_COLOR, is_classical
+    from restorelab.inference.weights import resolve
+
+    if method == "input":
+        return "input"
+    if is_classical(method):
+        return f"{method}:nlm_h={NLM_H},{NLM_H_COLOR}" if method == "nlm" else method
+    return "sha256:" + hashlib.sha256(resolve(method).read_bytes()).hexdigest()[:16]
+
+
+def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", limit: int | None = None,
+              slow_limit: int | None = 8, slow=("bm3d",), progress: bool = False, previous: dict | None = None,
+              on_row: Callable[[dict], None] | None = None) -> dict:
+    """Every method (``input``, a classical method or a shipped model) on every set, per image.
+
+    ``slow`` methods run on the first ``slow_limit`` images of each set only (CBM3D takes ~10-20 s
+    per 481x321 photo on 2 cores); each row records, for every other method, its mean on those same
+    images too (``psnr_slow_subset``), so the comparison stays like for like. ``previous``: an
+    earlier result; a (set, method) cell with the same fingerprint and image count is reused.
+    ``on_row(partial_result)`` after each finished row (the CLI saves it: a killed run keeps its rows).
+    """
+    from restorelab.data import eval_sets
+    from restorelab.inference import load_model, restore
+    from restorelab.metrics import psnr, ssim
+
+    specs = eval_sets(data_root)
+    bad = [s for s in sets if s not in specs]
+    if bad:
+        raise RestoreLabError(f"unknown evaluation set(s) {', '.join(bad)}; valid: {', '.join(specs)}")
+    nets = {m: (None if m == "input" else load_model(m)) for m in methods}
+    prints = {m: method_fingerprint(m) for m in methods}
+    old = {(r["set"], name): cell for r in (previous or {}).get("rows", []) for name, cell in r["methods"].items()}
+    rows = []
+    for set_name in sets:
+        data = specs[set_name].open()
+        n = len(data) if limit is None else min(limit, len(data))
+        items = [data[i] for i in range(n)]
+        row = {"set": set_name, "family": REAL_FAMILIES.get(set_name, specs[set_name].task), "n": n, "methods": {}}
+        for m, net in nets.items():
+            k = n if (m not in slow or slow_limit is None) else min(slow_limit, n)
+            cell = old.get((set_name, m))
+            if cell and cell.get("fingerprint") == prints[m] and cell.get("n") == k:
+                row["methods"][m] = cell
+                continue
+            it = range(k)
+            if progress:
+                from tqdm import tqdm
+
+                it = tqdm(it, desc=f"{set_name} {m}", dynamic_ncols=True, leave=False)
+            ps, ss, secs = [], [], 0.0
+            for i in it:
+                _, degraded, clean = items[i]
+                t = time.perf_counter()
+                out = degraded if net is None else restore(net, degraded)
+                secs += time.perf_counter() - t
+                ps.append(min(psnr(out, clean), PSNR_CAP))
+                ss.append(ssim(out, clean))
+            row["methods"][m] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": k,
+                                 "seconds_per_image": secs / k, "psnr_images": [round(p, 4) for p in ps],
+                                 "fingerprint": prints[m]}
+        k_slow = min([r["n"] for name, r in row["methods"].items() if name in slow] or [n])
+        for r in row["methods"].values():
+            r["psnr_slow_subset"] = float(np.mean(r["psnr_images"][:k_slow]))
+        row["slow_subset"] = k_slow
+        rows.append(row)
+        if on_row:
+            on_row(_real_result(methods, slow, slow_limit, limit, rows))
+    return _real_result(methods, slow, slow_limit, limit, rows)
+
+
+def _real_result(methods, slow, slow_limit, limit, rows) -> dict:
+    import torch
+
+    return {"protocol": PROTOCOL + f"; PSNR capped at {PSNR_CAP:g} dB", "methods": list(methods),
+            "slow": [m for m in methods if m in slow], "slow_limit": slow_limit, "limit": limit,
+            "threads": torch.get_num_threads(), "rows": list(rows)}
+
+
+def real_markdown(res: dict) -> str:
+    """The real-photo table: one row per set, PSNR of every method; a slow method's cell also
+    gives the best of our models on the same images."""
+    methods = res["methods"]
+    ours = [m for m in methods if m != "input" and m not in res["slow"] and m not in ("nlm",)]
+    lines = ["| situation | images | " + " | ".join(f"`{m}`" if m != "input" else "input" for m in methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
+    for row in res["rows"]:
+        cells = []
+        best = max((row["methods"][m]["psnr"] for m in methods if m != "input"), default=None)
+        for m in methods:
+            r = row["methods"][m]
+            txt = f"{r['psnr']:.2f}"
+            if m in res["slow"] and r["n"] < row["n"]:
+                sub = max((row["methods"][o]["psnr_slow_subset"] for o in ours), default=None)
+                txt = f"{r['psnr']:.2f} ({r['n']}; ours {sub:.2f})" if sub is not None else f"{r['psnr']:.2f} ({r['n']})"
+            elif m != "input" and best is not None and r["psnr"] == best:
+                txt = f"**{txt}**"
+            cells.append(txt)
+        lines.append(f"| {row['set']} ({row['family']}) | {row['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def save_real_to_cards(res: dict, weights_dir=None) -> list[str]:
+    """Write each shipped model's real-photo rows into its card (``results_real``), beside the input
+    and the classical methods on the same rows, with the command that made them. Returns the names."""
+    import json
+    from pathlib import Path
+
+    from restorelab.paths import default_weights_dir
+
+    others = [m for m in res["methods"] if m == "input" or m in res["slow"] or m == "nlm"]
+    done = []
+    for m in res["methods"]:
+        path = Path(weights_dir or default_weights_dir()) / f"{m}.json"
+        if m in others or not path.exists():
+            continue
+        card = json.loads(path.read_text())
+        card["results_real"] = {
+            "command": res.get("command"), "protocol": res["protocol"],
+            "rows": [{"set": r["set"], "family": r["family"], "n": r["n"],
+                      **{o: {k: r["methods"][o][k] for k in ("psnr", "ssim", "n")} for o in [m, *others]
+                         if o in r["methods"]}} for r in res["rows"]]}
+        path.write_text(json.dumps(card, indent=2) + "\n")
+        done.append(m)
+    return done

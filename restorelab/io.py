@@ -9,6 +9,8 @@ that form, or refuses with a one-line :class:`ImageError` that names the source;
 from __future__ import annotations
 
 import io
+import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,13 @@ def save_png(path: str | Path, img: np.ndarray) -> None:
         Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
     except OSError as err:
         raise ImageError(f"{path}: cannot write PNG ({err})") from err
+
+
+def write_json_atomic(path, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` via a temporary file and a rename, so a reader
+    (or a killed run) never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

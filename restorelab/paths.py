@@ -14,10 +14,19 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = REPO_ROOT / "weights"
-#: The restorer `restore` and the app use unless told otherwise: the best shipped dense model.
-DEFAULT_MODEL = "aio-cpu-21k"
-#: The pruned model the app's Restore tab compares it with: the best shipped ticket at 90% sparsity.
-DEFAULT_TICKET = "mirl-g-lamp-r600"
+#: The restorer `restore`, the app and the API use unless told otherwise: the blind real-photo model
+#: (docs/real-photos.md). The papers' protocol models (aio-cpu-21k, the mirl-* tickets) stay shipped.
+DEFAULT_MODEL = "real-cpu"
+#: The pruned model the app's Restore tab compares it with: its lottery ticket, 90% of the weights zero.
+DEFAULT_TICKET = "real-g-lamp"
+
+
+#: Classical baselines that run like models (``restorelab.inference.classical``): name -> label.
+#: Both estimate the noise level from the photo; neither needs weights.
+CLASSICAL_METHODS = {
+    "nlm": "non-local means (OpenCV), noise level estimated from the photo",
+    "bm3d": "CBM3D (bm3d package), noise level estimated from the photo; ~10-20 s per photo",
+}
 
 
 def default_weights_dir() -> Path:

@@ -350,6 +350,9 @@ def test_restore_tab_defaults_to_the_default_dense_model_against_a_ticket(tmp_pa
     assert _model_choices()[1:] == (DEFAULT_MODEL, "z-ticket")
     ship(DEFAULT_TICKET, "pruned")
     assert _model_choices()[1:] == (DEFAULT_MODEL, DEFAULT_TICKET)
+    # the classical baselines are always one pick away, listed after our models
+    values = [v for _, v in _model_choices()[0]]
+    assert values[-2:] == ["nlm", "bm3d"]
 
 
 def test_restore_tab_self_ensemble_is_the_x4_mean_and_reports_it(weights_dir, app_env):

@@ -9,6 +9,7 @@ skips cleanly when either is missing. Screenshots go to ``$RESTORELAB_SCREENSHOT
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -96,6 +97,18 @@ def test_restore_shows_both_slider_images(page):
     expect(page.locator("#rl-files")).to_contain_text(".png", timeout=30_000)
     expect(page.locator("#rl-notes")).to_contain_text("451×300")
     page.screenshot(path=str(SHOTS / "restorelab-restore.png"), full_page=True)
+
+
+def test_classical_baseline_is_one_click_away(page):
+    expect(page.locator("#rl-restore")).to_be_visible(timeout=30_000)
+    page.locator("#rl-photo input[type=file]").set_input_files(str(EXAMPLE))
+    expect(page.locator("#rl-photo img").first).to_be_visible(timeout=30_000)
+    page.locator("#rl-b-nlm").click()
+    expect(page.locator("#rl-model-b input")).to_have_value(re.compile("^nlm"), timeout=10_000)
+    page.locator("#rl-restore").click()
+    table = page.locator("#rl-table")
+    expect(table).to_contain_text("classical", timeout=90_000)
+    expect(page.locator("#rl-notes")).to_contain_text("estimated noise level")
 
 
 def test_bad_upload_shows_one_line_error(page, tmp_path):

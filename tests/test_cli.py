@@ -56,7 +56,12 @@ def test_restore_keeps_size(capsys, img, weights, tmp_path):
     code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", str(weights), "--json")
     assert code == 0
     assert load_image(out_path).shape == (40, 52, 3)
-    assert json.loads(out)["width"] == 52
+    res = json.loads(out)
+    assert res["width"] == 52
+    # it says what it did: noise estimates before/after and the tone change
+    assert res["input_noise_sigma"] >= 0 and set(res["tone_change"]) == {"brightness", "color"}
+    code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", "nlm")
+    assert code == 0 and "estimated noise σ" in out
 
 
 def test_restore_tiles_large_images(capsys, weights, tmp_path):

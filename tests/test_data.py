@@ -10,6 +10,8 @@ import pytest
 
 from restorelab.data import (
     ALL_IN_ONE_TASKS,
+    REAL_TASKS,
+    DegradedFolder,
     NoisyFolder,
     PairedFolder,
     SyntheticPairs,
@@ -56,7 +58,8 @@ def test_tasks():
     assert parse_task("denoise_25") == ("gaussian_noise", {"sigma": 25})
     assert parse_task("derain") == ("rain", {})
     assert parse_task("dehaze") == ("haze", {})
-    for bad in ("denoise", "denoise_0", "denoise_x", "desnow", "", "denoise_300"):
+    assert parse_task("denoise") == ("gaussian_noise", {"sigma": None})  # blind: sigma drawn per sample
+    for bad in ("denoise_0", "denoise_x", "desnow", "", "denoise_300"):
         with pytest.raises(RestoreLabError):
             parse_task(bad)
 
@@ -284,10 +287,14 @@ def test_noisy_folder_deterministic(clean_dir):
 def test_eval_sets_specs():
     sets = eval_sets()
     assert set(sets) == {"CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-10",
-                         "SOTS-outdoor-2"}
+                         "SOTS-outdoor-2", "CBSD68-clean", "CBSD68-jpeg10", "CBSD68-jpeg20", "CBSD68-jpeg30",
+                         "CBSD68-jpeg40", "CBSD68-camera", "CBSD68-heavyrain"}
     assert sets["CBSD68-s25"].task == "denoise_25" and sets["CBSD68-s25"].sigma == 25
     assert sets["Rain12"].task == "derain" and sets["SOTS-outdoor-2"].task == "dehaze"
-    assert all(s.task in ALL_IN_ONE_TASKS for s in sets.values())
+    assert all(s.task in ALL_IN_ONE_TASKS for s in sets.values() if s.kind != "synthetic")
+    assert all(s.task in REAL_TASKS for s in sets.values() if s.kind == "synthetic")
+    assert sets["CBSD68-jpeg20"].degradation == "jpeg" and dict(sets["CBSD68-jpeg20"].params) == {"quality": 20}
+    assert sets["CBSD68-clean"].degradation is None
     missing = eval_sets("/definitely/not/here")
     assert not missing["Rain12"].available
     with pytest.raises(RestoreLabError):

@@ -237,3 +237,85 @@ def test_compare_to_real_shared_rain():
     # same order of magnitude as the real Rain100L residuals
     assert 0.3 < s["mean"] / q["mean"] < 3.0
     assert 0.3 < s["frac_gt_0.05"] / q["frac_gt_0.05"] < 3.0
+
+
+# -- the real-photo mix -------------------------------------------------------------------------
+def _psnr(a, b):
+    return float(10 * np.log10(1.0 / max(np.mean((a.astype(np.float64) - b) ** 2), 1e-20)))
+
+
+def test_real_mix_registered_and_tasks_parse():
+    from restorelab.data import REAL_TASKS, parse_task
+
+    assert {"camera_noise", "color_noise", "web_jpeg", "heavy_rain", "mild", "noise_jpeg"} <= set(D.names())
+    assert len(REAL_TASKS) == 8 and REAL_TASKS[0] == "clean"  # a batch of 8 holds one clean sample
+    for t in REAL_TASKS:
+        deg, params = parse_task(t)
+        D.check_params(deg, params)
+
+
+def test_camera_noise_round_trip_is_identity_without_noise():
+    img = _image(48, 40)
+    out = D.apply("camera_noise", img, seed=3, shot=0.0, read=0.0, jpeg_quality=0)
+    assert _psnr(out, img) > 60  # the inverse ISP and its inverse cancel: no colour shift, no demosaic loss
+
+
+def test_camera_noise_grows_with_shot_and_is_colour_correlated():
+    img = np.full((64, 64, 3), 0.5, np.float32)
+    weak = D.apply("camera_noise", img, seed=0, shot=1e-4, jpeg_quality=0)
+    strong = D.apply("camera_noise", img, seed=0, shot=1e-2, jpeg_quality=0)
+    assert (weak - img).std() < (strong - img).std()
+    r = strong - img
+    c = np.corrcoef(r[:, :, 0].ravel(), r[:, :, 1].ravel())[0, 1]
+    assert abs(c) > 0.05  # the colour matrix mixes the channels' noise
+    # the bilinear demosaic spreads each raw sample's noise: neighbouring pixels correlate
+    h = np.corrcoef(r[:, :-1, 1].ravel(), r[:, 1:, 1].ravel())[0, 1]
+    assert h > 0.1
+    with pytest.raises(RestoreLabError):
+        D.apply("camera_noise", img, shot=2.0)
+
+
+def test_color_noise_modes():
+    img = np.full((96, 96, 3), 0.5, np.float32)
+    iid = D.apply("color_noise", img, seed=0, sigma=10, mode="iid") - img
+    gray = D.apply("color_noise", img, seed=0, sigma=10, mode="gray") - img
+    assert abs(iid.std() * 255 - 10) < 0.5
+    assert np.allclose(gray[:, :, 0], gray[:, :, 1]) and abs(gray.std() * 255 - 10) < 0.5
+    for mode in ("correlated", "lumachroma"):
+        n = D.apply("color_noise", img, seed=0, sigma=10, mode=mode) - img
+        assert 2 < n.std() * 255 < 40
+    with pytest.raises(RestoreLabError):
+        D.apply("color_noise", img, mode="pink")
+
+
+def test_web_jpeg_double_is_aligned_and_worse():
+    img = _image(64, 64)
+    single = D.apply("web_jpeg", img, seed=0, quality=50, double=False)
+    assert np.array_equal(single, D.apply("jpeg", img, quality=50))  # one mechanism for one compression
+    double = D.apply("web_jpeg", img, seed=0, quality=50, double=True, quality2=30, shift=(3, 5))
+    assert double.shape == img.shape
+    assert _psnr(double, img) < _psnr(single, img)  # the first, harder compression stays
+    assert _psnr(double, img) > 20  # shifted back: aligned with the input
+    with pytest.raises(RestoreLabError):
+        D.apply("web_jpeg", img, double=True, shift=(9, 0))
+
+
+def test_heavy_rain_density_and_veil():
+    img = _image(96, 96) * 0.5
+    light = D.apply("heavy_rain", img, seed=1, layers=1, density=0.0005, veil=1.0)
+    heavy = D.apply("heavy_rain", img, seed=1, layers=4, density=0.004, veil=1.0)
+    assert _psnr(heavy, img) < _psnr(light, img)
+    veiled = D.apply("heavy_rain", img, seed=1, layers=1, density=0.0, veil=0.7, airlight=0.9)
+    assert veiled.mean() > img.mean() + 0.05  # the accumulation veil lifts a dark photo towards A
+
+
+def test_mild_is_clean_or_barely_degraded():
+    import cv2
+
+    img = cv2.GaussianBlur(_image(64, 64), (0, 0), 2.0)  # photo-like: JPEG q85+ barely touches it
+    assert np.array_equal(D.apply("mild", img, kind="none"), img)
+    for kind in ("noise", "jpeg"):
+        assert _psnr(D.apply("mild", img, seed=0, kind=kind), img) > 35
+    kinds = [np.array_equal(D.apply("mild", img, seed=s), img) for s in range(40)]
+    assert 0.3 < np.mean(kinds) < 0.7  # about half are the photo itself
+    assert 20 < _psnr(D.apply("noise_jpeg", img, seed=0, sigma=15, quality=50), img) < 40

@@ -245,22 +245,24 @@ class PairedFolder:
         return f"PairedFolder({self.root!r}, {len(self)} pairs)"
 
 
-class NoisyFolder:
-    """Clean photos with fixed Gaussian noise; items are ``(name, noisy, clean)``.
+class DegradedFolder:
+    """Clean photos with a fixed synthetic degradation; items are ``(name, degraded, clean)``.
 
-    Image ``i`` (in sorted file order) gets noise from ``np.random.default_rng([seed, i])``
-    through ``gaussian_noise(sigma=sigma, quantize=True)`` (clip + floor to uint8 levels,
-    like PromptIR/MIR-L), so every evaluation sees exactly the same noisy images.
+    Image ``i`` (in sorted file order) is degraded by ``degradations.get(degradation)`` with
+    ``np.random.default_rng([seed, i])`` and ``params``, so every evaluation sees exactly the
+    same inputs. ``degradation=None``: the clean photo itself (does a restorer leave it alone?).
     """
 
-    def __init__(self, clean_dir: str, sigma: float, seed: int = 0):
+    def __init__(self, clean_dir: str, degradation: str | None, params: dict | None = None, seed: int = 0):
+        from restorelab import degradations as D
+
         self.clean_dir = os.fspath(clean_dir)
         if not (isinstance(seed, (int, np.integer)) and seed >= 0):
             raise RestoreLabError(f"seed must be a non-negative integer, got {seed!r}")
-        if not 0 <= float(sigma) <= 255:
-            raise RestoreLabError(f"sigma must be in [0, 255], got {sigma!r}")
-        self.sigma = sigma
-        self.seed = int(seed)
+        self.degradation, self.params, self.seed = degradation, dict(params or {}), int(seed)
+        if degradation is not None:
+            D.check_params(degradation, self.params)
+            self._fn = D.get(degradation)
         self.files = list_images(self.clean_dir)
         if not self.files:
             raise RestoreLabError(f"no images in {self.clean_dir}")
@@ -270,16 +272,25 @@ class NoisyFolder:
         return len(self.files)
 
     def __getitem__(self, index: int):
-        from restorelab.degradations.noise import gaussian_noise
-
         n = len(self)
         if not -n <= index < n:
             raise IndexError(index)
         index %= n
         clean = read_float(self.files[index])
-        noisy = gaussian_noise(clean, np.random.default_rng([self.seed, index]),
-                               sigma=self.sigma, quantize=True)
-        return self.names[index], noisy, clean
+        if self.degradation is None:
+            return self.names[index], clean.copy(), clean
+        return self.names[index], self._fn(clean, np.random.default_rng([self.seed, index]), **self.params), clean
 
     def __repr__(self) -> str:
-        return f"NoisyFolder({self.clean_dir!r}, sigma={self.sigma}, {len(self)} images)"
+        return f"{type(self).__name__}({self.clean_dir!r}, {self.degradation}, {self.params}, {len(self)} images)"
+
+
+class NoisyFolder(DegradedFolder):
+    """Clean photos with fixed Gaussian noise (the papers' protocol): ``gaussian_noise(sigma,
+    quantize=True)`` (clip + floor to uint8 levels, like PromptIR/MIR-L) with seed ``[seed, i]``."""
+
+    def __init__(self, clean_dir: str, sigma: float, seed: int = 0):
+        if not 0 <= float(sigma) <= 255:
+            raise RestoreLabError(f"sigma must be in [0, 255], got {sigma!r}")
+        self.sigma = sigma
+        super().__init__(clean_dir, "gaussian_noise", {"sigma": sigma, "quantize": True}, seed)

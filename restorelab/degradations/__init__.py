@@ -6,7 +6,7 @@ its documented range; unknown parameters are errors.
 
 >>> from restorelab import degradations as D
 >>> D.names()
-('gaussian_noise', 'haze', 'jpeg', 'rain')
+('camera_noise', 'color_noise', 'gaussian_noise', 'haze', 'heavy_rain', 'jpeg', 'mild', 'noise_jpeg', 'rain', 'web_jpeg')
 >>> noisy = D.apply("gaussian_noise", img, seed=3, sigma=25)   # doctest: +SKIP
 """
 
@@ -21,12 +21,15 @@ from restorelab.degradations.registry import (
 )
 
 # Importing the modules registers their functions.
-from restorelab.degradations.noise import gaussian_noise  # noqa: E402
-from restorelab.degradations.streaks import rain  # noqa: E402
+from restorelab.degradations.noise import color_noise, gaussian_noise  # noqa: E402
+from restorelab.degradations.streaks import heavy_rain, rain  # noqa: E402
 from restorelab.degradations.scattering import haze  # noqa: E402
-from restorelab.degradations.compression import jpeg  # noqa: E402
+from restorelab.degradations.compression import jpeg, web_jpeg  # noqa: E402
+from restorelab.degradations.camera import camera_noise  # noqa: E402
+from restorelab.degradations.mixes import mild, noise_jpeg  # noqa: E402
 
 __all__ = [
     "apply", "as_image", "check_params", "get", "names", "param_names", "register",
     "gaussian_noise", "rain", "haze", "jpeg",
+    "camera_noise", "color_noise", "heavy_rain", "mild", "noise_jpeg", "web_jpeg",
 ]

@@ -19,16 +19,58 @@ def jpeg(img: np.ndarray, rng: np.random.Generator, quality=None) -> np.ndarray:
     quality: 1..100; default ``None`` samples an integer uniformly in [10, 50].
     The image is quantised to uint8 (round to nearest) before encoding.
     """
-    if quality is None:
-        q = int(rng.integers(QUALITY_RANGE[0], QUALITY_RANGE[1] + 1))
-    else:
-        q = pick("quality", quality, rng, 1, 100, 1, 100)
-        if q != int(q):
-            raise RestoreLabError(f"quality must be an integer in [1, 100], got {quality!r}")
-        q = int(q)
+    return _roundtrip(img, _quality("quality", quality, rng, *QUALITY_RANGE))
+
+
+# -- web JPEG (the real-photo mix) ---------------------------------------------------------
+WEB_QUALITY_RANGE = (10, 95)   # what photos on the web have been through, heavy to light
+WEB_DOUBLE_PROB = 0.25         # share of double compression (re-upload) with a pixel shift
+WEB_SHIFT_MAX = 7              # pixels; a shift breaks the 8x8 grid alignment (FBCNN-A)
+
+
+def _roundtrip(img: np.ndarray, q: int) -> np.ndarray:
     u8 = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", u8[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(u8[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(q)])
     if not ok:  # pragma: no cover - OpenCV failure
         raise RestoreLabError("JPEG encoding failed")
-    dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
-    return dec.astype(np.float32) / np.float32(255.0)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / np.float32(255.0)
+
+
+def _quality(name: str, value, rng: np.random.Generator, lo: int, hi: int) -> int:
+    if value is None:
+        return int(rng.integers(lo, hi + 1))
+    q = pick(name, value, rng, 1, 100, 1, 100)
+    if q != int(q):
+        raise RestoreLabError(f"{name} must be an integer in [1, 100], got {value!r}")
+    return int(q)
+
+
+@register("web_jpeg")
+def web_jpeg(img: np.ndarray, rng: np.random.Generator, quality=None, double=None, quality2=None,
+             shift=None) -> np.ndarray:
+    """JPEG as web photos get it: one compression, or two with a shifted 8x8 grid in between.
+
+    quality: the (last) compression, 1..100; None -> integer U[10, 95].
+    double: True/False; None -> True with probability 0.25 (a re-uploaded photo).
+    quality2: the *first* compression when double, 1..100; None -> integer U[10, 95].
+    shift: (dy, dx) pixel shift between the two, each 0..7; None -> random, not both 0.
+        The image is mirror-padded, shifted, compressed, shifted back and cropped, so the
+        output is aligned with the input.
+    """
+    q = _quality("quality", quality, rng, *WEB_QUALITY_RANGE)
+    twice = bool(rng.random() < WEB_DOUBLE_PROB) if double is None else bool(double)
+    if not twice:
+        return _roundtrip(img, q)
+    q1 = _quality("quality2", quality2, rng, *WEB_QUALITY_RANGE)
+    if shift is None:
+        dy, dx = 0, 0
+        while dy == 0 and dx == 0:
+            dy, dx = (int(v) for v in rng.integers(0, WEB_SHIFT_MAX + 1, 2))
+    else:
+        dy, dx = (int(v) for v in shift)
+        if not (0 <= dy <= WEB_SHIFT_MAX and 0 <= dx <= WEB_SHIFT_MAX):
+            raise RestoreLabError(f"shift must be two integers in [0, {WEB_SHIFT_MAX}], got {shift!r}")
+    h, w = img.shape[:2]
+    first = _roundtrip(img, q1)
+    padded = np.pad(first, ((dy, 0), (dx, 0), (0, 0)), mode="symmetric")
+    return np.ascontiguousarray(_roundtrip(padded, q)[dy:dy + h, dx:dx + w])

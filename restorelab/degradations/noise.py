@@ -10,10 +10,12 @@ error); with ``quantize=False`` it only clips, staying continuous.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from restorelab.degradations._util import pick
 from restorelab.degradations.registry import register
+from restorelab.errors import RestoreLabError
 
 SIGMA_RANGE = (5.0, 50.0)  # sampling range when sigma is None (0-255 scale)
 
@@ -35,3 +37,56 @@ def gaussian_noise(img: np.ndarray, rng: np.random.Generator, sigma=25, quantize
         np.floor(out, out=out)
     out /= np.float32(255.0)  # division (not * 1/255) so k/255 matches what loaders produce
     return out
+
+
+# -- blind colour noise (the real-photo mix) ------------------------------------------------
+COLOR_SIGMA_RANGE = (1.0, 55.0)  # 0-255 scale, sampled uniformly (weak noise comes from camera_noise/mild)
+COLOR_MODES = ("iid", "gray", "correlated", "lumachroma")
+COLOR_MODE_PROBS = (0.5, 0.15, 0.15, 0.2)
+# BT.601 YCbCr <-> RGB (full range, offsets dropped: noise only)
+_YCC2RGB = np.array([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]], np.float32)
+
+
+@register("color_noise")
+def color_noise(img: np.ndarray, rng: np.random.Generator, sigma=None, mode=None) -> np.ndarray:
+    """Gaussian noise of unknown level and colour structure (BSRGAN's three kinds plus luma/chroma).
+
+    sigma: std on 0-255 (per channel for ``iid``); None -> uniform in [1, 55]; allowed [0, 255].
+    mode: None -> drawn with probabilities 0.5 / 0.15 / 0.15 / 0.2 from
+        ``iid`` (independent per channel, as the papers' AWGN),
+        ``gray`` (one noise map on all channels),
+        ``correlated`` (N(0, sigma^2 S), S = |U^T D U| normalised to mean diagonal 1,
+        U a random orthogonal 3 x 3, D = diag(U[0,1]^3)),
+        ``lumachroma`` (luma noise of std sigma, chroma noise of std U(0.5, 2) * sigma, the
+        chroma blurred by a Gaussian of std U(0.5, 2) px: the blotchy colour noise of phones).
+    Not quantised (output float in [0, 1]).
+    """
+    if sigma is None:
+        s = float(rng.uniform(*COLOR_SIGMA_RANGE))
+    else:
+        s = pick("sigma", sigma, rng, 0.0, 0.0, 0.0, 255.0)
+    if mode is None:
+        mode = COLOR_MODES[int(rng.choice(len(COLOR_MODES), p=COLOR_MODE_PROBS))]
+    elif mode not in COLOR_MODES:
+        raise RestoreLabError(f"unknown noise mode {mode!r}; valid: {', '.join(COLOR_MODES)}")
+    h, w = img.shape[:2]
+    s = np.float32(s / 255.0)
+    if mode == "iid":
+        n = rng.standard_normal((h, w, 3), dtype=np.float32) * s
+    elif mode == "gray":
+        n = np.repeat(rng.standard_normal((h, w, 1), dtype=np.float32), 3, axis=2) * s
+    elif mode == "correlated":
+        u, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+        cov = np.abs(u.T @ np.diag(rng.uniform(0.0, 1.0, 3) ** 3) @ u)
+        cov /= max(np.trace(cov) / 3.0, 1e-8)
+        chol = np.linalg.cholesky(cov + 1e-6 * np.eye(3)).astype(np.float32)
+        n = rng.standard_normal((h, w, 3), dtype=np.float32) @ chol.T * s
+    else:
+        ycc = rng.standard_normal((h, w, 3), dtype=np.float32)
+        blur = float(rng.uniform(0.5, 2.0))
+        chroma = float(rng.uniform(0.5, 2.0))
+        for c in (1, 2):
+            sm = cv2.GaussianBlur(ycc[:, :, c], (0, 0), blur, borderType=cv2.BORDER_REFLECT_101)
+            ycc[:, :, c] = sm / max(float(sm.std()), 1e-6) * np.float32(chroma)
+        n = ycc @ _YCC2RGB.T * s
+    return np.clip(img + n, 0.0, 1.0).astype(np.float32, copy=False)

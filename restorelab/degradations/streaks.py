@@ -111,3 +111,62 @@ def rain(img: np.ndarray, rng: np.random.Generator, density=None, length=None, a
     out = img + layer[:, :, None]
     np.clip(out, 0.0, 1.0, out=out)
     return out
+
+
+# -- heavy and varied rain (the real-photo mix) ---------------------------------------------
+HEAVY_LAYERS = (2, 4)                 # streak layers (inclusive)
+HEAVY_DENSITY_RANGE = (0.0004, 0.004)  # seeds per pixel per layer: Rain100L-like to Rain100H-like
+HEAVY_LENGTH_RANGE = (15.0, 60.0)
+HEAVY_WIDTH_RANGE = (1.2, 4.0)
+HEAVY_INTENSITY_RANGE = (0.2, 0.5)
+HEAVY_ANGLE_JITTER = 5.0              # degrees between layers, around one wind direction
+VEIL_PROB = 0.8
+VEIL_ALPHA_RANGE = (0.7, 0.95)        # JORDER's transmission alpha (1 = no veil)
+VEIL_AIRLIGHT_RANGE = (0.7, 1.0)
+
+
+@register("heavy_rain")
+def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=None, angle=None,
+               veil=None, airlight=None) -> np.ndarray:
+    """Several streak layers and JORDER's rain-accumulation veil:
+    ``O = alpha (B + sum_t S_t) + (1 - alpha) A`` (Yang et al., CVPR 2017).
+
+    layers: number of streak layers, 1..8; None -> 2..4. Each layer draws its own length
+        U(15, 60) px, width (FWHM) U(1.2, 4) px, intensity U(0.2, 0.5) and an angle within
+        +-5 deg of the image's wind direction; nearer layers (longer) are wider and brighter.
+    density: seeds per pixel of *each* layer; None -> log-uniform in [0.0004, 0.004] per layer
+        (light Rain100L-like to dense Rain100H-like); allowed [0, 0.1].
+    angle: wind direction, deg from vertical; None -> N(0, 13) clipped to [-30, 30]; allowed [-90, 90].
+    veil: alpha in [0, 1] (1 = no veil); None -> 80%: U(0.7, 0.95), else 1.
+        The veil is spatially smooth: alpha varies by +-0.05 over the image.
+    airlight: grey A; None -> U(0.7, 1.0); allowed [0, 1].
+    """
+    n_layers = int(pick("layers", layers, rng, 0, 0, 1, 8)) if layers is not None else int(
+        rng.integers(HEAVY_LAYERS[0], HEAVY_LAYERS[1] + 1))
+    if angle is None:
+        base = float(np.clip(rng.normal(0.0, ANGLE_STD), -ANGLE_MAX, ANGLE_MAX))
+    else:
+        base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
+    h, w = img.shape[:2]
+    streaks = np.zeros((h, w), np.float32)
+    for _ in range(n_layers):
+        if density is None:
+            d = float(np.exp(rng.uniform(*np.log(HEAVY_DENSITY_RANGE))))
+        else:
+            d = pick("density", density, rng, 0.0, 0.0, 0.0, 0.1)
+        near = float(rng.uniform(0.0, 1.0))  # 0 far .. 1 near: long, wide, bright streaks
+        ln = HEAVY_LENGTH_RANGE[0] + near * (HEAVY_LENGTH_RANGE[1] - HEAVY_LENGTH_RANGE[0])
+        wd = HEAVY_WIDTH_RANGE[0] + near * (HEAVY_WIDTH_RANGE[1] - HEAVY_WIDTH_RANGE[0])
+        it = float(rng.uniform(*HEAVY_INTENSITY_RANGE)) * (0.6 + 0.4 * near)
+        a = float(np.clip(base + rng.uniform(-HEAVY_ANGLE_JITTER, HEAVY_ANGLE_JITTER), -90.0, 90.0))
+        streaks += streak_layer(h, w, rng, d, ln * float(rng.uniform(0.8, 1.2)), a, wd) * np.float32(it)
+    if veil is None:
+        alpha = float(rng.uniform(*VEIL_ALPHA_RANGE)) if rng.random() < VEIL_PROB else 1.0
+    else:
+        alpha = pick("veil", veil, rng, 0.0, 0.0, 0.0, 1.0)
+    a_light = pick("airlight", airlight, rng, *VEIL_AIRLIGHT_RANGE, 0.0, 1.0)
+    grid = rng.uniform(-0.05, 0.05, (3, 3)).astype(np.float32)
+    field = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, None]
+    al = np.clip(np.float32(alpha) + (field if alpha < 1.0 else 0.0), 0.0, 1.0)
+    out = al * np.clip(img + streaks[:, :, None], 0.0, 1.0) + (1.0 - al) * np.float32(a_light)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)

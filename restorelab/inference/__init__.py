@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from restorelab.errors import RestoreLabError
+from restorelab.inference.classical import CLASSICAL, ClassicalRestorer, is_classical
 from restorelab.inference.tiling import restore_tiled
 from restorelab.inference.weights import (
     WEIGHTS_DIR,
@@ -73,6 +74,13 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     if isinstance(self_ensemble, bool) or self_ensemble not in ENSEMBLES:
         raise RestoreLabError(f"self-ensemble size must be one of {', '.join(map(str, ENSEMBLES))}, "
                               f"not {self_ensemble!r}")
+    if isinstance(model, ClassicalRestorer):  # whole image: its noise estimate needs all of it
+        if self_ensemble != 1:
+            raise RestoreLabError(f"self-ensemble applies to our networks, not to {model.method.name}")
+        out = model.restore_image(img)
+        if progress:
+            progress(1, 1)
+        return out
     ks = ENSEMBLES[self_ensemble]
     if len(ks) > 1:
         outs = []
@@ -94,7 +102,10 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
 
 
 def load_model(name_or_path: str, shrink_pruned: bool = True) -> nn.Module:
-    """A shipped model name (``weights/NAME.safetensors``, or the Hub if configured) or a path."""
+    """A shipped model name (``weights/NAME.safetensors``, or the Hub if configured), a path, or
+    a classical method (``nlm``, ``bm3d``: see ``inference.classical``)."""
+    if is_classical(name_or_path):
+        return ClassicalRestorer(name_or_path)
     return load_for_inference(resolve(name_or_path), shrink_pruned)
 
 
@@ -109,5 +120,5 @@ def load_for_inference(path, shrink_pruned: bool = True) -> nn.Module:
     return prepare(model)
 
 
-__all__ = ["TILE_THRESHOLD", "WEIGHTS_DIR", "load_for_inference", "load_model", "load_weights", "prepare", "read_card",
+__all__ = ["CLASSICAL", "ClassicalRestorer", "is_classical", "TILE_THRESHOLD", "WEIGHTS_DIR", "load_for_inference", "load_model", "load_weights", "prepare", "read_card",
            "resolve", "restore", "restore_tiled", "run_model", "save_weights", "shipped_names"]

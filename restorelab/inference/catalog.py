@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from restorelab.inference.classical import CLASSICAL
 from restorelab.inference.weights import default_weights_dir, read_card, shipped_names
 from restorelab.models import count_params, create_model, get_preset, preset_names
 
 
 def list_models(weights_dir: str | Path | None = None) -> list[dict]:
-    """One row per preset (random weights) and per shipped model (from its card)."""
+    """One row per preset (random weights), per shipped model (from its card) and per classical
+    baseline (``kind`` 'classical': no weights)."""
     weights_dir = Path(weights_dir or default_weights_dir())
     rows = []
     for name in preset_names():
@@ -23,4 +25,7 @@ def list_models(weights_dir: str | Path | None = None) -> list[dict]:
                      "weights": str(Path(weights_dir) / f"{name}.safetensors"), "tasks": card.get("tasks", []),
                      "sparsity": 1 - card["nonzero_params"] / card["params"],
                      "file_bytes": (Path(weights_dir) / f"{name}.safetensors").stat().st_size})
+    for m in CLASSICAL.values():
+        rows.append({"name": m.name, "kind": "classical", "preset": "-", "params": 0, "nonzero_params": 0,
+                     "weights": None, "tasks": ["denoise"], "about": m.about})
     return rows

@@ -43,6 +43,9 @@ class TrainConfig(DictConfig):
     patch_size: int = 64
     batch_size: int = 8  # per process
     steps: int = 20000
+    # start from these weights instead of a random θ0: a shipped model name, a .safetensors path or
+    # a run directory (its final weights, else its last checkpoint's); '' = random init from seed
+    init: str = ""
     optimizer: str = "adamw"  # adamw | adam
     lr: float = 2e-4
     weight_decay: float = 0.01  # torch AdamW's default, as MIR-L

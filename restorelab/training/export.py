@@ -56,7 +56,11 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(final, out / f"{name}.safetensors")
     theta0 = _shipped_copy(run_dir / "theta0.safetensors", out, exclude=f"{name}.theta0.safetensors")
-    if theta0 is None:
+    if theta0 is None and cfg.init:
+        # fine-tuned: θ0 is the model it started from; shipped -> point at it, else (an earlier stage in
+        # a run directory) nothing to ship: its weights are reproduced by the card's earlier commands
+        theta0 = f"{cfg.init}.safetensors" if (out / f"{cfg.init}.safetensors").exists() else None
+    elif theta0 is None:
         theta0 = f"{name}.theta0.safetensors"
         shutil.copyfile(run_dir / "theta0.safetensors", out / theta0)
     if (run_dir / "log.jsonl").exists():  # loss and validation curves, for plots

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch import nn
 
 from restorelab.errors import RestoreLabError
-from restorelab.inference.weights import load_state, save_weights
+from restorelab.inference.weights import load_state, resolve, save_weights
 from restorelab.models import create_model
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
 from restorelab.training.precision import Bf16Shadow, native_bf16
@@ -118,6 +118,8 @@ class Trainer:
         self.split = BatchSplit(min(parts, cfg.batch_size))
         torch.manual_seed(cfg.seed)  # same θ0 on every rank and on every resume
         self.model = create_model(cfg.model)
+        if init_state is None and cfg.init:
+            init_state = load_init_weights(cfg.init)
         if init_state is not None:
             self.model.load_state_dict(init_state)
         apply_masks(self.model, masks)
@@ -341,6 +343,19 @@ def evaluate_pairs(restore: Callable[[np.ndarray], np.ndarray], sets: dict) -> d
             ss.append(ssim(out, clean))
         res[name] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": len(pairs)}
     return res
+
+
+def load_init_weights(init: str) -> dict[str, torch.Tensor]:
+    """``TrainConfig.init``: a shipped name or .safetensors file, or a run directory (its final weights,
+    else the model in its last checkpoint: a second training stage from a stopped first one)."""
+    run = Path(init)
+    if run.is_dir():
+        if (run / "final.safetensors").exists():
+            return load_state(run / "final.safetensors")
+        if not (run / "checkpoint.pt").exists():
+            raise RestoreLabError(f"--init {init}: a run directory without final.safetensors or checkpoint.pt")
+        return torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    return load_state(resolve(init))
 
 
 def load_init(run_dir: Path) -> dict[str, torch.Tensor]:

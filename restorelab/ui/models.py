@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restorelab.errors import RestoreLabError
-from restorelab.paths import is_restorer_card
+from restorelab.paths import CLASSICAL_METHODS, is_restorer_card
 from restorelab.ui import settings
 
 _CACHE_SIZE = 4
@@ -49,6 +49,8 @@ class ModelInfo:
 
     def label(self) -> str:
         """Dropdown label: name, kind and non-zero parameters, e.g. ``aio-cpu · dense · 1.23M``."""
+        if self.kind == "classical":
+            return f"{self.name} · classical · {self.card['about']}"
         bits = [self.name, self.kind]
         if self.nonzero_params is not None:
             bits.append(f"{self.nonzero_params / 1e6:.2f}M")
@@ -80,11 +82,17 @@ def list_models(weights_dir: Path | None = None) -> list[ModelInfo]:
     return out
 
 
+def classical_models() -> list[ModelInfo]:
+    """The classical baselines (``nlm``, ``bm3d``) as models of kind 'classical' (no weights)."""
+    return [ModelInfo(name, {"kind": "classical", "params": None, "nonzero_params": None, "about": about},
+                      Path(f"<{name}: no weights>")) for name, about in CLASSICAL_METHODS.items()]
+
+
 def model_info(name: str, weights_dir: Path | None = None) -> ModelInfo:
-    for m in list_models(weights_dir):
+    for m in list_models(weights_dir) + classical_models():
         if m.name == name:
             return m
-    names = ", ".join(m.name for m in list_models(weights_dir)) or "none"
+    names = ", ".join(m.name for m in list_models(weights_dir) + classical_models()) or "none"
     raise RestoreLabError(f"no shipped model {name!r}; available: {names}")
 
 
@@ -120,10 +128,13 @@ class ModelStore:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            path, source = self._resolve(info)
-            from restorelab.inference import load_for_inference
+            from restorelab.inference import load_for_inference, load_model
 
-            model = load_for_inference(path)
+            if info.kind == "classical":
+                model, source = load_model(name), "a classical method (no weights)"
+            else:
+                path, source = self._resolve(info)
+                model = load_for_inference(path)
             self._cache[key] = (model, source)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)

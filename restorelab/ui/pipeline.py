@@ -42,7 +42,11 @@ DEGRADATIONS: dict[str, Knob] = {
     "rain": Knob("intensity", "Rain streak intensity", 0.05, 1.0, 0.3, 0.05),
     "haze": Knob("beta", "Haze density β", 0.02, 0.5, 0.15, 0.01),
     "jpeg": Knob("quality", "JPEG quality", 1, 100, 20, 1),
+    "camera_noise": Knob("shot", "Camera shot-noise variance (read noise follows)", 0.0001, 0.012, 0.003, 0.0001),
+    "heavy_rain": Knob("density", "Streak density per layer (several layers + veil)", 0.0004, 0.004, 0.002, 0.0001),
 }
+#: Tone changes (0-255 scale) above which the app says the output is darker/brighter or tinted.
+TONE_WARN = 2.0
 NO_DEGRADATION = "none"
 
 
@@ -120,12 +124,43 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble)
 
 
-def result_record(r: Restored, info, ref: np.ndarray | None) -> dict:
-    """The metrics dict for one restored image (API output and table row source)."""
-    return {"model": r.name, "kind": info.kind, **score(r.image, ref),
-            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
-            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
-            "weights_source": r.source}
+def noise_level(img: np.ndarray) -> float:
+    """The photo's estimated noise std on 0-255 (``metrics.noise.estimate_sigma``)."""
+    from restorelab.metrics.noise import estimate_sigma
+
+    return round(255.0 * estimate_sigma(img), 2)
+
+
+def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarray | None = None) -> dict:
+    """The metrics dict for one restored image (API output and table row source). With the model's
+    input: the output's estimated noise level and its tone change against the input
+    (``brightness``/``color`` on 0-255, see ``metrics.noise.tone_change``)."""
+    rec = {"model": r.name, "kind": info.kind, **score(r.image, ref),
+           "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
+           "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
+           "weights_source": r.source}
+    if model_in is not None:
+        from restorelab.metrics.noise import tone_change
+
+        rec["noise_sigma"] = noise_level(r.image)
+        rec["tone_change"] = {k: round(v, 2) for k, v in tone_change(model_in, r.image).items()}
+    return rec
+
+
+def tone_warning(rec: dict) -> str | None:
+    """A sentence when the output's brightness or colour moved by more than ``TONE_WARN``/255."""
+    t = rec.get("tone_change")
+    if not t:
+        return None
+    bits = []
+    if abs(t["brightness"]) > TONE_WARN:
+        bits.append(f"{abs(t['brightness']):.1f}/255 {'darker' if t['brightness'] < 0 else 'brighter'}")
+    if t["color"] > TONE_WARN:
+        bits.append(f"colour shifted by up to {t['color']:.1f}/255 in one channel")
+    if not bits:
+        return None
+    return (f"{rec['model']}: the output is " + " and ".join(bits) + " than the input (it removed what it "
+            "took for haze, rain or a colour cast; compare before you keep it)")
 
 
 TABLE_HEADERS = ["output", "kind", "PSNR dB", "SSIM", "params", "non-zero", "file MB", "seconds"]

@@ -8,7 +8,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 from restorelab.ui import pipeline
 from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
-from restorelab.ui.models import ModelStore, describe_source, list_models, model_info
+from restorelab.ui.models import ModelStore, classical_models, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
 GRIDS_AUTO = "grids-auto"  # pseudo-model: GRIDS picks the group model for the (degraded) input
@@ -19,8 +19,9 @@ GRIDS_LABEL = "GRIDS: the selected group's model (automatic)"
 RESTORE_QUEUE = dict(concurrency_id="restore", concurrency_limit=1)
 
 DEGRADATION_CHOICES = [("None: my photo is already degraded", NO_DEGRADATION),
-                       ("Gaussian noise", "gaussian_noise"), ("Rain streaks", "rain"),
-                       ("Haze", "haze"), ("JPEG compression", "jpeg")]
+                       ("Gaussian noise", "gaussian_noise"), ("Camera noise", "camera_noise"),
+                       ("JPEG compression", "jpeg"), ("Rain streaks", "rain"), ("Heavy rain", "heavy_rain"),
+                       ("Haze", "haze")]
 DEFAULT_DEGRADATION = "gaussian_noise"
 
 
@@ -58,6 +59,7 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
     choices = [(m.label(), m.name) for m in models]
     if models and _grids_ready(models[0].path.parent):
         choices.append((GRIDS_LABEL, GRIDS_AUTO))
+    choices += [(m.label(), m.name) for m in classical_models()]  # what a user would pick instead
     names = [m.name for m in models]
     a = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     # the comparison the app is for: the dense model against a pruned ticket
@@ -78,7 +80,8 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
     progress(0.05, desc="Simulating the degradation" if degradation != NO_DEGRADATION else "Restoring")
     model_in, sim = pipeline.simulate(clean, degradation, param, seed)
     ref = clean if sim is not None else None
-    state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {}}
+    state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {},
+             "input_sigma": pipeline.noise_level(model_in)}
     for name in names:
         run_name, sel = name, None
         if name == GRIDS_AUTO:
@@ -96,7 +99,7 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
 
         res = pipeline.restore_with(store, run_name, model_in, progress=cb, self_ensemble=self_ensemble)
         state["results"][name] = res
-        rec = pipeline.result_record(res, info, ref)
+        rec = pipeline.result_record(res, info, ref, model_in)
         if sel is not None:
             rec["model"] = f"GRIDS → {run_name}"
             rec["grids"] = {"group": sel.group, "tasks": sel.tasks, "distance": round(sel.distance, 4),
@@ -126,10 +129,15 @@ def _notes(state, pending: list[str]) -> str:
     lines = [f"**{w}×{h}** pixels"
              + (f"; simulated **{state['simulated']['name']}** "
                 f"({', '.join(f'{k}={v}' for k, v in state['simulated'].items() if k != 'name')})"
-                if state["simulated"] else "; no simulation, so no reference: PSNR/SSIM are not shown")]
+                if state["simulated"] else "; no simulation, so no reference: PSNR/SSIM are not shown")
+             + f"; estimated noise level of the model input **σ ≈ {state['input_sigma']:.1f}**/255 "
+               "(wavelet estimate: texture and fine detail read as ~1-3, JPEG hides noise)"]
     for rec in state["records"].values():
         g = rec.get("grids")
+        warn = pipeline.tone_warning(rec)
         lines.append(f"- `{rec['model']}`: {rec['seconds']:.2f} s"
+                     + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
+                     + (f"; **{warn}**" if warn else "")
                      + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
                      + (f" per transform, ×{rec['self_ensemble']} self-ensemble" if rec["self_ensemble"] > 1 else "")
                      + f"; weights from {rec['weights_source']}"
@@ -146,9 +154,13 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
     choices, default_a, default_b = _model_choices()
     source = describe_source()
     gr.Markdown(
-        "Restore a photo with the shipped all-in-one models and compare two of them with the slider. "
+        "Restore a photo with the shipped all-in-one models and compare two of them with the slider: by "
+        "default the blind real-photo model (noise, camera noise, JPEG, rain, haze; it leaves a clean photo "
+        "alone) against its lottery ticket with 90% of the weights zero. The buttons put what you would "
+        "otherwise use, non-local means or CBM3D (noise level estimated from the photo), on the right. "
         "On a clean photo, simulate a degradation first: PSNR/SSIM are then measured against the clean "
-        f"original (RGB, float, on the server's arrays). {source}"
+        "original (RGB, float, on the server's arrays). The notes give the estimated noise level of the "
+        f"input and of each output, and say when an output came out darker, brighter or tinted. {source}"
         + ("" if choices else "\n\n**No trained model found.** Put `NAME.safetensors` + `NAME.json` in "
            f"`{store.weights_dir}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
     with gr.Row(equal_height=False):
@@ -164,6 +176,11 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                 model_a = gr.Dropdown(choices, value=default_a, label="Model A (left)", elem_id="rl-model-a")
                 model_b = gr.Dropdown(choices + [("The model's input (no restoration)", INPUT)],
                                       value=default_b, label="Model B (right)", elem_id="rl-model-b")
+            with gr.Row():  # what a user would pick instead, one click away
+                b_ticket = gr.Button("B: its lottery ticket", size="sm", elem_id="rl-b-ticket",
+                                     interactive=default_b is not None and default_b != INPUT)
+                b_nlm = gr.Button("B: non-local means", size="sm", elem_id="rl-b-nlm")
+                b_bm3d = gr.Button("B: CBM3D (slow)", size="sm", elem_id="rl-b-bm3d")
             ensemble = gr.Checkbox(False, label="×4 self-ensemble: average the restorations of the flipped and "
                                    "half-turned photo: 4× slower, +0.13 to +0.56 dB on every test set for aio-cpu-21k "
                                    "(README)",
@@ -186,6 +203,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                 interactive=False, elem_id="rl-files")
 
     degradation.change(_knob_update, degradation, [param, seed], api_visibility="private", queue=False)
+    for button, value in ((b_ticket, default_b), (b_nlm, "nlm"), (b_bm3d, "bm3d")):
+        button.click(lambda v=value: v, None, model_b, api_visibility="private", queue=False)
 
     @user_errors
     def restore_ui(photo_path, degr, prm, sd, a, b, ens, progress=gr.Progress()):
@@ -213,6 +232,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
             for rec in state["records"].values():
                 if "offline fallback" in rec["weights_source"]:
                     gr.Warning(f"Hub unreachable: {rec['model']} uses the local weights copy")
+                if pipeline.tone_warning(rec):
+                    gr.Warning(pipeline.tone_warning(rec))
             yield (res_a, right), _table(state), _notes(state, []), shown_input, paths
 
     ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble],
@@ -238,9 +259,10 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
 
         image: the photo file. model: a shipped model name (see the Restore tab), default the first,
         or "grids-auto" (GRIDS selects the group model; metrics then hold "grids": the chosen group).
-        degradation: "none" (default) or gaussian_noise | rain | haze | jpeg, simulated on the photo
-        (seeded) so PSNR/SSIM against it are returned. param: sigma | intensity | beta | quality
-        (None: the registry's default/seeded value). seed: int.
+        model may also be "nlm" or "bm3d" (classical, noise level estimated from the photo).
+        degradation: "none" (default) or gaussian_noise | camera_noise | jpeg | rain | heavy_rain | haze,
+        simulated on the photo (seeded) so PSNR/SSIM against it are returned. param: sigma | shot |
+        quality | intensity | density | beta (None: the registry's default/seeded value). seed: int.
         Returns the restored PNG, the model's input PNG (the simulated degradation, or None) and a
         metrics dict (psnr/ssim are null without a simulated degradation).
         """
@@ -255,7 +277,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                    if state["simulated"] else None)
         h, w = state["input"].shape[:2]
         rec = dict(state["records"][name])
-        rec.update(width=w, height=h, degradation=state["simulated"])
+        rec.update(width=w, height=h, degradation=state["simulated"], input_noise_sigma=state["input_sigma"],
+                   warning=pipeline.tone_warning(rec))
         if state["ref"] is not None:
             rec.update({f"input_{k}": v for k, v in pipeline.score(state["input"], state["ref"]).items()})
         return str(out_path), (str(in_path) if in_path else None), rec

@@ -1,0 +1,83 @@
+"""Classical denoisers as first-class restorers: what a user would otherwise reach for.
+
+Both estimate the noise level from the photo itself (``metrics.noise.estimate_sigma``; no σ is
+given to them, as none is given to our blind models) and run on the whole image:
+
+* ``nlm``: OpenCV's non-local means (``fastNlMeansDenoisingColored``, 7x7 patches, 21x21 search)
+  with ``h = 0.6 σ`` on luma and ``1.0 σ`` on colour. The factors were chosen on six BSDS
+  *training* photos with Gaussian (σ 5-50) and camera noise: the papers' ``h = σ`` over-smooths,
+  and camera noise is mostly chroma.
+* ``bm3d``: CBM3D (the ``bm3d`` package, ``bm3d_rgb`` with ``sigma_psd = σ``).
+
+Below σ = 0.5/255 the photo is returned unchanged (nothing to remove). They are ``nn.Module``s
+so that everything which times, lists or compares our models takes them too; ``forward`` runs
+the numpy method per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from restorelab.errors import RestoreLabError
+from restorelab.metrics.noise import estimate_sigma
+from restorelab.paths import CLASSICAL_METHODS
+
+MIN_SIGMA = 0.5 / 255.0
+NLM_H, NLM_H_COLOR = 0.6, 1.0
+
+
+def nlm(img: np.ndarray, sigma: float) -> np.ndarray:
+    u8 = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    s = sigma * 255.0
+    out = cv2.fastNlMeansDenoisingColored(u8, None, NLM_H * s, NLM_H_COLOR * s, 7, 21)
+    return out.astype(np.float32) / np.float32(255.0)
+
+
+def cbm3d(img: np.ndarray, sigma: float) -> np.ndarray:
+    import bm3d  # a heavy import (scipy, PyWavelets): only when CBM3D runs
+
+    return np.clip(bm3d.bm3d_rgb(np.asarray(img, np.float32), sigma), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Classical:
+    name: str
+    label: str
+    fn: Callable[[np.ndarray, float], np.ndarray]
+    about: str  # one line, from ``paths.CLASSICAL_METHODS`` (the app lists it without torch)
+
+
+CLASSICAL = {name: Classical(name, name, fn, CLASSICAL_METHODS[name]) for name, fn in (("nlm", nlm), ("bm3d", cbm3d))}
+
+
+class ClassicalRestorer(nn.Module):
+    """A classical denoiser behind the model interface (N x 3 x H x W in [0, 1] -> same)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        if name not in CLASSICAL:
+            raise RestoreLabError(f"unknown classical method {name!r}; valid: {', '.join(CLASSICAL)}")
+        self.method = CLASSICAL[name]
+        self.last_sigma: float | None = None  # the estimate of the last image, on 0-1
+
+    def restore_image(self, img: np.ndarray) -> np.ndarray:
+        sigma = estimate_sigma(img)
+        self.last_sigma = sigma
+        if sigma < MIN_SIGMA:
+            return np.array(img, np.float32, copy=True)
+        return self.method.fn(img, sigma)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        imgs = x.detach().float().permute(0, 2, 3, 1).cpu().numpy()
+        outs = [self.restore_image(np.ascontiguousarray(im)) for im in imgs]
+        return torch.from_numpy(np.stack(outs)).permute(0, 3, 1, 2).contiguous()
+
+
+def is_classical(name: str) -> bool:
+    return name in CLASSICAL

@@ -1,0 +1,218 @@
+"""The real-photo features: noise estimate, classical baselines, the real-photo evaluation,
+fine-tuning from shipped weights, and what the app says about an output's tone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from restorelab import degradations as D
+from restorelab.errors import RestoreLabError
+from restorelab.metrics.noise import estimate_sigma, tone_change
+
+
+def _photo(h=64, w=80, seed=0):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 3.0)
+    img = (img - img.min()) / (img.max() - img.min())
+    return (0.15 + 0.7 * img).astype(np.float32)
+
+
+@pytest.mark.parametrize("sigma", [0, 5, 15, 40])
+def test_estimate_sigma_matches_scikit_image(sigma):
+    from skimage.restoration import estimate_sigma as sk
+
+    img = D.apply("gaussian_noise", _photo(96, 96), seed=1, sigma=sigma, quantize=False)
+    ours, ref = estimate_sigma(img), sk(img, channel_axis=-1, average_sigmas=True)
+    assert ours == pytest.approx(ref, rel=0.02, abs=2e-4)
+    if sigma:
+        assert ours * 255 == pytest.approx(sigma, rel=0.15)
+
+
+def test_tone_change():
+    img = _photo()
+    t = tone_change(img, img * 0.9)
+    assert t["brightness"] < -5 and t["color"] < 1.0
+    cast = img.copy()
+    cast[:, :, 2] += 0.05
+    assert tone_change(img, cast)["color"] > 5
+
+
+def test_classical_restorers_estimate_sigma_and_denoise():
+    from restorelab.inference import load_model, restore, run_model
+
+    clean = _photo(64, 64)
+    noisy = D.apply("gaussian_noise", clean, seed=0, sigma=20, quantize=False)
+    p = lambda a: 10 * np.log10(1 / np.mean((a - clean) ** 2))  # noqa: E731
+    for name in ("nlm", "bm3d"):
+        m = load_model(name)
+        out = restore(m, noisy)
+        assert out.shape == noisy.shape and out.dtype == np.float32
+        assert p(out) > p(noisy) + 2, name
+        assert m.last_sigma * 255 == pytest.approx(20, rel=0.25)
+        assert np.allclose(run_model(m, noisy), out, atol=1e-6)  # the model interface gives the same
+    flat = np.full((32, 32, 3), 0.5, np.float32)  # nothing to remove: returned unchanged
+    assert np.array_equal(restore(load_model("nlm"), flat), flat)
+    with pytest.raises(RestoreLabError):
+        restore(load_model("nlm"), noisy, self_ensemble=4)
+
+
+def test_models_lists_classical_methods():
+    from restorelab.inference.catalog import list_models
+
+    rows = {r["name"]: r for r in list_models()}
+    assert rows["nlm"]["kind"] == "classical" and rows["bm3d"]["kind"] == "classical"
+
+
+def _fake_root(tmp_path, n=3):
+    from restorelab.io import save_png
+
+    d = tmp_path / "test" / "denoise" / "CBSD68"
+    d.mkdir(parents=True)
+    for i in range(n):
+        save_png(d / f"img{i}.png", _photo(40, 48, seed=i))
+    return tmp_path
+
+
+def test_real_eval_rows_and_slow_subset(tmp_path):
+    import torch
+
+    from restorelab.evaluation import real_eval, real_markdown
+    from restorelab.inference import save_weights
+    from restorelab.models import create_model
+
+    root = _fake_root(tmp_path)
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(create_model("promptir-test"), weights)
+    sets = ("CBSD68-clean", "CBSD68-jpeg20", "CBSD68-camera")
+    res = real_eval(["input", "nlm", "bm3d", str(weights)], sets, data_root=str(root), slow_limit=1)
+    assert [r["set"] for r in res["rows"]] == list(sets)
+    clean = res["rows"][0]["methods"]
+    assert clean["input"]["psnr"] == 100.0  # identical images: capped, finite in JSON
+    assert clean["bm3d"]["n"] == 1 and clean["nlm"]["n"] == 3 and res["rows"][0]["slow_subset"] == 1
+    assert clean["nlm"]["psnr_slow_subset"] == pytest.approx(clean["nlm"]["psnr_images"][0])
+    jp = res["rows"][1]["methods"]["input"]["psnr"]
+    assert 20 < jp < 45
+    json.dumps(res)  # plain JSON
+    table = real_markdown(res)
+    assert "CBSD68-jpeg20 (jpeg)" in table and "(1; ours" in table
+    with pytest.raises(RestoreLabError):
+        real_eval(["input"], ["CBSD68-nope"], data_root=str(root))
+
+
+def test_real_eval_cli_writes_json(tmp_path, capsys):
+    from restorelab.cli import main
+
+    root = _fake_root(tmp_path, 2)
+    out = tmp_path / "real.json"
+    assert main(["real-eval", "--models", "input,nlm", "--sets", "CBSD68-clean,CBSD68-jpeg40", "--data-dir",
+                 str(root), "--out", str(out), "--json"]) == 0
+    res = json.loads(out.read_text())
+    assert res["command"].startswith("python -m restorelab real-eval")
+    capsys.readouterr()
+    assert main(["real-table", str(out)]) == 0
+    assert "| CBSD68-jpeg40 (jpeg) | 2 |" in capsys.readouterr().out
+    assert main(["eval", "--model", "nlm", "--set", "CBSD68-jpeg40", "--data-dir", str(root), "--json"]) == 0
+
+
+def test_train_init_starts_from_given_weights(tmp_path, lottery_photos):
+    import torch
+
+    from restorelab.inference import save_weights
+    from restorelab.inference.weights import load_state
+    from restorelab.models import create_model
+    from restorelab.training import TrainConfig, Trainer
+
+    torch.manual_seed(123)
+    start = tmp_path / "start.safetensors"
+    save_weights(create_model("promptir-test"), start)
+    cfg = TrainConfig(model="promptir-test", tasks="clean,camera_noise", data_dir=str(lottery_photos), val_count=1,
+                      patch_size=16, batch_size=2, steps=2, warmup_steps=1, val_size=32, threads=1, init=str(start))
+    tr = Trainer(cfg, tmp_path / "run", progress=False)
+    tr.train()
+    theta0, given = load_state(tmp_path / "run" / "theta0.safetensors"), load_state(start)
+    assert all(torch.equal(theta0[k], given[k]) for k in given)
+    with pytest.raises(RestoreLabError):
+        Trainer(TrainConfig(model="promptir-test", init="no-such-model"), tmp_path / "run2", progress=False)
+    # a second stage from a stopped first one: --init RUN_DIR takes its last checkpoint's model
+    first = Trainer(cfg, tmp_path / "stage1", progress=False)
+    first.train(stop_after=1)
+    stage1 = {k: v.clone() for k, v in first.model.state_dict().items()}
+    from dataclasses import replace
+
+    second = Trainer(replace(cfg, init=str(tmp_path / "stage1"), tasks="denoise,web_jpeg"), tmp_path / "stage2",
+                     progress=False)
+    second.train()
+    theta0 = load_state(tmp_path / "stage2" / "theta0.safetensors")
+    assert all(torch.equal(theta0[k], stage1[k]) for k in theta0)
+    from restorelab.training.export import ship_dense
+
+    card = ship_dense(tmp_path / "stage2", "two-stage", ["cmd"], weights_dir=tmp_path / "w")
+    assert card["theta0"] is None and not (tmp_path / "w" / "two-stage.theta0.safetensors").exists()
+
+
+def test_tone_warning_and_noise_notes():
+    from restorelab.ui import pipeline
+
+    rec = {"model": "m", "tone_change": {"brightness": -8.0, "color": 0.5}}
+    assert "8.0/255 darker" in pipeline.tone_warning(rec)
+    assert pipeline.tone_warning({"model": "m", "tone_change": {"brightness": 0.5, "color": 0.4}}) is None
+    assert "colour shifted" in pipeline.tone_warning({"model": "m", "tone_change": {"brightness": 0.0, "color": 6.0}})
+    noisy = D.apply("gaussian_noise", _photo(96, 96), seed=0, sigma=25, quantize=False)
+    assert pipeline.noise_level(noisy) == pytest.approx(25, rel=0.15)
+
+
+def test_real_eval_reuses_cells_and_saves_cards(tmp_path, monkeypatch):
+    import torch
+
+    from restorelab.cli import main
+    from restorelab.inference import save_weights
+    from restorelab.models import create_model
+
+    root = _fake_root(tmp_path, 2)
+    wd = tmp_path / "weights"
+    torch.manual_seed(0)
+    save_weights(create_model("promptir-test"), wd / "tiny.safetensors")
+    (wd / "tiny.json").write_text(json.dumps({"name": "tiny", "kind": "dense", "preset": "promptir-test",
+                                              "params": 1, "nonzero_params": 1}))
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(wd))
+    out = tmp_path / "real.json"
+    argv = ["real-eval", "--models", "input,nlm,tiny", "--sets", "CBSD68-jpeg40", "--data-dir", str(root),
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    first = json.loads(out.read_text())
+    assert main(argv + ["--save-cards"]) == 0
+    second = json.loads(out.read_text())
+    # reused, not recomputed: even the timings are the same
+    assert first["rows"][0]["methods"] == second["rows"][0]["methods"]
+    card = json.loads((wd / "tiny.json").read_text())
+    row = card["results_real"]["rows"][0]
+    assert row["set"] == "CBSD68-jpeg40" and set(row) >= {"tiny", "input", "nlm"}
+    # other weights, other fingerprint: recomputed
+    torch.manual_seed(1)
+    save_weights(create_model("promptir-test"), wd / "tiny.safetensors")
+    assert main(argv) == 0
+    third = json.loads(out.read_text())
+    assert third["rows"][0]["methods"]["tiny"]["fingerprint"] != first["rows"][0]["methods"]["tiny"]["fingerprint"]
+    assert third["rows"][0]["methods"]["nlm"] == first["rows"][0]["methods"]["nlm"]
+
+
+def test_readme_real_photo_table_is_generated_from_the_committed_json():
+    """The README's real-photo table is `real-table docs/results/real-photos.json`, not typed by hand."""
+    from pathlib import Path
+
+    from restorelab.evaluation import real_markdown
+
+    root = Path(__file__).resolve().parents[1]
+    res = json.loads((root / "docs" / "results" / "real-photos.json").read_text())
+    readme = (root / "README.md").read_text()
+    start, end = "<!-- real-photos:start -->", "<!-- real-photos:end -->"
+    assert start in readme and end in readme
+    block = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    assert block == real_markdown(res).strip(), "README table is stale: run `python -m restorelab real-table " \
+                                                "docs/results/real-photos.json` and paste it between the markers"
