@@ -281,11 +281,18 @@ def _real_result(methods, slow, slow_limit, limit, rows) -> dict:
             "threads": torch.get_num_threads(), "rows": list(rows)}
 
 
+def _is_ours(method: str) -> bool:
+    """A network of ours (a shipped name or a weights file), not the input or a classical method."""
+    from restorelab.paths import CLASSICAL_METHODS
+
+    return method != "input" and method not in CLASSICAL_METHODS
+
+
 def real_markdown(res: dict) -> str:
     """The real-photo table: one row per set, PSNR of every method; a slow method's cell also
     gives the best of our models on the same images."""
     methods = res["methods"]
-    ours = [m for m in methods if m != "input" and m not in res["slow"] and m not in ("nlm",)]
+    ours = [m for m in methods if _is_ours(m)]
     lines = ["| situation | images | " + " | ".join(f"`{m}`" if m != "input" else "input" for m in methods) + " |",
              "|---|---|" + "---|" * len(methods)]
     for row in res["rows"]:
@@ -312,7 +319,7 @@ def save_real_to_cards(res: dict, weights_dir=None) -> list[str]:
 
     from restorelab.paths import default_weights_dir
 
-    others = [m for m in res["methods"] if m == "input" or m in res["slow"] or m == "nlm"]
+    others = [m for m in res["methods"] if not _is_ours(m)]
     done = []
     for m in res["methods"]:
         path = Path(weights_dir or default_weights_dir()) / f"{m}.json"

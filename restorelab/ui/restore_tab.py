@@ -232,8 +232,9 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
             for rec in state["records"].values():
                 if "offline fallback" in rec["weights_source"]:
                     gr.Warning(f"Hub unreachable: {rec['model']} uses the local weights copy")
-                if pipeline.tone_warning(rec):
-                    gr.Warning(pipeline.tone_warning(rec))
+                warn = pipeline.tone_warning(rec)
+                if warn:
+                    gr.Warning(warn)
             yield (res_a, right), _table(state), _notes(state, []), shown_input, paths
 
     ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble],
