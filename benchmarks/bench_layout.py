@@ -1,4 +1,4 @@
-"""The measurements behind the README's CPU speed section, timed on their own (ms, best of N, JSON).
+"""The measurements behind the CPU speed section of docs/performance.md, timed on their own (ms, best of N, JSON).
 
     python benchmarks/bench_layout.py [--threads 1] > benchmarks/results/layout.json
 

@@ -19,7 +19,7 @@ def _add_self_ensemble(sp) -> None:
     sp.add_argument("--self-ensemble", type=int, default=1, choices=(1, 4, 8), metavar="N",
                     help="the model's mean output over N transforms of each image, N times slower: 8 = all "
                          "flips/rotations (helps denoising and dehazing most, hurts deraining), "
-                         "4 = flips and the half turn (helps every task we score); see README")
+                         "4 = flips and the half turn (helps every task we score); see docs/mirl.md")
 
 
 def _emit(args, data, human: str) -> None:
@@ -65,10 +65,15 @@ def cmd_ship(args) -> None:
 
 # -- eval -------------------------------------------------------------------------------
 def cmd_eval(args) -> None:
-    from restorelab.evaluation import evaluate
+    from restorelab.evaluation import evaluate, evaluate_folder
 
-    res = evaluate(args.model, args.set, data_root=args.data_dir, limit=args.limit,
-                   baseline=args.baseline, progress=not args.json, self_ensemble=args.self_ensemble)
+    common = dict(limit=args.limit, baseline=args.baseline, progress=not args.json, self_ensemble=args.self_ensemble)
+    if args.dir is not None:
+        res = evaluate_folder(args.model, args.dir, sigma=args.sigma, seed=args.seed, **common)
+    elif args.sigma is not None:
+        raise RestoreLabError("--sigma adds noise to a folder of clean images (--dir); a set has its own noise")
+    else:
+        res = evaluate(args.model, args.set, data_root=args.data_dir, **common)
     lines = [f"{res['model']} on {res['set']} ({res['protocol']})"]
     lines += [f"  {r['name']:24} PSNR {r['psnr']:6.2f}  SSIM {r['ssim']:.4f}" for r in res["images"]]
     lines.append(f"  mean ({len(res['images'])} images)       PSNR {res['psnr']:6.2f}  SSIM {res['ssim']:.4f}")
@@ -138,27 +143,73 @@ def cmd_real_table(args) -> None:
 
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
+    from restorelab.inference import load_model
+    from restorelab.io import load_image
+
+    if Path(args.input).is_dir():
+        _restore_folder(args)
+        return
+    img = load_image(args.input)
+    res = _restore_image(load_model(args.model), img, args.input, args.output, args)
+    human = (f"restored {args.input} ({res['width']}x{res['height']}) with {args.model} in {res['seconds']:.2f} s "
+             f"-> {args.output}\n" + _noise_line(res))
+    _emit(args, res, human)
+
+
+def _restore_image(model, img, src, dst, args) -> dict:
+    """Restore ``img`` (read from ``src``) into the PNG ``dst``; what it did, as ``restore --json`` says."""
     import time
 
-    from restorelab.inference import load_model, restore
-    from restorelab.io import load_image, save_png
+    from restorelab.inference import restore
+    from restorelab.io import save_png
     from restorelab.metrics.noise import estimate_sigma, tone_change
 
-    img = load_image(args.input)
-    model = load_model(args.model)
     t = time.perf_counter()
     out = restore(model, img, tile=args.tile, overlap=args.overlap, self_ensemble=args.self_ensemble)
     secs = time.perf_counter() - t
-    save_png(args.output, out)
-    tone = tone_change(img, out)
-    res = {"input": str(args.input), "output": str(args.output), "model": args.model,
-           "self_ensemble": args.self_ensemble, "height": img.shape[0], "width": img.shape[1], "seconds": secs,
-           "input_noise_sigma": 255 * estimate_sigma(img), "output_noise_sigma": 255 * estimate_sigma(out),
-           "tone_change": tone}
-    human = (f"restored {args.input} ({img.shape[1]}x{img.shape[0]}) with {args.model} in {secs:.2f} s -> "
-             f"{args.output}\nestimated noise σ {res['input_noise_sigma']:.1f} -> {res['output_noise_sigma']:.1f} "
-             f"(0-255); brightness {tone['brightness']:+.1f}/255, largest colour shift {tone['color']:.1f}/255")
-    _emit(args, res, human)
+    save_png(dst, out)
+    return {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
+            "height": img.shape[0], "width": img.shape[1], "seconds": secs,
+            "input_noise_sigma": 255 * estimate_sigma(img), "output_noise_sigma": 255 * estimate_sigma(out),
+            "tone_change": tone_change(img, out)}
+
+
+def _noise_line(res: dict) -> str:
+    tone = res["tone_change"]
+    return (f"estimated noise σ {res['input_noise_sigma']:.1f} -> {res['output_noise_sigma']:.1f} (0-255); "
+            f"brightness {tone['brightness']:+.1f}/255, largest colour shift {tone['color']:.1f}/255")
+
+
+def _restore_folder(args) -> None:
+    """Every image directly in the folder ``args.input`` -> ``args.output/<same name>.png``."""
+    from restorelab.data import list_images
+    from restorelab.inference import load_model
+    from restorelab.io import load_image
+
+    src, dst = Path(args.input), Path(args.output)
+    files = [Path(f) for f in list_images(str(src))]
+    if not files:
+        raise RestoreLabError(f"no images in {src}")
+    if dst.exists() and not dst.is_dir():
+        raise RestoreLabError(f"{dst} is a file; restoring a folder needs an output folder")
+    if dst.resolve() == src.resolve():
+        raise RestoreLabError("the output folder must differ from the input folder (its PNGs would be overwritten)")
+    names = [f.stem + ".png" for f in files]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise RestoreLabError(f"{src}: several images would be written as {', '.join(clash)} (same name, different "
+                              "extension); rename them")
+    model = load_model(args.model)
+    rows = []
+    for f, name in zip(files, names):
+        rows.append(_restore_image(model, load_image(f), f, dst / name, args))
+        if not args.json:
+            r = rows[-1]
+            print(f"{f.name} ({r['width']}x{r['height']}) in {r['seconds']:.2f} s -> {dst / name}; " + _noise_line(r),
+                  flush=True)
+    res = {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
+           "n": len(rows), "seconds": sum(r["seconds"] for r in rows), "images": rows}
+    _emit(args, res, f"restored {len(rows)} images from {src} with {args.model} in {res['seconds']:.2f} s -> {dst}")
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -184,8 +235,8 @@ _REAL = {"rain": "test/derain/Rain100L-10", "haze": "test/dehaze/SOTS-outdoor-2"
 
 def cmd_check_synthesis(args) -> None:
     from restorelab.data import resolve_data_root
-    from restorelab.degradations.stats import (compare_noise_levels, compare_to_real, format_comparison,
-                                               format_noise_levels)
+    from restorelab.data.synthetic import (compare_noise_levels, compare_to_real, format_comparison,
+                                           format_noise_levels)
 
     root = Path(resolve_data_root(args.data_dir))
     real = args.real or str(root / _REAL[args.kind])
@@ -234,40 +285,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("train", cmd_train, "train a restorer (resumable; torchrun for several processes)")
     add_arguments(sp, TrainConfig)
-    sp.add_argument("--run-dir", required=True, type=Path)
+    sp.add_argument("--run-dir", required=True, type=Path,
+                    help="run directory: config, checkpoints, log and weights; rerun to resume")
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N more steps (resume later)")
     sp.add_argument("--rank-weights", action="store_true", help="each process saves rankN.safetensors")
 
     sp = add("ship", cmd_ship, "copy a finished dense run into weights/ with θ0 and a card")
-    sp.add_argument("--run-dir", required=True, type=Path)
-    sp.add_argument("--name", required=True)
+    sp.add_argument("--run-dir", required=True, type=Path, help="a finished `restorelab train` run directory")
+    sp.add_argument("--name", required=True, help="model name: weights/NAME.safetensors and NAME.json")
     sp.add_argument("--command", action="append", help="the exact training command(s), for the card")
     sp.add_argument("--report", default=None, help="JSON from `report --json` to record in the card")
 
-    sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set")
+    sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set or on any folder")
     sp.add_argument("--model", required=True, help="shipped model name, .safetensors path, nlm or bm3d "
                                                    "(classical, noise level estimated from each photo)")
-    sp.add_argument("--set", required=True, help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2, "
-                                                 "or a real-photo row: CBSD68-clean|-jpeg10..40|-camera|-heavyrain")
-    sp.add_argument("--data-dir", default="../shared/datasets")
+    what = sp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--set", help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2, "
+                                    "or a real-photo row: CBSD68-clean|-jpeg10..40|-camera|-heavyrain")
+    what.add_argument("--dir", type=Path, default=None,
+                      help="any folder: clean images with --sigma, else input/ + target/ subfolders of degraded "
+                           "and clean images with matching file names")
+    sp.add_argument("--sigma", type=float, default=None,
+                    help="with --dir: add Gaussian noise of this std (0-255; clipped and quantised, as CBSD68-s*) "
+                         "to each clean image and score the denoising")
+    sp.add_argument("--seed", type=int, default=0,
+                    help="with --sigma: the noise of the i-th image (sorted names) is seeded [seed, i]")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder (for --set)")
     sp.add_argument("--limit", type=int, default=None, help="first N images only")
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
     _add_self_ensemble(sp)
 
     sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
-    sp.add_argument("--model", required=True)
+    sp.add_argument("--model", required=True, help="shipped model name or .safetensors path")
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
     _add_self_ensemble(sp)
-    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
 
     sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
                                      "CPU seconds per image")
     sp.add_argument("--models", required=True, help="comma-separated shipped model names")
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
-    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
     sp.add_argument("--size", type=int, default=512, help="timing image side")
-    sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--repeats", type=int, default=3, help="timing: best of N runs")
     sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
     sp.add_argument("--save-cards", action="store_true", help="write each pruned model's row into its card")
 
@@ -290,32 +351,34 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("real-table", cmd_real_table, "the markdown table of a real-eval JSON (as in the README)")
     sp.add_argument("results", type=Path, help="JSON written by real-eval --out")
 
-    sp = add("restore", cmd_restore, "restore one image")
-    sp.add_argument("input")
-    sp.add_argument("output")
-    sp.add_argument("--model", default=DEFAULT_MODEL)
-    sp.add_argument("--tile", type=int, default=256)
-    sp.add_argument("--overlap", type=int, default=32)
+    sp = add("restore", cmd_restore, "restore one image, or every image in a folder")
+    sp.add_argument("input", help="an image, or a folder: every image directly in it")
+    sp.add_argument("output", help="the output PNG; for a folder INPUT, the output folder (created), each image "
+                                   "written as its own name with .png")
+    sp.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name, .safetensors path, nlm or bm3d "
+                                                           f"(default: {DEFAULT_MODEL})")
+    sp.add_argument("--tile", type=int, default=256, help="tile side for large images (default: 256)")
+    sp.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels (default: 32)")
     _add_self_ensemble(sp)
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
-    sp.add_argument("a")
-    sp.add_argument("b")
+    sp.add_argument("a", help="an image")
+    sp.add_argument("b", help="an image of the same size")
     sp.add_argument("--y", action="store_true", help="on the Y channel instead of RGB")
 
     sp = add("check-synthesis", cmd_check_synthesis, "our synthesis vs real data: residual stats against real "
                                                      "pairs (rain, haze, heavy_rain), or noise estimates against "
                                                      "real noisy photos (camera_noise)")
-    sp.add_argument("kind", choices=sorted(_REAL))
+    sp.add_argument("kind", choices=sorted(_REAL), help="the synthetic degradation to check")
     sp.add_argument("--real", default=None, help="real folder (default: Rain100L-10 / SOTS-outdoor-2 / real/noise)")
-    sp.add_argument("--data-dir", default="../shared/datasets")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
     sp.add_argument("-n", type=int, default=50, help="clean photos to synthesise on")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=int, default=0, help="synthesis seed")
 
     sp = add("bench", cmd_bench, "CPU speed: naive eager NCHW vs the fast path, per preset")
-    sp.add_argument("--presets", default="promptir-tiny,promptir-cpu")
-    sp.add_argument("--steps", type=int, default=6)
-    sp.add_argument("--size", type=int, default=512)
+    sp.add_argument("--presets", default="promptir-tiny,promptir-cpu", help="comma-separated model presets")
+    sp.add_argument("--steps", type=int, default=6, help="timed training steps per variant")
+    sp.add_argument("--size", type=int, default=512, help="inference image side")
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
     sp.add_argument("--ranks", type=int, default=2, help="also time data-parallel training over N single-threaded "
                                                           "processes (1: skip)")

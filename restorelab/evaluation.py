@@ -30,7 +30,8 @@ def _restorer(model: str, baseline: str, sigma: int | None,
         return lambda img: img
     if baseline == "cbm3d":
         if sigma is None:
-            raise RestoreLabError("the cbm3d baseline only applies to the denoising sets (CBSD68-s*)")
+            raise RestoreLabError("the cbm3d baseline only applies to the denoising sets (CBSD68-s*) and to "
+                                   "folders of clean images with --sigma")
         try:
             import bm3d
         except ImportError:
@@ -44,21 +45,49 @@ def _restorer(model: str, baseline: str, sigma: int | None,
     raise RestoreLabError(f"unknown baseline {baseline!r}; valid: model, input, cbm3d")
 
 
+def _check_ensemble(baseline: str, self_ensemble: int) -> None:
+    if self_ensemble != 1 and baseline != "model":
+        raise RestoreLabError("--self-ensemble applies to a model, not to a baseline")
+
+
 def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", limit: int | None = None,
              baseline: str = "model", progress: bool = False, self_ensemble: int = 1) -> dict:
     """Per-image and mean PSNR/SSIM of ``model`` (or a baseline) on ``set_name``
     (``self_ensemble`` 4 or 8: the model's mean over flips/rotations, see :func:`inference.restore`)."""
     from restorelab.data import eval_sets
-    from restorelab.metrics import psnr, ssim
 
-    if self_ensemble != 1 and baseline != "model":
-        raise RestoreLabError("--self-ensemble applies to a model, not to a baseline")
+    _check_ensemble(baseline, self_ensemble)
     sets = eval_sets(data_root)
     if set_name not in sets:
         raise RestoreLabError(f"unknown evaluation set {set_name!r}; valid: {', '.join(sets)}")
     spec = sets[set_name]
-    data = spec.open()
-    fn = _restorer(model, baseline, spec.sigma, self_ensemble)
+    return _score(model, spec.open(), set_name, spec.task, spec.sigma, limit, baseline, progress, self_ensemble)
+
+
+def evaluate_folder(model: str, folder, sigma: float | None = None, seed: int = 0, limit: int | None = None,
+                    baseline: str = "model", progress: bool = False, self_ensemble: int = 1) -> dict:
+    """:func:`evaluate` on any folder: with ``sigma``, a folder of clean images with Gaussian noise
+    of that std added (as the CBSD68-s* sets: 0-255 scale, clipped and quantised, image ``i`` of the
+    sorted names seeded ``[seed, i]``); without, a paired folder (``input/`` + ``target/`` with
+    matching file names, see :func:`restorelab.data.find_pairs`)."""
+    from restorelab.data.folders import open_eval_folder
+
+    _check_ensemble(baseline, self_ensemble)
+    data = open_eval_folder(folder, sigma, seed)
+    task = "paired" if sigma is None else f"denoise_{sigma:g}"
+    res = _score(model, data, str(folder), task, sigma, limit, baseline, progress, self_ensemble)
+    if sigma is not None:
+        res["protocol"] += (f"; Gaussian noise σ {sigma:g} (0-255) added, clipped and quantised, "
+                            f"seed [{seed}, i] for image i of the sorted names")
+    return res | {"dir": str(folder), "sigma": sigma, "seed": seed if sigma is not None else None}
+
+
+def _score(model: str, data, set_name: str, task: str, sigma, limit: int | None, baseline: str, progress: bool,
+           self_ensemble: int) -> dict:
+    """The evaluation loop: ``data`` items are ``(name, degraded, clean)``."""
+    from restorelab.metrics import psnr, ssim
+
+    fn = _restorer(model, baseline, sigma, self_ensemble)
     n = len(data) if limit is None else min(limit, len(data))
     rows, t0 = [], time.perf_counter()
     it = range(n)
@@ -70,7 +99,7 @@ def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", l
         name, degraded, clean = data[i]
         out = fn(degraded)
         rows.append({"name": name, "psnr": psnr(out, clean), "ssim": ssim(out, clean)})
-    return {"model": model if baseline == "model" else baseline, "set": set_name, "task": spec.task,
+    return {"model": model if baseline == "model" else baseline, "set": set_name, "task": task,
             "protocol": _protocol(self_ensemble), "self_ensemble": self_ensemble, "images": rows, "n": len(rows),
             "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
             "seconds": time.perf_counter() - t0}

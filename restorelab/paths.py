@@ -19,6 +19,9 @@ WEIGHTS_DIR = REPO_ROOT / "weights"
 DEFAULT_MODEL = "real-cpu"
 #: The pruned model the app's Restore tab compares it with: its lottery ticket, 90% of the weights zero.
 DEFAULT_TICKET = "real-g-lamp"
+#: The tickets the Lottery tab opens on: MIR-L's global vs layer-wise IMP of the same dense model,
+#: same rounds and budgets (the paper's comparison).
+LOTTERY_DEFAULTS = ("mirl-g", "mirl-lw")
 
 
 #: Classical baselines that run like models (``restorelab.inference.classical``): name -> label.

@@ -271,7 +271,7 @@ def test_lottery_sparsity_from_weights_and_from_card(weights_dir, app_env, tmp_p
     from restorelab.ui.lottery_tab import sparsity_figure
     from restorelab.ui.models import ModelStore
 
-    fig, msg = sparsity_figure(ModelStore(), ["dev-dense", "dev-pruned"])
+    fig, msg = sparsity_figure(ModelStore(), ["dev-dense", "dev-pruned"], "layers")
     assert len(fig.data) == 2 and "dev-pruned" in msg
     pruned = next(t for t in fig.data if t.name.startswith("dev-pruned"))
     zeroed = [v for v in pruned.y if v > 0]  # half of every weight matrix was zeroed (norms stay dense)
@@ -284,8 +284,11 @@ def test_lottery_sparsity_from_weights_and_from_card(weights_dir, app_env, tmp_p
     (tmp_path / "dev-pruned.json").write_text(json.dumps(card))
     (tmp_path / "dev-pruned.safetensors").write_bytes(b"not read")
     monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))
-    fig, _ = sparsity_figure(ModelStore(), "dev-pruned")
+    fig, _ = sparsity_figure(ModelStore(), "dev-pruned", "layers")
     assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == [0.9, 0.8]
+    fig, _ = sparsity_figure(ModelStore(), "dev-pruned")  # the default: one grid cell per block x kind
+    assert list(fig.data[0].y) == ["a", "b"] and list(fig.data[0].x) == ["conv"]
+    assert [row[0] for row in fig.data[0].z] == [0.9, 0.8]
 
 
 def test_hub_offline_falls_back_to_local(weights_dir, app_env, monkeypatch):

@@ -129,8 +129,10 @@ def test_figures_from_hand_records():
     from restorelab.ui.lottery_tab import curves_figure, round_figure
 
     tickets = hand_tickets()
-    fig, md = round_figure(tickets, 1)
+    fig, md = round_figure(tickets, 1, "layers")
     assert [t.name for t in fig.data] == ["g (IMP global)"] and "`lw`: exported before round 1" in md
+    fig, _ = round_figure(tickets, 1)  # the default grid: blocks enc, out; one kind
+    assert [t.name for t in fig.data] == ["g (IMP global)"] and list(fig.data[0].y) == ["enc", "out"]
     fig, md = round_figure(tickets, 7)
     assert fig is None and "no IMP ticket has this round" in md
     fig = curves_figure(tickets, "derain")
@@ -191,7 +193,7 @@ def test_round_slider_figure_global_vs_layerwise(tickets):
     from restorelab.ui.lottery_tab import round_figure
 
     ts = list(tickets.values())
-    fig, md = round_figure(ts, 2)
+    fig, md = round_figure(ts, 2, "layers")
     assert [t.name for t in fig.data] == ["mirl-g (IMP global)", "mirl-lw (IMP layer-wise)"]
     assert "**Round 2**" in md and "mirl-lw (IMP layer-wise)" in md
     g, lw = (np.array(t.y, dtype=float) for t in fig.data)
@@ -199,8 +201,17 @@ def test_round_slider_figure_global_vs_layerwise(tickets):
     assert list(fig.data[0].x) == list(expected) and np.allclose(g, list(expected.values()))
     # Layer-wise pruning removes the same fraction from every layer; global pruning does not.
     assert abs(np.median(lw) - 0.75) < 0.01 and np.ptp(g) > 0.5 > np.ptp(lw)
-    fig0, md0 = round_figure(ts, 0)
+    fig0, md0 = round_figure(ts, 0, "layers")
     assert "(the dense model)" in md0 and all(max(t.y) == 0 for t in fig0.data)
+    # the default grid: blocks x layer kinds, a cell = the size-weighted fraction of zeros
+    fig, _ = round_figure(ts, 2)
+    g = fig.data[0]
+    assert 10 <= len(g.y) <= 40 and "attn.qkv" in g.x and len(g.x) < 15
+    zeros = sum(r["sparsity"] * r["total"] for r in tickets["mirl-g"].records[2]["layers"]
+                if r["name"].startswith("latent.") and ".attn.qkv.weight" in r["name"])
+    size = sum(r["total"] for r in tickets["mirl-g"].records[2]["layers"]
+               if r["name"].startswith("latent.") and ".attn.qkv.weight" in r["name"])
+    assert abs(g.z[list(g.y).index("latent")][list(g.x).index("attn.qkv")] - zeros / size) < 1e-9
 
 
 def test_psnr_curves_lines_and_baseline_markers(tickets):
@@ -265,3 +276,21 @@ def test_rounds_view_and_the_tab_handler(env, monkeypatch, tmp_path):
     v = rounds_view(ModelStore())
     assert len(v["tickets"]) == 4 and "mirl-lw: mirl-lw.rounds.jsonl, line 1: not valid JSON" in v["summary"]
     assert [t.name for t in v["layers"].data] == ["mirl-g (IMP global)"]
+
+
+def test_tab_opens_on_global_vs_layerwise_and_draws_one_layers_mask(env, tickets):
+    from restorelab.ui.lottery_tab import default_picks, mask_figure, mask_layers
+    from restorelab.ui.models import ModelStore, list_models
+
+    assert default_picks(list_models()) == ["mirl-g", "mirl-lw"]
+    store = ModelStore()
+    layer = mask_layers(store, "mirl-g")[0]
+    fig = mask_figure(store, ["mirl-g", "mirl-lw"], layer)
+    assert [t.name for t in fig.data] == ["mirl-g", "mirl-lw"]
+    for t in fig.data:  # the picture is the full-size tensor (not the shrunk one) and matches the record
+        rec = next(r for r in tickets[t.name].records[-1]["layers"] if r["name"] == layer)
+        z = np.asarray(t.z)
+        assert z.shape[0] == rec["shape"][0] and z.size == rec["total"]
+        assert abs(z.mean() - rec["kept"] / rec["total"]) < 1e-9
+    with pytest.raises(RestoreLabError, match="no weight tensor"):
+        mask_figure(store, ["mirl-g"], "nope.weight")

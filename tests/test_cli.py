@@ -134,7 +134,7 @@ def test_restore_self_ensemble(capsys, img, weights, tmp_path):
 
 
 def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch):
-    from restorelab.lottery.compact import save_compact
+    from restorelab.inference.compact import save_compact
     from restorelab.lottery.masks import ones_masks
     from restorelab.lottery.pruning import prune
     from restorelab.models import count_params
@@ -169,3 +169,77 @@ def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch
     assert res["command"].startswith("python -m restorelab compare --models d,p") and res["limit"] == 1
     assert res["sets"]["SOTS-outdoor-2"]["n"] == 1 and res["seconds_32"] > 0
     assert "results" not in json.loads((tmp_path / "d.json").read_text())
+
+
+# -- every flag has help text; boolean flags refuse typos ------------------------------------------
+def _commands(parser, path=()):
+    """(command path, its parser) for every (sub-)command of ``parser``, nested ones included."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from _commands(sub, (*path, name))
+
+
+def _command_paths():
+    from restorelab.cli import build_parser
+
+    return [" ".join(path) for path, _ in _commands(build_parser())]
+
+
+@pytest.mark.parametrize("command", _command_paths())
+def test_every_flag_has_help(command):
+    import argparse
+
+    from restorelab.cli import build_parser
+
+    sub = dict(_commands(build_parser()))[tuple(command.split())]
+    missing = [a.option_strings[0] if a.option_strings else a.dest for a in sub._actions
+               if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and a.help != argparse.SUPPRESS
+               and not (a.help or "").strip()]
+    assert not missing, f"`restorelab {command}`: no help text for {', '.join(missing)}"
+
+
+def test_config_flags_take_their_help_from_the_dataclass(capsys):
+    from dataclasses import fields
+
+    from restorelab.training import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert all(f.metadata["help"] for f in fields(TrainConfig))
+    assert "model preset to train" in out and "(default: promptir-cpu)" in out and "(default: true)" in out
+
+
+@pytest.mark.parametrize("word, value", [("true", True), ("TRUE", True), ("Yes", True), ("1", True), ("on", True),
+                                         ("false", False), ("No", False), ("0", False), ("OFF", False)])
+def test_parse_bool_accepts(word, value):
+    from restorelab.training.config import parse_bool
+
+    assert parse_bool(word) is value
+
+
+@pytest.mark.parametrize("word", ["ture", "flase", "y", "n", "2", "", "truee", "enable"])
+def test_parse_bool_refuses_typos(word):
+    import argparse
+
+    from restorelab.training.config import parse_bool
+
+    with pytest.raises(argparse.ArgumentTypeError, match="true/false"):
+        parse_bool(word)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "--run-dir", "r", "--compile", "ture"], "--compile"),
+    (["prune", "--run-dir", "r", "--rewind-all", "flase"], "--rewind-all"),
+    (["grids", "search", "--prune-levels", "nope"], "--prune-levels"),
+    (["grids", "similarity", "--augment", "yess"], "--augment"),
+])
+def test_bool_flag_typos_are_usage_errors(capsys, argv, flag):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and flag in err and "true/false" in err and "Traceback" not in err

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from restorelab import degradations as D
-from restorelab.degradations.stats import compare_to_real, residual_stats
+from restorelab.data.synthetic import compare_to_real
+from restorelab.degradations.stats import residual_stats
 from restorelab.errors import RestoreLabError
 
 DATA_ROOT = os.path.normpath(

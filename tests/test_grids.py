@@ -10,7 +10,7 @@ from restorelab import degradations as D
 from restorelab import grids
 from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
-from restorelab.grids.degradations import rl_iterations
+from restorelab.degradations.grids import rl_iterations
 
 
 def _image(h=29, w=37, seed=0):

@@ -7,7 +7,7 @@ import torch
 
 from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state
-from restorelab.lottery.compact import load_compact
+from restorelab.inference.compact import load_compact
 
 from conftest import LOTTERY_TRAIN_FLAGS, run_lottery_cli
 

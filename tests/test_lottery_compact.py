@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from restorelab.errors import RestoreLabError
+from restorelab.inference.compact import FORMAT, load_compact, save_compact
+from restorelab.inference.shrink import PrunedAttention, PrunedBlock, shrink
 from restorelab.inference.weights import read_metadata, save_weights
-from restorelab.lottery.compact import FORMAT, load_compact, save_compact
 from restorelab.lottery.masks import ones_masks, sparsity_of
 from restorelab.lottery.pruning import prune
-from restorelab.lottery.shrink import PrunedAttention, PrunedBlock, shrink
 from restorelab.models import count_params, create_model
 from restorelab.training import apply_masks
 

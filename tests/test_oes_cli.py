@@ -75,11 +75,12 @@ def test_transfer_rebuilds_the_mask_files_init_and_refuses_a_wrong_preset(tmp_pa
 
 def test_denoise_cli_writes_the_image_and_reports_psnr(tmp_path, images, capsys):
     out = tmp_path / "den.png"
-    s = json.loads(cli(capsys, "denoise", images / "img0.png", "--sigma", 25, "--preset", "tiny", "--mask", "random",
-                       "--density", 0.3, "--steps", 5, "--out", out, "--json"))
+    s = json.loads(cli(capsys, "denoise", images / "img0.png", "--add-noise", 25, "--preset", "tiny", "--mask",
+                       "random", "--density", 0.3, "--steps", 5, "--out", out, "--json"))
     assert out.exists() and s["steps"] == 5 and np.isfinite(s["final_psnr"])
-    assert s["density"] == pytest.approx(0.3, 1e-2)
-    text = cli(capsys, "compare", images / "img0.png", "--sigma", 25, "--preset", "tiny", "--density", 0.3,
+    assert s["density"] == pytest.approx(0.3, 1e-2) and s["added_noise"] == 25
+    assert s["input_noise_sigma"] > 15  # estimated from the noisy input it fitted (σ 25 added)
+    text = cli(capsys, "compare", images / "img0.png", "--add-noise", 25, "--preset", "tiny", "--density", 0.3,
                "--steps", 3, "--methods", "random,magnitude,dense")
     assert [line.split()[0] for line in text.splitlines()] == ["random", "magnitude", "dense"]
 
@@ -90,13 +91,37 @@ def test_denoise_cli_writes_the_image_and_reports_psnr(tmp_path, images, capsys)
     (["denoise", "{img}", "--density", "1.5"], "density"),
     (["denoise", "{img}", "--mask", "magic"], "unknown mask"),
     (["denoise", "{img}", "--steps", "0"], "steps"),
-    (["denoise", "{img}", "--sigma", "25", "--clean", "{img}"], "not both"),
+    (["denoise", "{img}", "--add-noise", "25", "--clean", "{img}"], "not both"),
+    (["denoise", "{img}", "--sigma", "25"], "--add-noise 25"),  # a noise level never silently adds noise
     (["learn-mask", "{img}", "--density", "-0.1", "--out", "m.safetensors"], "density"),
     (["compare", "{img}", "--methods", "dense,magic"], "unknown mask"),
 ])
 def test_cli_errors_are_one_line_restorelab_errors(argv, match, images, capsys):
     with pytest.raises(RestoreLabError, match=match):
         cli(capsys, *[a.format(img=images / "img0.png") for a in argv])
+
+
+def test_denoise_takes_the_image_as_already_noisy(tmp_path, images, capsys):
+    from restorelab.io import load_image
+
+    noisy_out = tmp_path / "noisy.png"
+    s = json.loads(cli(capsys, "denoise", images / "img0.png", "--preset", "tiny", "--mask", "dense", "--steps", 1,
+                       "--noisy-out", noisy_out, "--json"))
+    assert np.array_equal(load_image(noisy_out), load_image(images / "img0.png"))  # no noise added
+    assert s["added_noise"] is None and "final_psnr" not in s  # no clean reference: no PSNR
+    assert 0 <= s["input_noise_sigma"] < 10  # a smooth toy image: little noise estimated
+    text = cli(capsys, "denoise", images / "img0.png", "--preset", "tiny", "--mask", "dense", "--steps", 1)
+    assert "input noise σ ≈" in text
+
+
+def test_learn_mask_and_compare_keep_sigma_as_add_noise(tmp_path, images, capsys):
+    """The shipped masks' recorded commands say ``learn-mask … --sigma 25``: it still adds noise there."""
+    a = json.loads(cli(capsys, "compare", images / "img0.png", "--sigma", 25, "--preset", "tiny", "--density", 0.3,
+                       "--steps", 2, "--methods", "dense", "--json"))
+    b = json.loads(cli(capsys, "compare", images / "img0.png", "--add-noise", 25, "--preset", "tiny", "--density",
+                       0.3, "--steps", 2, "--methods", "dense", "--json"))
+    assert a["sigma"] == b["sigma"] == 25
+    assert a["results"][0]["final_psnr"] == pytest.approx(b["results"][0]["final_psnr"], abs=1e-4)
 
 
 def test_cli_refuses_a_non_image(tmp_path, capsys):

@@ -134,3 +134,20 @@ def test_add_param_markers_single_points_after_the_lines():
         add_param_markers(None, [])
     with pytest.raises(RestoreLabError):
         add_param_markers(fig, [{"psnr": {"x": 1.0}}])
+
+
+def test_sparsity_grid_and_mask_picture():
+    from restorelab.plots import mask_picture, sparsity_grid
+
+    fig = sparsity_grid({"g": {"enc": {"qkv": 0.5, "ffn": 0.9}, "out": {"conv": 0.1}},
+                         "lw": {"enc": {"qkv": 0.8}}})
+    assert [t.name for t in fig.data] == ["g", "lw"] and list(fig.data[0].y) == ["enc", "out"]
+    assert list(fig.data[0].x) == ["qkv", "ffn", "conv"] and list(fig.data[1].z[1]) == [None, None, None]
+    with pytest.raises(RestoreLabError):
+        sparsity_grid({"g": {"enc": {"qkv": 1.5}}})
+    with pytest.raises(RestoreLabError):
+        sparsity_grid({})
+    fig = mask_picture({"a": np.eye(3, dtype=bool)})
+    assert np.asarray(fig.data[0].z).sum() == 3 and "33.3% kept" in fig.layout.annotations[0].text
+    with pytest.raises(RestoreLabError):
+        mask_picture({"a": np.ones(3)})

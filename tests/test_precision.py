@@ -86,3 +86,21 @@ def test_native_bf16_reads_the_cpu_flags(tmp_path):
         f.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
         assert native_bf16(str(f)) is expected, name
     assert native_bf16(str(tmp_path / "missing")) is False
+
+
+def test_bf16_is_never_the_default_and_warns_where_emulated(tmp_path, monkeypatch):
+    """The AVX2-only CPUs emulate bf16 (~11x slower): no config picks it by itself, and asking warns."""
+    import dataclasses
+
+    import pytest
+
+    from restorelab.grids.deltap import GroupTrainConfig
+    from restorelab.training import loop
+    from restorelab.training.config import TrainConfig
+
+    assert TrainConfig().precision == "fp32"
+    assert GroupTrainConfig().precision == "fp32"
+    monkeypatch.setattr(loop, "native_bf16", lambda: False)
+    cfg = dataclasses.replace(TrainConfig(), model="promptir-tiny", precision="bf16", steps=1)
+    with pytest.warns(UserWarning, match="SLOWER"):
+        loop.Trainer(cfg, tmp_path / "run")

@@ -154,6 +154,10 @@ def test_train_init_starts_from_given_weights(tmp_path, lottery_photos):
 
     card = ship_dense(tmp_path / "stage2", "two-stage", ["cmd"], weights_dir=tmp_path / "w")
     assert card["theta0"] is None and not (tmp_path / "w" / "two-stage.theta0.safetensors").exists()
+    # the card records the stopped first stage (its steps, config, log) without being told
+    (st,) = card["train"]["stages"]
+    assert st["steps_done"] == 1 and st["config"]["tasks"] == "clean,camera_noise"
+    assert (tmp_path / "w" / st["train_log"]).exists() and st["train_log"] == "two-stage.stage1.train-log.jsonl"
 
 
 def test_tone_warning_and_noise_notes():

@@ -294,3 +294,32 @@ class NoisyFolder(DegradedFolder):
             raise RestoreLabError(f"sigma must be in [0, 255], got {sigma!r}")
         self.sigma = sigma
         super().__init__(clean_dir, "gaussian_noise", {"sigma": sigma, "quantize": True}, seed)
+
+
+_PAIRED_DIRS = ("input", "target", "rainy", "gt", "synthetic", "original")
+
+
+def open_eval_folder(root: str, sigma: float | None = None, seed: int = 0):
+    """Any folder as an evaluation set; items ``(name, degraded, clean)``.
+
+    With ``sigma``: ``root`` holds clean images, noise is added as :class:`NoisyFolder` does
+    (seed ``[seed, i]`` for image ``i`` in sorted order, so every run sees the same inputs).
+    Without: ``root`` is a paired folder (``input/`` + ``target/`` with matching file names, or
+    another layout of :func:`find_pairs`) as a :class:`PairedFolder`. Every problem (no such
+    folder, no images, unmatched names, the wrong kind of folder for ``sigma``) is a one-line
+    RestoreLabError."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        what = "is a file, not a folder" if os.path.exists(root) else "not found"
+        raise RestoreLabError(f"evaluation folder {root}: {what}")
+    paired = [d for d in _PAIRED_DIRS if os.path.isdir(os.path.join(root, d))]
+    if sigma is not None:
+        if paired and not list_images(root):
+            raise RestoreLabError(f"{root} is a paired folder ({'/, '.join(paired)}/); --sigma adds noise to a "
+                                  "folder of clean images: leave it out to score the pairs")
+        return NoisyFolder(root, sigma, seed)
+    if not paired and list_images(root):
+        raise RestoreLabError(f"{root} holds images but no input/ + target/ subfolders: give --sigma S to add "
+                              "Gaussian noise of std S (0-255) to these clean images, or put degraded images in "
+                              "input/ and their clean versions (same file names) in target/")
+    return PairedFolder(root)

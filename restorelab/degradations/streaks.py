@@ -20,7 +20,7 @@ Model (one streak layer, one direction per image, additive):
 Defaults (``None`` = sampled from ``rng``) were calibrated against the 10 Rain100L test
 pairs in the shared data (residual mean, std, 99th percentile and fraction of pixels with
 residual > 0.05, plus the dominant streak orientation of the residual, which ranged from
-about -28 to +27 degrees): see ``restorelab.degradations.stats.compare_to_real``. With 50
+about -28 to +27 degrees): see ``restorelab.data.synthetic.compare_to_real``. With 50
 random training photos: mean 0.0160 / std 0.046 / p99|r| 0.23 / frac(|r|>0.05) 0.107 /
 mean |angle| 9.1 deg, vs. real 0.0162 / 0.043 / 0.21 / 0.109 / 9.2 deg; per-image
 frac(|r|>0.05) spans ~0.04-0.22 (real: 0.044-0.26).

@@ -1,9 +1,9 @@
 """GRIDS (Cao, Liu et al., ECCV 2024): degradation similarity, grouping search, adaptive selection.
 
-Importing this package registers the nine extra degradations in :mod:`restorelab.degradations`
-(``gaussian_noise`` and ``jpeg`` come from the core). Heavy parts (torch) live in submodules that
-are imported on use: ``srresnet`` (the descriptor network), ``ggd`` (fit, KL, score),
-``descriptor`` (image -> patches -> features -> GGD), ``similarity`` (the 11 x 11 matrix),
+The 11 tasks are degradations of :mod:`restorelab.degradations` (the nine GRIDS-specific ones
+live in ``restorelab.degradations.grids``, registered with the rest). Heavy parts (torch) live in
+submodules that are imported on use: ``srresnet`` (the descriptor network), ``ggd`` (fit, KL,
+score), ``descriptor`` (image -> patches -> features -> GGD), ``similarity`` (the 11 x 11 matrix),
 ``search`` (Algorithm 1), ``deltap`` (measured performance drops), ``select`` (adaptive model
 selection) and ``cli``.
 
@@ -12,7 +12,6 @@ selection) and ``cli``.
 11
 """
 
-from restorelab.grids import degradations  # noqa: F401  (registers the GRIDS degradations)
 from restorelab.grids.tasks import LABELS, PAPER_GROUPS, PARAMS, TASKS, GridsPairs, degrade, parse_tasks
 
 __all__ = ["LABELS", "PAPER_GROUPS", "PARAMS", "TASKS", "GridsPairs", "degrade", "parse_tasks"]

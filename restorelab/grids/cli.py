@@ -22,24 +22,13 @@ from dataclasses import fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import add_arguments, parse_bool
 
 DATA = "../shared/datasets"
 
 
 def _emit(args, data, human: str) -> None:
     print(json.dumps(data, indent=2) if args.json else human)
-
-
-def _add_dataclass(p, cls, skip=()) -> None:
-    for f in fields(cls):
-        if f.name in skip:
-            continue
-        kind = type(f.default)
-        if kind is bool:
-            p.add_argument("--" + f.name.replace("_", "-"), type=lambda s: s.lower() in ("1", "true", "yes"),
-                           default=f.default, metavar="BOOL")
-        else:
-            p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default)
 
 
 def _of(args, cls):
@@ -310,24 +299,28 @@ def add_parser(subparsers) -> None:
                             help="group distance: the paper's averaged GGD or the closest member "
                                  "(default: the groups file's; calibrate and export save it there)")
         if train:
-            sp.add_argument("--runs-dir", type=Path, default=Path("runs/grids"))
-            _add_dataclass(sp.add_argument_group("group-model training"), GroupTrainConfig)
+            sp.add_argument("--runs-dir", type=Path, default=Path("runs/grids"),
+                            help="where the group-model training runs live (default: runs/grids)")
+            add_arguments(sp.add_argument_group("group-model training"), GroupTrainConfig)
         if photos:
             sp.add_argument("--photos", required=True, help="folder(s) of clean photos, comma-separated")
-            sp.add_argument("--limit", type=int, default=None)
+            sp.add_argument("--limit", type=int, default=None, help="the first N photos only")
         return sp
 
     sp = add("descriptor", cmd_descriptor, "train the SRResNet x4 descriptor (resumable)")
-    _add_dataclass(sp, DescriptorTrainConfig)
-    sp.add_argument("--run-dir", type=Path, default=Path("runs/grids-descriptor"))
-    sp.add_argument("--out", type=Path, default=None)
-    sp.add_argument("--stop-after", type=int, default=None)
+    add_arguments(sp, DescriptorTrainConfig)
+    sp.add_argument("--run-dir", type=Path, default=Path("runs/grids-descriptor"),
+                    help="training run directory; rerun to resume (default: runs/grids-descriptor)")
+    sp.add_argument("--out", type=Path, default=None,
+                    help="where the finished descriptor goes (default weights/grids/descriptor.safetensors)")
+    sp.add_argument("--stop-after", type=int, default=None, help="stop after N more steps (resume later)")
 
     sp = add("similarity", cmd_similarity, "the 11x11 degradation similarity matrix (cached)", desc=True)
-    _add_dataclass(sp.add_argument_group("descriptor pipeline"), DescriptorConfig)
-    sp.add_argument("--photos", default=f"{DATA}/test/sr/Set5,{DATA}/test/sr/Set14")
-    sp.add_argument("--limit", type=int, default=None)
-    sp.add_argument("--cache", type=Path, default=None)
+    add_arguments(sp.add_argument_group("descriptor pipeline"), DescriptorConfig)
+    sp.add_argument("--photos", default=f"{DATA}/test/sr/Set5,{DATA}/test/sr/Set14",
+                    help="folder(s) of clean photos, comma-separated (default: Set5 and Set14)")
+    sp.add_argument("--limit", type=int, default=None, help="the first N photos only")
+    sp.add_argument("--cache", type=Path, default=None, help="default weights/grids/similarity.json")
     sp.add_argument("--symmetric", action="store_true", help="mean of both KL directions")
     sp.add_argument("--force", action="store_true", help="recompute even if the cache matches")
     sp.add_argument("--per-image", action="store_true",
@@ -335,9 +328,13 @@ def add_parser(subparsers) -> None:
 
     sp = add("search", cmd_search, "grouping search (Algorithm 1) on the cached matrix and dP values",
              sim=True, train=True)
-    sp.add_argument("--delta", type=float, default=0.7)
-    sp.add_argument("--tie-tol", type=float, default=0.05)
-    sp.add_argument("--prune-levels", type=lambda s: s.lower() in ("1", "true", "yes"), default=True, metavar="BOOL")
+    sp.add_argument("--delta", type=float, default=0.7,
+                    help="largest performance drop dP (dB) a group may cost any of its tasks (default: 0.7)")
+    sp.add_argument("--tie-tol", type=float, default=0.05,
+                    help="candidate groups whose mean distances fall in the same bin of this width are ordered "
+                         "by variance (default: 0.05)")
+    sp.add_argument("--prune-levels", type=parse_bool, default=True, metavar="BOOL",
+                    help="skip group sizes that cannot beat the best partition found so far (default: true)")
     sp.add_argument("--deltap-cache", type=Path, default=None, help="default weights/grids/deltap.json")
     sp.add_argument("--measure", action="store_true", help="train models for unmeasured groups (slow)")
     sp.add_argument("--max-size", type=int, default=0, help="largest group size considered (0 = all tasks)")
@@ -351,12 +348,14 @@ def add_parser(subparsers) -> None:
     sp = add("export", cmd_export, "copy group models to weights/ and record them in the groups file",
              groups=True, rule=True, train=True)
     sp.add_argument("--from-search", default=None, help="a search result JSON (else the groups file)")
-    sp.add_argument("--prefix", default="grids")
+    sp.add_argument("--prefix", default="grids", help="model names: PREFIX-g1, PREFIX-g2, …, PREFIX-mixall")
     sp.add_argument("--command", action="append", default=[],
                     help="the exact command(s) that made the models (measure, search), for the cards")
 
     add("calibrate", cmd_calibrate, "calibrate the OOD threshold on held-out photos", desc=True, sim=True,
-        groups=True, rule=True, photos=True).add_argument("--quantile", type=float, default=0.99)
+        groups=True, rule=True, photos=True).add_argument("--quantile", type=float, default=0.99,
+                                                          help="the threshold is this quantile of the held-out "
+                                                               "photos' smallest group distances (default: 0.99)")
     add("confusion", cmd_confusion, "selection confusion matrix on test photos", desc=True, sim=True,
         groups=True, rule=True, photos=True).add_argument("--ood", default="", help="also the OOD-flag rate of these "
                                                 "core degradations, e.g. haze,rain")
@@ -365,11 +364,11 @@ def add_parser(subparsers) -> None:
 
     sp = add("select", cmd_select, "pick the group (and model) for an image", desc=True, sim=True, groups=True,
              rule=True)
-    sp.add_argument("image")
+    sp.add_argument("image", help="the degraded image")
     sp = add("restore", cmd_restore, "select the group, restore with its model", desc=True, sim=True, groups=True,
              rule=True)
-    sp.add_argument("input")
-    sp.add_argument("output")
+    sp.add_argument("input", help="the degraded image")
+    sp.add_argument("output", help="the output PNG")
 
 
 def main(argv=None) -> int:

@@ -20,28 +20,28 @@ import numpy as np
 from restorelab.errors import RestoreLabError
 from restorelab.grids.search import Group, group_key
 from restorelab.grids.tasks import TASKS, GridsPairs, check_tasks, degrade, val_set
+from restorelab.training.config import option
 
 
 @dataclass(frozen=True)
 class GroupTrainConfig:
     """The restorer and schedule every group model (and single-task model) is trained with."""
 
-    model: str = "promptir-tiny"
-    steps: int = 2000
-    # "per_task": a group of k tasks trains k * steps, so each task gets its single-task model's
-    # share of batches (short CPU schedules otherwise make dP measure under-training, not conflict);
-    # "total": every model trains ``steps``.
-    budget: str = "total"
-    batch_size: int = 8
-    patch_size: int = 64
-    lr: float = 2e-4
-    warmup_steps: int = 100
-    data_dir: str = "../shared/datasets/train/clean"
-    val_count: int = 16  # the last N sorted photos: dP is measured on their centre crops
-    val_size: int = 128
-    seed: int = 0
-    threads: int = 0
-    precision: str = "fp32"  # or "bf16": mixed-precision training (restorelab.training.precision)
+    model: str = option("promptir-tiny", "model preset of every group model (see `restorelab models`)")
+    steps: int = option(2000, "training steps per model (see --budget)")
+    budget: str = option("total", "total: every model trains --steps | per_task: a group of k tasks trains "
+                                  "k * steps, so each task gets its single-task model's share of batches (short CPU "
+                                  "schedules otherwise make dP measure under-training, not conflict)")
+    batch_size: int = option(8, "patches per step")
+    patch_size: int = option(64, "training crop side in pixels")
+    lr: float = option(2e-4, "peak learning rate")
+    warmup_steps: int = option(100, "linear learning-rate warm-up steps")
+    data_dir: str = option("../shared/datasets/train/clean", "folder of clean training photos")
+    val_count: int = option(16, "the last N sorted photos are held out: dP is measured on their centre crops")
+    val_size: int = option(128, "centre crop side of each validation photo")
+    seed: int = option(0, "seed of the initial weights, the crops and the degradations")
+    threads: int = option(0, "torch threads, as `restorelab train --threads` (0: automatic)")
+    precision: str = option("fp32", "fp32 | bf16: mixed-precision training (restorelab.training.precision)")
 
     def __post_init__(self):
         from restorelab.training.precision import check_precision

@@ -18,19 +18,21 @@ import torch
 from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
 from restorelab.grids.srresnet import LAYERS, SRResNet
+from restorelab.training.config import option
 
 
 @dataclass(frozen=True)
 class DescriptorConfig:
     """How a set of images becomes one GGD. SRGA used 800 patches of 32 px and 300 components."""
 
-    layer: str = "hr"  # "hr": SRGA's deepest features | "rb": DDR's last residual block
-    patch_size: int = 16  # input patch side (the network up-samples it x4 for "hr")
-    n_patches: int = 128
-    n_components: int = 96
-    outlier_sigma: float = G.OUTLIER_SIGMA
-    augment: bool = True  # random dihedral transform per patch (self-augmentation)
-    batch_size: int = 64
+    layer: str = option("hr", "descriptor features: hr (SRGA's deepest features) | rb (DDR's last residual block)")
+    patch_size: int = option(16, "input patch side in pixels (the network up-samples it x4 for hr)")
+    n_patches: int = option(128, "patches sampled per image set")
+    n_components: int = option(96, "PCA components of the features the GGD is fitted on")
+    outlier_sigma: float = option(G.OUTLIER_SIGMA, "PCA scores beyond mean ± this many standard deviations "
+                                                   "are dropped before the GGD fit")
+    augment: bool = option(True, "random flip/rotation of every patch (self-augmentation)")
+    batch_size: int = option(64, "patches per forward pass")
 
     def __post_init__(self):
         if self.layer not in LAYERS:

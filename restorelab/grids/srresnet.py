@@ -25,6 +25,7 @@ from torch import nn
 
 from restorelab.errors import RestoreLabError
 from restorelab.models.registry import register_family
+from restorelab.training.config import option
 
 FAMILY = "srresnet"
 LAYERS = ("hr", "rb")
@@ -145,19 +146,19 @@ def load_descriptor(path: str | Path) -> SRResNet:
 class DescriptorTrainConfig:
     """x4 bicubic SR on clean photos (the last ``val_count`` sorted photos are held out)."""
 
-    data_dir: str = "../shared/datasets/train/clean"
-    val_count: int = 8
-    nf: int = 32
-    n_blocks: int = 6
-    hr_patch: int = 64  # HR crop side; the LR input is hr_patch / 4
-    batch_size: int = 16
-    steps: int = 5000
-    lr: float = 2e-4
-    min_lr_ratio: float = 0.01
-    seed: int = 0
-    ckpt_every: int = 500
-    val_every: int = 1000
-    threads: int = 0
+    data_dir: str = option("../shared/datasets/train/clean", "folder of clean training photos")
+    val_count: int = option(8, "the last N photos (sorted names) are held out for validation")
+    nf: int = option(32, "feature channels of the SRResNet")
+    n_blocks: int = option(6, "residual blocks of the SRResNet")
+    hr_patch: int = option(64, "HR crop side (a multiple of 4); the LR input is hr_patch / 4")
+    batch_size: int = option(16, "crops per step")
+    steps: int = option(5000, "optimizer steps in all")
+    lr: float = option(2e-4, "peak learning rate")
+    min_lr_ratio: float = option(0.01, "the cosine schedule decays to lr * this")
+    seed: int = option(0, "seed of the initial weights and the crops")
+    ckpt_every: int = option(500, "save a resumable checkpoint every N steps")
+    val_every: int = option(1000, "validate every N steps")
+    threads: int = option(0, "torch threads (0: every core)")
 
     def __post_init__(self):
         if self.hr_patch % 4 or self.hr_patch < 8:

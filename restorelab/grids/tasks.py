@@ -59,7 +59,6 @@ def parse_tasks(text: str) -> Tuple[str, ...]:
 
 def degrade(task: str, img: np.ndarray, seed=0) -> np.ndarray:
     """Apply GRIDS ``task`` to an HxWx3 float [0,1] image with ``default_rng(seed)``."""
-    import restorelab.grids.degradations  # noqa: F401  (registers the GRIDS names)
     from restorelab import degradations as D
 
     check_tasks([task])

@@ -10,6 +10,7 @@ from torch import nn
 
 from restorelab.errors import RestoreLabError
 from restorelab.inference.classical import CLASSICAL, ClassicalRestorer, is_classical
+from restorelab.inference.compact import is_compact
 from restorelab.inference.tiling import restore_tiled
 from restorelab.inference.weights import (
     WEIGHTS_DIR,
@@ -68,7 +69,7 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     ``self_ensemble``: 8 = the mean of the outputs for the 8 flips/rotations of the image, each
     transformed back (EDSR's "+" results); 4 = only the flips and the half turn, which keep
     vertical lines vertical; 1 = off. N times the time. 8 helps denoising most but hurts tasks
-    whose training data has an orientation (our rain streaks are near-vertical; see README); 4 helps
+    whose training data has an orientation (our rain streaks are near-vertical; see docs/mirl.md); 4 helps
     every task we score.
     """
     if isinstance(self_ensemble, bool) or self_ensemble not in ENSEMBLES:
@@ -113,8 +114,8 @@ def load_for_inference(path, shrink_pruned: bool = True) -> nn.Module:
     """The model in a weights file, ready to run. A pruned (compact) model loses the structure
     its pruning made dead (``shrink_pruned``): same outputs (to 1e-4), less work per image."""
     model = load_weights(path)
-    if shrink_pruned and read_metadata(path).get("format") == "restorelab-compact-v1":
-        from restorelab.lottery.shrink import shrink
+    if shrink_pruned and is_compact(read_metadata(path)):
+        from restorelab.inference.shrink import shrink
 
         model, _ = shrink(model)
     return prepare(model)

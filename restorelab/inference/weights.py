@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.inference import compact
 from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config, is_restorer_card  # noqa: F401
 
 
@@ -53,15 +54,11 @@ def load_state(path: str | Path) -> dict:
         raise RestoreLabError(f"{path}: cannot read tensors ({err})") from None
 
 
-def load_weights(path: str | Path):
-    """Build the model described in the file's metadata and load its tensors (eval mode)."""
+def _load_dense(path: str | Path):
+    """A plain file: every tensor of the state dict, and the model config in the metadata."""
     from restorelab.models import build_from_config
 
     meta = read_metadata(path)
-    if meta.get("format") == "restorelab-compact-v1":  # pruned: packed masks + surviving values
-        from restorelab.lottery.compact import load_compact
-
-        return load_compact(path).eval()
     if "config" not in meta:
         raise RestoreLabError(f"{path}: no model config in the safetensors metadata")
     model = build_from_config(meta.get("family", "promptir"), json.loads(meta["config"]))
@@ -69,7 +66,20 @@ def load_weights(path: str | Path):
     if missing or unexpected:
         raise RestoreLabError(f"{path}: tensors do not match the config (missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]})")
-    return model.eval()
+    return model
+
+
+#: The metadata ``format`` of a weights file -> its loader (``path -> model``). A file whose format
+#: is not listed (usually: none at all) is a dense state dict (``save_weights``).
+LOADERS = {
+    compact.FORMAT: compact.load_compact,  # pruned: packed masks + surviving values
+}
+
+
+def load_weights(path: str | Path):
+    """Build the model described in the file's metadata and load its tensors (eval mode)."""
+    loader = LOADERS.get(read_metadata(path).get("format"), _load_dense)
+    return loader(path).eval()
 
 
 def shipped_names(weights_dir: str | Path | None = None) -> list[str]:

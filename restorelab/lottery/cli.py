@@ -15,28 +15,14 @@ finished round (the per-layer report stays in ``round_XX/sparsity.json``).
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
-from restorelab.training.config import parse_bool
+from restorelab.training.config import add_arguments
 
 STRATEGIES = ("global", "layerwise", "oneshot-magnitude", "oneshot-random", "reinit")
-
-
-def _add_fields(parser, cls, skip: tuple[str, ...] = (), suppress: bool = False) -> None:
-    """One ``--flag`` per dataclass field (bools take true/false); ``suppress``: absent unless given."""
-    for f in fields(cls):
-        if f.name in skip or f.default is MISSING:
-            continue
-        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
-        help_ = f.metadata.get("help")
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind,
-                            default=argparse.SUPPRESS if suppress else f.default,
-                            metavar="BOOL" if kind is parse_bool else None,
-                            help=f"{help_} (default: {f.default})" if help_ else None)
 
 
 def add_parser(subparsers) -> None:
@@ -46,22 +32,24 @@ def add_parser(subparsers) -> None:
 
     sp = subparsers.add_parser("prune", help="lottery-ticket pruning (MIR-L) and its baselines; resumable")
     sp.add_argument("--json", action="store_true", help="one JSON object per finished round")
-    sp.add_argument("--strategy", choices=STRATEGIES, default="global")
-    sp.add_argument("--run-dir", required=True, type=Path)
+    sp.add_argument("--strategy", choices=STRATEGIES, default="global",
+                    help="global | layerwise: iterative magnitude pruning (MIR-L); oneshot-magnitude | "
+                         "oneshot-random | reinit: the baselines (default: global)")
+    sp.add_argument("--run-dir", required=True, type=Path, help="run directory; rerun the same command to resume")
     sp.add_argument("--dense-run", type=Path, default=None, help="finished dense run (one-shot: required)")
     sp.add_argument("--ticket-run", type=Path, default=None, help="reinit: the IMP run whose final mask is used")
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N training steps (resume later)")
     g = sp.add_argument_group("IMP (global, layerwise)")
-    _add_fields(g, LotteryConfig, skip=("strategy",))
+    add_arguments(g, LotteryConfig, skip=("strategy",))
     g = sp.add_argument_group("one-shot and re-init baselines")
     g.add_argument("--amount", type=float, default=0.3, help="one-shot: fraction removed (I: 0.3, II: 0.7)")
     g.add_argument("--finetune-frac", type=float, default=0.05, help="one-shot: fine-tuning steps / dense steps")
     g.add_argument("--finetune-lr", type=float, default=0.0, help="one-shot: fine-tuning LR (0 = dense LR)")
     g.add_argument("--prune-seed", type=int, default=1, help="random pruning / re-init seed")
     g.add_argument("--reinit-steps", type=int, default=0, help="re-init: training steps (0 = the final round's budget)")
-    _add_fields(sp.add_argument_group("dense training (as `restorelab train`): the dense model's config without "
-                                      "--dense-run; with it, flags given override the dense run's config"),
-                TrainConfig, suppress=True)
+    add_arguments(sp.add_argument_group("dense training (as `restorelab train`): the dense model's config without "
+                                        "--dense-run; with it, flags given override the dense run's config"),
+                  TrainConfig, suppress=True)
     sp.set_defaults(fn=cmd_prune)
 
     sp = subparsers.add_parser("export", help="write a pruned run's model as a compact file + card into weights/")

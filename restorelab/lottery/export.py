@@ -50,8 +50,8 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
            commands: list[str] | None = None) -> dict:
     """Write ``weights_dir/NAME.safetensors`` (compact) and ``NAME.json``; return the card.
     ``commands``: the exact commands that made the run, recorded in the card."""
+    from restorelab.inference.compact import save_compact
     from restorelab.inference.weights import default_weights_dir, load_weights
-    from restorelab.lottery.compact import save_compact
     from restorelab.training import TrainConfig
 
     if not name or "/" in name or name.startswith("."):

@@ -50,7 +50,7 @@ register_preset(
     PromptIRConfig(dim=12, num_blocks=(1, 2, 3, 4), num_refinement_blocks=0, heads=(1, 2, 4, 4),
                    prompt_dims=(16, 32, 64), prompt_sizes=(16, 16, 8)),
     "the shipped models' preset: dim 12, blocks 1/2/3/4, no refinement; full-resolution blocks "
-    "dominate CPU time, so depth sits at the low-resolution levels (README: speed/quality table)",
+    "dominate CPU time, so depth sits at the low-resolution levels (docs/performance.md: the presets)",
 )
 register_preset(
     "promptir-tiny",

@@ -1,20 +1,26 @@
 """``restorelab oes``: Sparse-DIP denoising, OES mask learning, and the baselines side by side.
 
-    python -m restorelab oes denoise photo.png --sigma 25 --out den.png            # shipped lean mask
+    python -m restorelab oes denoise noisy.png --out den.png                       # shipped lean mask
     python -m restorelab oes denoise noisy.png --clean clean.png --mask learn --steps 2000 --json
-    python -m restorelab oes learn-mask clean.png --sigma 25 --crop 256 --steps 800 \
+    python -m restorelab oes denoise clean.png --add-noise 25 --out den.png        # a synthetic test
+    python -m restorelab oes learn-mask clean.png --add-noise 25 --crop 256 --steps 800 \
         --out weights/oes-lean-d05.safetensors
-    python -m restorelab oes compare clean.png --sigma 25 --crop 256 --steps 3000 \
+    python -m restorelab oes compare clean.png --add-noise 25 --crop 256 --steps 3000 \
         --methods transfer,random,magnitude,dense
 
-``IMAGE`` is the noisy input, unless ``--sigma S`` is given: then ``IMAGE`` is clean, Gaussian
-noise of std S (0-255 scale, clipped, not quantised, seeded by ``--noise-seed``) is added, and
-PSNRs are measured against ``IMAGE``. ``--clean`` gives the reference for an already noisy
-``IMAGE``. ``learn-mask`` also writes a JSON card (command, steps, time) beside the mask.
+``IMAGE`` is the noisy input as it is, unless ``--add-noise S`` is given: then ``IMAGE`` is clean,
+Gaussian noise of std S (0-255 scale, clipped, not quantised, seeded by ``--noise-seed``) is added,
+and PSNRs are measured against ``IMAGE``. ``--clean`` gives the reference for an already noisy
+``IMAGE``. Sparse-DIP needs no noise level (it stops after ``--steps``); ``denoise`` reports the
+noise σ it estimates in the input. ``learn-mask`` and ``compare`` also take ``--sigma S`` for
+``--add-noise S`` (the spelling of the shipped masks' recorded commands); ``denoise`` refuses it,
+so a noise level meant to describe a noisy photo never adds more noise. ``learn-mask`` also
+writes a JSON card (command, steps, time) beside the mask.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -26,16 +32,20 @@ import numpy as np
 from restorelab.errors import RestoreLabError
 
 
-def _common(sp, steps: int) -> None:
-    sp.add_argument("image", help="noisy image (clean with --sigma)")
+def _common(sp, steps: int, sigma_alias: bool = True) -> None:
+    sp.add_argument("image", help="the noisy image, used as it is (a clean one with --add-noise)")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
-    sp.add_argument("--sigma", type=float, default=None, help="IMAGE is clean: add noise of this std (0-255)")
-    sp.add_argument("--noise-seed", type=int, default=0)
+    noise_flags = ("--add-noise", "--sigma") if sigma_alias else ("--add-noise",)
+    sp.add_argument(*noise_flags, dest="add_noise", type=float, default=None, metavar="S",
+                    help="IMAGE is clean: add Gaussian noise of std S (0-255) and measure PSNR against IMAGE")
+    if not sigma_alias:
+        sp.add_argument("--sigma", dest="old_sigma", default=None, help=argparse.SUPPRESS)
+    sp.add_argument("--noise-seed", type=int, default=0, help="seed of the noise --add-noise adds")
     sp.add_argument("--clean", default=None, help="clean reference of a noisy IMAGE (PSNR vs clean)")
     sp.add_argument("--crop", type=int, default=0, help="use the centre NxN crop (0: whole image)")
     sp.add_argument("--preset", default=None, help="generator preset: paper | lean | tiny (default lean)")
     sp.add_argument("--density", type=float, default=None, help="fraction of conv weights kept (default 0.05)")
-    sp.add_argument("--steps", type=int, default=steps)
+    sp.add_argument("--steps", type=int, default=steps, help=f"fitting steps (default: {steps})")
     sp.add_argument("--seed", type=int, default=0, help="generator init and input noise seed")
     sp.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
 
@@ -52,7 +62,7 @@ def add_parser(subparsers) -> None:
     sub = oes.add_subparsers(dest="oes_command", required=True)
 
     sp = sub.add_parser("denoise", help="denoise one image with Sparse-DIP (or a baseline)")
-    _common(sp, steps=500)  # = LiveConfig.steps, the app's budget
+    _common(sp, steps=500, sigma_alias=False)  # = LiveConfig.steps, the app's budget
     _mask_args(sp)
     sp.add_argument("--mask", default="transfer",
                     help="transfer[:NAME|PATH] | learn | random | magnitude | imp | dense (default: transfer)")
@@ -85,8 +95,11 @@ def _check(args) -> None:
         check_density(args.density)
     if args.steps < 1:
         raise RestoreLabError(f"--steps must be >= 1, got {args.steps}")
-    if args.sigma is not None and args.clean is not None:
-        raise RestoreLabError("give --sigma (IMAGE is clean) or --clean (IMAGE is noisy), not both")
+    if getattr(args, "old_sigma", None) is not None:
+        raise RestoreLabError("oes denoise takes IMAGE as already noisy and needs no noise level; to add noise "
+                              f"to a clean IMAGE, say so: --add-noise {args.old_sigma}")
+    if args.add_noise is not None and args.clean is not None:
+        raise RestoreLabError("give --add-noise (IMAGE is clean) or --clean (IMAGE is noisy), not both")
     if args.crop < 0:
         raise RestoreLabError(f"--crop must be >= 0, got {args.crop}")
 
@@ -100,13 +113,13 @@ def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_inputs(args) -> tuple[np.ndarray, np.ndarray | None]:
-    """(noisy, clean or None) from IMAGE, --sigma, --clean, --crop."""
+    """(noisy, clean or None) from IMAGE, --add-noise, --clean, --crop."""
     from restorelab.io import load_image
     from restorelab.oes._common import add_noise
 
     img = centre_crop(load_image(args.image), args.crop)
-    if args.sigma is not None:
-        return add_noise(img, args.sigma, args.noise_seed), img
+    if args.add_noise is not None:
+        return add_noise(img, args.add_noise, args.noise_seed), img
     if args.clean is None:
         return img, None
     clean = centre_crop(load_image(args.clean), args.crop)
@@ -135,6 +148,7 @@ def _line(s: dict) -> str:
 
 def cmd_denoise(args) -> None:
     from restorelab.io import save_png
+    from restorelab.metrics.noise import estimate_sigma
     from restorelab.oes.sparse_dip import parse_mask_spec, run
 
     _check(args)
@@ -147,8 +161,10 @@ def cmd_denoise(args) -> None:
         save_png(args.noisy_out, noisy)
     if args.curves:
         args.curves.write_text(json.dumps({"psnr_vs_noisy": res.psnr_noisy, "psnr_vs_clean": res.psnr_clean}))
-    s = res.summary() | {"out": str(args.out) if args.out else None}
-    _emit(args, s, _line(s) + (f" -> {args.out}" if args.out else ""))
+    s = res.summary() | {"out": str(args.out) if args.out else None, "added_noise": args.add_noise,
+                         "input_noise_sigma": round(255 * estimate_sigma(noisy), 2)}
+    _emit(args, s, _line(s) + f"; input noise σ ≈ {s['input_noise_sigma']:.1f} (estimated, 0-255)"
+          + (f" -> {args.out}" if args.out else ""))
 
 
 def cmd_learn_mask(args) -> None:
@@ -162,7 +178,7 @@ def cmd_learn_mask(args) -> None:
                       steps=args.steps, lr=args.lr, seed=args.seed, threads=args.threads)
     noisy, _ = load_inputs(args)
     res = learn_mask(noisy, cfg)
-    source = args.source or f"{Path(args.image).name} crop {args.crop or 'full'} sigma {args.sigma}"
+    source = args.source or f"{Path(args.image).name} crop {args.crop or 'full'} sigma {args.add_noise}"
     meta = save_mask(res.masks, args.out, preset=cfg.preset, generator=get_config(cfg.preset).to_dict(),
                      seed=cfg.seed, source=source, extra={"learn": cfg.to_dict()})
     card = {"name": args.out.stem, "kind": "oes-mask", "preset": cfg.preset, "density": float(meta["density"]),
@@ -191,5 +207,6 @@ def cmd_compare(args) -> None:
     if args.curves:
         args.curves.write_text(json.dumps({r.method: {"psnr_vs_noisy": r.psnr_noisy, "psnr_vs_clean": r.psnr_clean}
                                            for r in results}))
-    out = {"image": str(args.image), "sigma": args.sigma, "crop": args.crop, "results": [r.summary() for r in results]}
+    out = {"image": str(args.image), "sigma": args.add_noise, "crop": args.crop,
+           "results": [r.summary() for r in results]}
     _emit(args, out, "\n".join(_line(r.summary()) for r in results))

@@ -7,9 +7,11 @@ OES curves) and pass plain Python data. Importing this package imports plotly.
 from restorelab.plots.figures import (
     distance_bar,
     layer_sparsity_bar,
+    mask_picture,
     psnr_curves,
     psnr_vs_params,
     similarity_heatmap,
+    sparsity_grid,
 )
 
-__all__ = ["distance_bar", "layer_sparsity_bar", "psnr_curves", "psnr_vs_params", "similarity_heatmap"]
+__all__ = ["distance_bar", "layer_sparsity_bar", "mask_picture", "psnr_curves", "psnr_vs_params", "similarity_heatmap", "sparsity_grid"]

@@ -47,6 +47,61 @@ def layer_sparsity_bar(sparsity: Mapping[str, float] | Mapping[str, Mapping[str,
     return fig
 
 
+def sparsity_grid(series: Mapping[str, Mapping[str, Mapping[str, float]]],
+                  title: str | None = "Fraction of zero weights by block") -> go.Figure:
+    """Heatmaps of the fraction of zero weights: rows = network blocks (in order), columns = layer
+    kinds, one panel per series (e.g. global vs layer-wise ticket). ``series``: ``{label: {block:
+    {kind: fraction in [0, 1]}}}``; a block without a kind shows an empty cell."""
+    from plotly.subplots import make_subplots
+
+    if not series or not all(series.values()):
+        raise RestoreLabError("no layers to plot")
+    blocks: list[str] = []
+    kinds: list[str] = []
+    for grid in series.values():
+        for b, cells in grid.items():
+            blocks += [b] if b not in blocks else []
+            kinds += [k for k in cells if k not in kinds]
+    fig = make_subplots(rows=1, cols=len(series), subplot_titles=list(series), shared_yaxes=True,
+                        horizontal_spacing=0.02)
+    for i, (name, grid) in enumerate(series.items(), 1):
+        z = [[grid.get(b, {}).get(k) for k in kinds] for b in blocks]
+        if any(v is not None and not 0.0 <= v <= 1.0 for row in z for v in row):
+            raise RestoreLabError(f"sparsity values must be in [0, 1] (series {name!r})")
+        text = [["" if v is None else f"{v:.0%}" for v in row] for row in z]
+        fig.add_trace(go.Heatmap(z=z, x=kinds, y=blocks, zmin=0, zmax=1, colorscale="Viridis", text=text,
+                                 texttemplate="%{text}", textfont=dict(size=8), showscale=i == len(series),
+                                 colorbar=dict(title="zeros"), name=name,
+                                 hovertemplate="%{y} · %{x}<br>%{z:.1%} zero<extra>" + name + "</extra>"),
+                      row=1, col=i)
+    fig.update_layout(**{**_LAYOUT, "title": title, "height": max(420, 22 * len(blocks) + 160)})
+    fig.update_yaxes(autorange="reversed", tickfont=dict(size=9))
+    fig.update_xaxes(tickangle=-45, tickfont=dict(size=9))
+    return fig
+
+
+def mask_picture(masks: Mapping[str, np.ndarray], title: str | None = "Kept weights of one layer") -> go.Figure:
+    """One panel per series: a weight tensor's mask as an image (rows = output channels, columns =
+    inputs x kernel positions; bright = kept, dark = pruned). ``masks``: ``{label: 2-D bool array}``."""
+    from plotly.subplots import make_subplots
+
+    if not masks:
+        raise RestoreLabError("no mask to draw")
+    for name, m in masks.items():
+        if np.ndim(m) != 2:
+            raise RestoreLabError(f"mask of {name!r} must be 2-D, got shape {np.shape(m)}")
+    fig = make_subplots(rows=1, cols=len(masks), horizontal_spacing=0.04,
+                        subplot_titles=[f"{n}: {np.mean(m):.1%} kept" for n, m in masks.items()])
+    for i, (name, m) in enumerate(masks.items(), 1):
+        fig.add_trace(go.Heatmap(z=np.asarray(m, dtype=np.uint8), zmin=0, zmax=1, showscale=False, name=name,
+                                 colorscale=[[0, "#1b1b1b"], [1, "#f2c14e"]],
+                                 hovertemplate="out %{y}, in %{x}: %{z}<extra>" + name + "</extra>"), row=1, col=i)
+    fig.update_layout(**{**_LAYOUT, "title": title})
+    fig.update_yaxes(autorange="reversed", title_text="output channel", row=1, col=1)
+    fig.update_xaxes(title_text="input x kernel position")
+    return fig
+
+
 def psnr_vs_params(rounds: Sequence[Mapping], title: str | None = "PSNR vs non-zero parameters",
                    metric: str = "psnr", color_by: str = "task", reference: float | None = None,
                    reference_label: str = "dense") -> go.Figure:

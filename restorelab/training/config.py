@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
@@ -30,41 +30,48 @@ class DictConfig:
         return cls(**d)
 
 
+def option(default, help_: str):
+    """A config field and the help text of its ``--flag``: the one place that text is written
+    (:func:`add_arguments` reads it from ``metadata["help"]``)."""
+    return field(default=default, metadata={"help": help_})
+
+
 #: How a run executes, not what it computes: these may change when a run is resumed.
 EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads", "precision")
 
 
 @dataclass
 class TrainConfig(DictConfig):
-    model: str = "promptir-cpu"  # a preset name (see `restorelab models`)
-    tasks: str = "denoise_15,denoise_25,denoise_50,derain,dehaze"  # comma-separated, balanced
-    data_dir: str = DEFAULT_DATA + "/train/clean"  # folder of clean photos
-    val_count: int = 8  # the last N photos (sorted names) are held out for validation
-    patch_size: int = 64
-    batch_size: int = 8  # per process
-    steps: int = 20000
-    # start from these weights instead of a random θ0: a shipped model name, a .safetensors path or
-    # a run directory (its final weights, else its last checkpoint's); '' = random init from seed
-    init: str = ""
-    optimizer: str = "adamw"  # adamw | adam
-    lr: float = 2e-4
-    weight_decay: float = 0.01  # torch AdamW's default, as MIR-L
-    warmup_steps: int = 500
-    min_lr_ratio: float = 0.01  # cosine decays to lr * this
-    seed: int = 0
-    val_every: int = 1000
-    val_size: int = 128  # centre crop of each validation photo
-    ckpt_every: int = 250
-    channels_last: bool = True
-    compile: bool = False  # torch.compile the model (see benchmarks for when it pays)
-    threads: int = 0  # cores per process (torch intra-op threads); 0 = cores / processes
-    # threads that each run forward + backward on a share of every batch, one intra-op thread each
-    # (restorelab.training.split); 0 = `threads` of them when training in a single process without
-    # --compile, else 1 (= off; the only value allowed under torchrun)
-    batch_threads: int = 0
-    # fp32 | bf16: forward + backward on a bfloat16 copy of the model, float32 weights and optimizer
-    # (restorelab.training.precision; faster only on CPUs with native bf16)
-    precision: str = "fp32"
+    model: str = option("promptir-cpu", "model preset to train (see `restorelab models`)")
+    tasks: str = option("denoise_15,denoise_25,denoise_50,derain,dehaze",
+                        "comma-separated training tasks, sampled in equal shares")
+    data_dir: str = option(DEFAULT_DATA + "/train/clean", "folder of clean training photos")
+    val_count: int = option(8, "the last N photos (sorted names) are held out for validation")
+    patch_size: int = option(64, "training crop side in pixels (a multiple of 8)")
+    batch_size: int = option(8, "patches per step, per process")
+    steps: int = option(20000, "optimizer steps in all")
+    init: str = option("", "start from these weights instead of a random θ0: a shipped model name, a .safetensors "
+                           "path or a run directory (its final weights, else its last checkpoint's); "
+                           "'' = random init from --seed")
+    optimizer: str = option("adamw", "adamw | adam")
+    lr: float = option(2e-4, "peak learning rate (after warm-up)")
+    weight_decay: float = option(0.01, "AdamW weight decay (torch's default, as MIR-L)")
+    warmup_steps: int = option(500, "linear learning-rate warm-up steps")
+    min_lr_ratio: float = option(0.01, "the cosine schedule decays to lr * this")
+    seed: int = option(0, "seed of the initial weights, the crops and the degradations")
+    val_every: int = option(1000, "validate every N steps")
+    val_size: int = option(128, "centre crop side of each validation photo")
+    ckpt_every: int = option(250, "save a resumable checkpoint every N steps")
+    channels_last: bool = option(True, "NHWC memory format (faster convolutions on CPU)")
+    compile: bool = option(False, "torch.compile the model (see benchmarks for when it pays)")
+    threads: int = option(0, "cores per process (torch intra-op threads); 0 = cores / processes")
+    batch_threads: int = option(0, "threads that each run forward + backward on a share of every batch, one intra-op "
+                                   "thread each (restorelab.training.split); 0 = `threads` of them when training in "
+                                   "a single process without --compile, else 1 (= off; the only value allowed "
+                                   "under torchrun)")
+    precision: str = option("fp32", "fp32 | bf16: forward + backward on a bfloat16 copy of the model, float32 "
+                                    "weights and optimizer (restorelab.training.precision; faster only on CPUs "
+                                    "with native bf16)")
 
     label = "training config"  # not a field: no annotation
 
@@ -90,24 +97,39 @@ class TrainConfig(DictConfig):
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls=TrainConfig) -> None:
-    """One ``--field`` per dataclass field, typed from its default (open_lth style)."""
+def add_arguments(parser, cls=TrainConfig, skip: tuple[str, ...] = (), suppress: bool = False) -> None:
+    """One ``--field`` per dataclass field of ``cls`` (open_lth style), typed from its default (bools
+    through :func:`parse_bool`), its help text from the field's ``metadata["help"]`` (see
+    :func:`option`). ``parser`` may be an argument group. ``suppress``: a flag not given is absent
+    from the namespace (to tell given flags from defaults)."""
     for f in fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(flag, type=parse_bool, default=default, metavar="BOOL")
-        else:
-            parser.add_argument(flag, type=type(default), default=default)
+        if f.name in skip or f.default is MISSING:
+            continue
+        kind = parse_bool if isinstance(f.default, bool) else type(f.default)
+        help_ = f.metadata.get("help")
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind,
+                            default=argparse.SUPPRESS if suppress else f.default,
+                            metavar="BOOL" if kind is parse_bool else None,
+                            help=f"{help_} (default: {_shown(f.default)})".replace("%", "%%") if help_ else None)
+
+
+def _shown(default) -> str:
+    if isinstance(default, bool):
+        return str(default).lower()
+    return repr(default) if default == "" else str(default)
 
 
 def from_args(args: argparse.Namespace, cls=TrainConfig):
     return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
+BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def parse_bool(s: str) -> bool:
-    if s.lower() in ("1", "true", "yes", "on"):
-        return True
-    if s.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+    """The one parser of boolean flags: true/false, yes/no, on/off, 1/0 (any case); anything else,
+    a typo included, is an argparse error (never silently false)."""
+    try:
+        return BOOL_WORDS[str(s).strip().lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected true/false, yes/no, on/off or 1/0, got {s!r}") from None

@@ -40,6 +40,36 @@ def _shipped_copy(path: Path, weights_dir: Path, exclude: str) -> str | None:
     return None
 
 
+def _stages(init: str, out: Path, name: str) -> list[dict]:
+    """The earlier training stages a run continued (``init`` a run directory, recursively), oldest
+    first, each with its config, steps, time and last validation; their logs ship beside the card
+    as ``NAME.stageK.train-log.jsonl``."""
+    import torch
+
+    from restorelab.training.config import TrainConfig
+
+    chain = []  # (config, steps done, log records), newest first
+    while init and Path(init, "config.json").exists() and len(chain) < 20:
+        run = Path(init)
+        cfg = TrainConfig.load(run / "config.json")
+        if (run / "final.safetensors").exists():
+            done = cfg.steps
+        else:  # stopped early: the next stage started from the last checkpoint
+            done = int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["step"])
+        chain.append((cfg, done, [r for r in _log(run) if r.get("step", 0) <= done]))
+        init = cfg.init
+    stages = []
+    for i, (cfg, done, records) in enumerate(reversed(chain), 1):
+        log = f"{name}.stage{i}.train-log.jsonl" if records else None
+        if log:
+            (out / log).write_text("".join(json.dumps(r) + "\n" for r in records))
+        vals = [r for r in records if "val" in r]
+        stages.append({"config": cfg.to_dict(), "steps_done": done, "train_seconds": round(train_seconds(records)),
+                       "reschedules": [r for r in records if r.get("event") == "reschedule"],
+                       "last_validation": vals[-1] if vals else None, "train_log": log})
+    return stages
+
+
 def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir: str | Path | None = None,
                report: dict | None = None) -> dict:
     """Copy the run's final weights and θ0 into ``weights_dir`` and write the card."""
@@ -77,7 +107,9 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
                       # e.g. resumed with another --precision: the config above holds the last settings
                       "execution_changes": [r for r in records if r.get("event") == "execution-change"],
                       "last_validation": vals[-1] if vals else None,
-                      "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds"},
+                      "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds",
+                      # a fine-tune of earlier run directories: how those stages were trained
+                      "stages": _stages(cfg.init, out, name)},
             "file_bytes": (out / f"{name}.safetensors").stat().st_size}
     if report is not None:
         card["results"] = report

@@ -13,9 +13,11 @@ Why: on a CPU with native bfloat16 (AVX-512 BF16 or AMX), forward + backward on 
 the small 16²/8² depthwise convs no faster), and every activation is half the bytes: a
 ``promptir-cpu`` training step takes 15-20% less time (``benchmarks/bench_core.py``: 0.197 vs
 0.236 s per step split over two cores). ``torch.autocast`` is no substitute here: it casts around
-every op, which cancels the gain. On a CPU without native bf16 oneDNN emulates the bf16 arithmetic
-(not measured: all our machines have it), so expect no gain there; ``native_bf16()`` says which
-kind this one is.
+every op, which cancels the gain. On a CPU without native bf16 oneDNN emulates the bf16 arithmetic:
+measured on an AVX2-only AMD EPYC (2 cores), a bf16 step ran at 0.135 steps/s against 1.50 for the
+naive fp32 path (about 11x slower). So fp32 is the default everywhere, bf16 is only ever chosen
+explicitly, and ``Trainer`` warns loudly when it is asked for on such a CPU; ``native_bf16()`` says
+which kind this one is.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 On a 2-core CPU this trains our small presets as fast as or faster than one graph whose ops each
 split their work over both cores, and more steadily (``benchmarks/results/core.json``; in the real
-training loop 4.16-4.31 vs 3.39-3.48 steps/s, README "CPU speed"): the ops of a 64² batch are small,
+training loop 4.16-4.31 vs 3.39-3.48 steps/s, docs/performance.md "CPU speed"): the ops of a 64² batch are small,
 and two ops at a time, each on one core, waste less than one op at a time on two. It is what two
 ``torchrun`` processes do, without the processes: the threads share the model (no copies, no
 all-reduce), and PyTorch releases the GIL inside each op.

@@ -39,6 +39,49 @@ def short_layer_names(names: list[str]) -> dict[str, str]:
     return {n: n[: -len(".weight")] if n.endswith(".weight") else n for n in names}
 
 
+#: How per-layer sparsity is drawn: a blocks x layer-kinds grid (readable), or one bar per tensor.
+SPARSITY_VIEWS = ("blocks", "layers")
+
+
+def check_view(view: str) -> str:
+    if view not in SPARSITY_VIEWS:
+        raise RestoreLabError(f"unknown sparsity view {view!r}; choose from {', '.join(SPARSITY_VIEWS)}")
+    return view
+
+
+def layer_totals(report) -> dict[str, int]:
+    """``{tensor name: number of weights}`` from a per-tensor report (cards' and records' ``layers``)."""
+    return {str(r["name"]): int(r["total"]) for r in report or [] if isinstance(r, dict) and "total" in r}
+
+
+def layer_block(name: str) -> tuple[str, str]:
+    """``(block, kind)`` of a weight tensor: ``decoder_level2.1.attn.qkv.weight`` -> ``("decoder_level2",
+    "attn.qkv")``; both LayerNorms of a block are ``"norms"``, a block's own conv(s) ``"conv"``."""
+    parts = name.removesuffix(".weight").split(".")
+    kind = ".".join(p for p in parts[1:] if not p.isdigit())
+    return parts[0], "norms" if kind in ("norm1", "norm2") else (kind or "conv")
+
+
+def block_sparsity(layers: dict[str, float], totals: dict[str, int] | None = None) -> dict[str, dict[str, float]]:
+    """Per-tensor sparsity grouped as ``{block: {kind: fraction of zeros}}`` (171 bars become a grid a
+    reader can take in): each cell weighted by tensor size when ``totals`` has it; blocks in the order
+    of ``layers``."""
+    zeros: dict[str, dict[str, float]] = {}
+    sizes: dict[str, dict[str, float]] = {}
+    for name, s in layers.items():
+        block, kind = layer_block(name)
+        w = (totals or {}).get(name, 1)
+        zeros.setdefault(block, {})[kind] = zeros.get(block, {}).get(kind, 0.0) + float(s) * w
+        sizes.setdefault(block, {})[kind] = sizes.get(block, {}).get(kind, 0.0) + w
+    return {b: {k: zeros[b][k] / sizes[b][k] for k in zeros[b]} for b in zeros}
+
+
+def in_network_order(layers: dict[str, float], order: list[str]) -> dict[str, float]:
+    """``layers`` re-ordered like ``order`` (a model's parameter names); unknown names last."""
+    pos = {n: i for i, n in enumerate(order)}
+    return dict(sorted(layers.items(), key=lambda kv: pos.get(kv[0], len(pos))))
+
+
 # -- pruning records of the shipped tickets (``NAME.rounds.jsonl``, see restorelab.lottery.export) ------
 MEAN_TASK = "mean"
 IMP_STRATEGIES = ("global", "layerwise")
@@ -165,9 +208,11 @@ def record_layers(rec: dict) -> dict[str, float]:
         raise RestoreLabError(f"round {rec.get('round', '?')}: malformed per-layer report") from None
 
 
-def round_layer_series(tickets: list[TicketRounds], round_: int) -> tuple[dict[str, dict[str, float]], list[str]]:
+def round_layer_series(tickets: list[TicketRounds], round_: int, view: str = "layers") -> tuple[dict, list[str]]:
     """Per-layer sparsity of every IMP ticket at ``round_``: ``{ticket label: {short layer name:
-    sparsity}}`` (for ``layer_sparsity_bar``), and the names of IMP tickets with no such round."""
+    sparsity}}`` (``view="layers"``, for ``layer_sparsity_bar``) or ``{ticket label: {block: {kind:
+    sparsity}}}`` (``view="blocks"``, for ``sparsity_grid``), and the names of IMP tickets with no such round."""
+    check_view(view)
     series, missing = {}, []
     for t in tickets:
         if not t.is_imp:
@@ -177,6 +222,9 @@ def round_layer_series(tickets: list[TicketRounds], round_: int) -> tuple[dict[s
             missing.append(t.name)
             continue
         layers = record_layers(rec)
+        if view == "blocks":
+            series[t.label] = block_sparsity(layers, layer_totals(rec["layers"]))
+            continue
         short = short_layer_names(list(layers))
         series[t.label] = {short[k]: v for k, v in layers.items()}
     return series, missing

@@ -138,42 +138,84 @@ def _build_live_demo() -> None:
     a_btn.click(lottery_demo, [a_rounds, a_rate, a_steps, a_seed], a_out, api_name="lottery_demo", **LONG_JOBS)
 
 
-def model_layers(store: ModelStore, name: str) -> dict[str, float]:
-    """Per-layer sparsity of a shipped model: from its card when exported with a report,
-    else counted on the loaded weights (dense or compact files alike)."""
-    from restorelab.ui.data import card_layers, layer_sparsity
+def model_layers(store: ModelStore, name: str) -> tuple[dict[str, float], dict[str, int]]:
+    """Per-layer sparsity of a shipped model and each tensor's size, in network order: from its card
+    when exported with a report (the preset's parameter order), else counted on the loaded weights."""
+    from restorelab.models import create_model
+    from restorelab.ui.data import card_layers, in_network_order, layer_sparsity, layer_totals
 
     info = model_info(name)
     layers = card_layers(info.card)
     if layers is None:
-        model, _ = store.get(name)
-        layers = layer_sparsity(model)
-    return layers
+        model = store.full_model(name)
+        return layer_sparsity(model), {n: p.numel() for n, p in model.named_parameters()}
+    preset = info.card.get("preset")
+    try:
+        order = [n for n, _ in create_model(preset).named_parameters()] if preset else []
+    except RestoreLabError:  # a preset this version does not build: keep the card's order
+        order = []
+    return in_network_order(layers, order), layer_totals(info.card.get("layers"))
 
 
-def sparsity_figure(store: ModelStore, names) -> tuple:
-    """Grouped bars, one series per chosen model (e.g. the global and the layer-wise ticket)."""
-    from restorelab.plots import layer_sparsity_bar
-    from restorelab.ui.data import short_layer_names
+def _model_label(name: str) -> str:
+    info = model_info(name)
+    return f"{name} ({info.kind}{', ' + str(info.card['strategy']) if info.card.get('strategy') else ''})"
 
+
+def sparsity_figure(store: ModelStore, names, view: str = "blocks") -> tuple:
+    """Per-layer sparsity of the chosen models: a blocks x layer-kinds grid per model (``view="blocks"``)
+    or grouped bars, one per weight tensor (``view="layers"``)."""
+    from restorelab.plots import layer_sparsity_bar, sparsity_grid
+    from restorelab.ui.data import block_sparsity, check_view, short_layer_names
+
+    check_view(view or "blocks")
     names = [names] if isinstance(names, str) else list(names or [])
     if not names:
         return None, "Pick one or more shipped models."
     series, lines = {}, []
     for name in names:
         info = model_info(name)
-        layers = model_layers(store, name)
-        short = short_layer_names(list(layers))
-        label = f"{name} ({info.kind}{', ' + str(info.card['strategy']) if info.card.get('strategy') else ''})"
-        series[label] = {short[k]: v for k, v in layers.items()}
+        layers, totals = model_layers(store, name)
+        if view == "layers":
+            short = short_layer_names(list(layers))
+            series[_model_label(name)] = {short[k]: v for k, v in layers.items()}
+        else:
+            series[_model_label(name)] = block_sparsity(layers, totals)
         total, nz = info.params, info.nonzero_params
         lines.append(f"- `{name}` ({info.kind}): {len(layers)} weight tensors"
                      + (f"; {nz:,} of {total:,} parameters non-zero ({1 - nz / total:.1%} sparse overall)"
                         if nz is not None and total else ""))
-    fig = layer_sparsity_bar(series if len(series) > 1 else next(iter(series.values())),
-                             title="Fraction of zero weights per layer"
-                                   + ("" if len(series) > 1 else f": {next(iter(series))}"))
+    if view == "layers":
+        fig = layer_sparsity_bar(series if len(series) > 1 else next(iter(series.values())),
+                                 title="Fraction of zero weights per layer"
+                                       + ("" if len(series) > 1 else f": {next(iter(series))}"))
+    else:
+        fig = sparsity_grid(series, title="Fraction of zero weights by block and layer kind")
     return fig, "\n".join(lines)
+
+
+def mask_layers(store: ModelStore, name: str) -> list[str]:
+    """The weight tensors of a model whose mask can be drawn (2-D or more), largest first."""
+    layers, totals = model_layers(store, name)
+    return sorted((n for n in layers if totals.get(n, 0) >= 64), key=lambda n: -totals.get(n, 0))
+
+
+def mask_figure(store: ModelStore, names, layer: str | None = None):
+    """The kept/pruned pattern of one weight tensor in each chosen model (default: the largest one)."""
+    from restorelab.plots import mask_picture
+
+    names = [names] if isinstance(names, str) else list(names or [])
+    if not names:
+        raise RestoreLabError("pick one or more shipped models")
+    layer = layer or (mask_layers(store, names[0]) or [None])[0]
+    masks = {}
+    for name in names:
+        params = dict(store.full_model(name).named_parameters())
+        if layer not in params:
+            raise RestoreLabError(f"{name} has no weight tensor {layer!r}")
+        w = params[layer].detach()
+        masks[name] = (w.reshape(w.shape[0], -1) != 0).numpy()
+    return mask_picture(masks, title=f"Kept (bright) and pruned (dark) weights of {layer.removesuffix('.weight')}")
 
 
 # -- pruning rounds of the shipped tickets ------------------------------------------------------------
@@ -214,15 +256,16 @@ def tickets_summary(tickets, problems=()) -> str:
     return head + ("\n\n" + "\n".join(lines) if lines else "")
 
 
-def round_figure(tickets, round_) -> tuple:
-    """``(figure or None, Markdown)``: per-layer sparsity of every IMP ticket after ``round_``."""
-    from restorelab.plots import layer_sparsity_bar
+def round_figure(tickets, round_, view: str = "blocks") -> tuple:
+    """``(figure or None, Markdown)``: per-layer sparsity of every IMP ticket after ``round_``
+    (``view`` as in :func:`sparsity_figure`)."""
+    from restorelab.plots import layer_sparsity_bar, sparsity_grid
     from restorelab.ui.data import MEAN_TASK, record_psnr, round_layer_series
 
     if round_ is None:
         raise RestoreLabError("pick a pruning round")
     r = int(round_)
-    series, missing = round_layer_series(tickets, r)
+    series, missing = round_layer_series(tickets, r, view or "blocks")
     lines = []
     for t in tickets:
         rec = t.at_round(r) if t.is_imp else None
@@ -238,7 +281,8 @@ def round_figure(tickets, round_) -> tuple:
     head = f"**Round {r}**" + (" (the dense model)" if r == 0 else "")
     if not series:
         return None, head + ": no IMP ticket has this round.\n\n" + "\n".join(lines)
-    fig = layer_sparsity_bar(series, title=f"Fraction of zero weights per layer after round {r}")
+    fig = (layer_sparsity_bar(series, title=f"Fraction of zero weights per layer after round {r}") if view == "layers"
+           else sparsity_grid(series, title=f"Fraction of zero weights by block and layer kind after round {r}"))
     return fig, head + "\n\n" + "\n".join(lines)
 
 
@@ -290,7 +334,7 @@ def rounds_view(store: ModelStore) -> dict:
     return view
 
 
-def _build_rounds(store: ModelStore, tab: gr.Tab | None) -> None:
+def _build_rounds(store: ModelStore, tab: gr.Tab | None, view: gr.Radio | None = None) -> None:
     from restorelab.ui.data import MEAN_TASK
 
     gr.Markdown("### Pruning rounds of the shipped tickets")
@@ -328,44 +372,82 @@ def _build_rounds(store: ModelStore, tab: gr.Tab | None) -> None:
         gr.on(None, rounds_ui, None, outputs, api_visibility="private")
 
     @user_errors
-    def round_ui(tickets, r):
-        fig, md = round_figure(tickets if tickets is not None else load_tickets(store)[0], r)
+    def round_ui(tickets, r, v="blocks"):
+        fig, md = round_figure(tickets if tickets is not None else load_tickets(store)[0], r, v)
         return md, fig
 
     @user_errors
     def curves_ui(tickets, t):
         return curves_figure(tickets if tickets is not None else load_tickets(store)[0], t)
 
-    round_slider.release(round_ui, [tickets_state, round_slider], [round_md, layers_plot], api_visibility="private")
+    inputs = [tickets_state, round_slider] + ([view] if view is not None else [])
+    round_slider.release(round_ui, inputs, [round_md, layers_plot], api_visibility="private")
+    if view is not None:
+        view.input(round_ui, inputs, [round_md, layers_plot], api_visibility="private")
     task.input(curves_ui, [tickets_state, task], curves_plot, api_visibility="private")
 
 
+def default_picks(models) -> list[str]:
+    """The models the tab opens on: the paper's global vs layer-wise tickets when shipped, else the
+    first two pruned models, else the first two models."""
+    from restorelab.paths import LOTTERY_DEFAULTS
+
+    names = [m.name for m in models]
+    chosen = [n for n in LOTTERY_DEFAULTS if n in names]
+    return chosen or ([m.name for m in models if m.kind == "pruned"] or names)[:2]
+
+
 def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
-    """Build inside the current context; ``tab``: draw the plot when the tab is opened."""
-    models = list_models()
+    """Build inside the current context; ``tab``: draw the plots when the tab is opened."""
+    from restorelab.ui.data import SPARSITY_VIEWS
+
+    models = [m for m in list_models() if m.kind in ("dense", "pruned")]  # the PromptIR family with masks
     names = [m.name for m in models]
     gr.Markdown(
         "**Lottery tickets (MIR-L).** Iterative magnitude pruning finds sparse sub-networks (\"tickets\") "
-        "of the all-in-one restorer that match the dense model when rewound to their initial weights.")
-    pruned = [m.name for m in models if m.kind != "dense"]
+        "of the all-in-one restorer that match the dense model when rewound to their initial weights. "
+        "It opens on MIR-L's two strategies, 90% of the weights zero each: **global** pruning ranks all "
+        "weights together and empties some blocks (the 1x1 convolutions of the deep levels) while keeping the "
+        "depthwise ones; **layer-wise** pruning removes the same fraction everywhere.")
     with gr.Row():
-        pick = gr.Dropdown([(m.label(), m.name) for m in models], value=(pruned or names)[:2],
+        pick = gr.Dropdown([(m.label(), m.name) for m in models], value=default_picks(models),
                            multiselect=True, label="Shipped models (pick several to compare, e.g. the "
                            "global and the layer-wise ticket)", scale=3, elem_id="rl-lottery-model")
+        view = gr.Radio([("by block (grid)", "blocks"), ("every weight tensor (bars)", "layers")],
+                        value=SPARSITY_VIEWS[0], label="Per-layer view", scale=1, elem_id="rl-lottery-view")
         show = gr.Button("Show per-layer sparsity", scale=1, elem_id="rl-lottery-show")
     info = gr.Markdown("Pick models and press the button." if names else
                        "No shipped model yet: the per-layer sparsity appears once `weights/` holds one.")
     plot = gr.Plot(label="Per-layer sparsity", elem_id="rl-lottery-sparsity")
+    with gr.Row():
+        layer = gr.Dropdown([], value=None, label="Layer whose mask to draw (largest first)", scale=3,
+                            elem_id="rl-lottery-mask-layer")
+        draw = gr.Button("Draw the mask", scale=1, elem_id="rl-lottery-mask-draw")
+    mask_plot = gr.Plot(label="One layer's mask", elem_id="rl-lottery-mask")
 
     @user_errors
-    def show_sparsity(chosen):
-        return sparsity_figure(store, chosen)
+    def show_sparsity(chosen, v):
+        return sparsity_figure(store, chosen, v)
 
-    show.click(show_sparsity, pick, [plot, info], api_visibility="private")
+    @user_errors
+    def show_mask(chosen, name):
+        return mask_figure(store, chosen, name or None)
+
+    @user_errors
+    def open_tab(chosen, v):
+        fig, md = sparsity_figure(store, chosen, v)
+        first = ([chosen] if isinstance(chosen, str) else list(chosen or []))[:1]
+        layers = mask_layers(store, first[0]) if first else []
+        return (fig, md, gr.Dropdown(choices=layers, value=layers[0] if layers else None),
+                mask_figure(store, chosen, layers[0]) if layers else None)
+
+    show.click(show_sparsity, [pick, view], [plot, info], api_visibility="private")
+    view.input(show_sparsity, [pick, view], [plot, info], api_visibility="private")
+    draw.click(show_mask, [pick, layer], mask_plot, api_visibility="private")
     if tab is not None and names:
-        tab.select(show_sparsity, pick, [plot, info], api_visibility="private")
+        tab.select(open_tab, [pick, view], [plot, info, layer, mask_plot], api_visibility="private")
 
-    _build_rounds(store, tab)
+    _build_rounds(store, tab, view)
     if live_demo_available():
         _build_live_demo()
     else:

@@ -140,6 +140,16 @@ class ModelStore:
                 self._cache.popitem(last=False)
             return model, source
 
+    def full_model(self, name: str):
+        """The model as trained, every tensor at full size (``get`` removes a ticket's dead channels:
+        right for speed, wrong for drawing its masks). Not cached: only the Lottery tab needs it."""
+        from restorelab.inference.weights import load_weights
+
+        info = model_info(name, self.weights_dir)
+        if info.kind == "classical":
+            raise RestoreLabError(f"{name} is a classical method: it has no weights")
+        return load_weights(self._resolve(info)[0])
+
     def _resolve(self, info: ModelInfo) -> tuple[Path, str]:
         from restorelab.inference.weights import locate
 

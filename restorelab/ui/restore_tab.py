@@ -183,7 +183,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                 b_bm3d = gr.Button("B: CBM3D (slow)", size="sm", elem_id="rl-b-bm3d")
             ensemble = gr.Checkbox(False, label="×4 self-ensemble: average the restorations of the flipped and "
                                    "half-turned photo: 4× slower, +0.13 to +0.56 dB on every test set for aio-cpu-21k "
-                                   "(README)",
+                                   "(docs/mirl.md)",
                                    elem_id="rl-ensemble")
             with gr.Row():
                 run = gr.Button("Restore", variant="primary", elem_id="rl-restore")

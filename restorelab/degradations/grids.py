@@ -1,4 +1,7 @@
-"""The nine GRIDS degradations the core registry lacks (``gaussian_noise`` and ``jpeg`` are reused).
+"""The nine GRIDS degradations beyond ``gaussian_noise`` and ``jpeg`` (which GRIDS reuses).
+
+Registered by :mod:`restorelab.degradations` like every other degradation, so the registry holds
+them whatever was imported before; :mod:`restorelab.grids` (the tasks, the search) uses them.
 
 Same convention as :mod:`restorelab.degradations`: ``fn(img float32 HxWx3 [0,1], rng, **params)``
 returns float32 HxWx3 in [0, 1]; a parameter left at ``None`` is sampled from ``rng``; the output
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import special
 
 from restorelab.degradations._util import pick
 from restorelab.degradations.registry import register
@@ -146,6 +148,8 @@ def sr(img: np.ndarray, rng: np.random.Generator, scale=None, down=None, up=None
 
 def sinc_kernel(cutoff: float, ksize: int) -> np.ndarray:
     """Circular low-pass (2-D sinc, ``scipy.special.j1``) kernel, Real-ESRGAN / PromptGIP."""
+    from scipy import special  # imported on use: ``import restorelab.degradations`` stays light
+
     c = (ksize - 1) / 2
     y, x = np.mgrid[0:ksize, 0:ksize]
     r = np.sqrt((x - c) ** 2 + (y - c) ** 2)
