@@ -20,10 +20,6 @@ from restorelab.ui import about_tab, grids_tab, lottery_tab, oes_tab, pipeline, 
 from restorelab.ui.models import ModelStore
 
 TITLE = "RestoreLab"
-CSS = """
-.rl-placeholder { border: 1px dashed var(--border-color-primary); border-radius: 8px; padding: 12px 16px;
-                  background: var(--background-fill-secondary); }
-"""
 
 
 def build_demo(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = None) -> gr.Blocks:
@@ -73,7 +69,7 @@ def prewarm(store: ModelStore) -> None:
 
 def launch_kwargs() -> dict:
     return dict(max_file_size=settings.max_file_size(), allowed_paths=[str(settings.EXAMPLES_DIR)],
-                theme=gr.themes.Soft(), css=CSS)
+                theme=gr.themes.Soft())
 
 
 def main() -> None:

@@ -30,13 +30,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from restorelab.inference.compact import is_compact, load_compact, save_compact  # noqa: E402
+from restorelab.inference.shrink import shrink  # noqa: E402
 from restorelab.inference.weights import load_weights, read_metadata, save_weights  # noqa: E402
-from restorelab.lottery.compact import is_compact, load_compact, save_compact  # noqa: E402
-from restorelab.lottery.masks import masks_from_weights, ones_masks, prunable_names, sparsity_of  # noqa: E402
-from restorelab.lottery.pruning import prune  # noqa: E402
-from restorelab.lottery.shrink import shrink  # noqa: E402
 from restorelab.models import create_model  # noqa: E402
-from restorelab.training import apply_masks  # noqa: E402
+from restorelab.pruning import apply_masks, masks_from_weights, ones_masks, prune, sparsity_of  # noqa: E402
 
 
 def prunable_rate(model, masks, sparsity: float, over: str) -> float:
@@ -57,7 +55,7 @@ def sparse_model(weights: str | None, sparsity: float, mask: str, seed: int, ove
     else:
         torch.manual_seed(seed)
         model = create_model("promptir-cpu")
-    masks = masks_from_weights(model, prunable_names(model))
+    masks = masks_from_weights(model)
     if sparsity_of(model, masks, over) >= sparsity - 1e-6:
         return model.eval(), masks, "as loaded"
     rate = prunable_rate(model, masks, sparsity, over)

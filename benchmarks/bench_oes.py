@@ -33,10 +33,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from restorelab.oes._common import add_noise, threads  # noqa: E402
-from restorelab.oes.generator import PRESETS, GeneratorConfig, build_generator  # noqa: E402
+from restorelab.models.dip import PRESETS, GeneratorConfig, build_generator  # noqa: E402
+from restorelab.oes._common import add_noise  # noqa: E402
 from restorelab.oes.mask import random_mask  # noqa: E402
 from restorelab.oes.sparse_dip import Fitter, MaskPlan, compare  # noqa: E402
+from restorelab.tensors import threads  # noqa: E402
 
 CANDIDATES = {  # lean-preset candidates timed beside the registered presets
     "c5-avg-5x5": GeneratorConfig(channels=(16, 32, 64, 128, 128), input_depth=32),

@@ -31,10 +31,10 @@ def cmd_models(args) -> None:
     from restorelab.inference.catalog import list_models
 
     rows = list_models()
-    lines = [f"{'name':24} {'kind':8} {'preset':16} {'params':>12} {'non-zero':>12}  weights / tasks"]
+    lines = [f"{'name':22} {'family':9} {'kind':11} {'preset':16} {'params':>11} {'non-zero':>11}  tasks"]
     for r in rows:
-        lines.append(f"{r['name']:24} {r['kind']:8} {r['preset']:16} {r['params']:>12,} {r['nonzero_params']:>12,}  "
-                     f"{r['weights'] or '-'} {','.join(r['tasks'])}")
+        lines.append(f"{r['name']:22} {r['family']:9} {r['kind']:11} {r['preset']:16} {r['params']:>11,} "
+                     f"{r['nonzero_params']:>11,}  {','.join(r['tasks']) or '-'}")
     _emit(args, rows, "\n".join(lines))
 
 
@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    add("models", cmd_models, "list presets and shipped models")
+    add("models", cmd_models, "list every registered model (with its family) and the shipped models")
 
     sp = add("train", cmd_train, "train a restorer (resumable; torchrun for several processes)")
     add_arguments(sp, TrainConfig)

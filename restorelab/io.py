@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -214,11 +215,23 @@ def save_png(path: str | Path, img: np.ndarray) -> None:
         raise ImageError(f"{path}: cannot write PNG ({err})") from err
 
 
-def write_json_atomic(path, data) -> None:
-    """Write ``data`` as indented JSON to ``path`` via a temporary file and a rename, so a reader
-    (or a killed run) never sees half a file."""
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """``write(tmp)`` a temporary file beside ``path``, then rename it over ``path``: a reader (or a
+    killed run) sees the old file or the new one, never half a file. Parent folders are created;
+    the temporary file is removed when ``write`` fails. Concurrent writers use their own
+    temporary names. E.g. ``atomic_write(p, lambda tmp: torch.save(state, tmp))``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json_atomic(path, data) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (``atomic_write``)."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))

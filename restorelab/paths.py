@@ -1,4 +1,4 @@
-"""Where weights come from (environment, read at call time) and which cards are restorers.
+"""Where weights come from (environment, read at call time) and the default models.
 
 No heavy imports here: the app reads this before torch is loaded.
 
@@ -41,8 +41,3 @@ def hub_config() -> tuple[str, str | None] | None:
     repo = os.environ.get("RESTORELAB_HUB_REPO")
     return (repo, os.environ.get("RESTORELAB_HUB_REVISION")) if repo else None
 
-
-def is_restorer_card(card) -> bool:
-    """Cards of runnable restorers carry a preset and a parameter count (OES masks, GRIDS
-    descriptors and the like have cards too, but are not models the app or CLI can run)."""
-    return isinstance(card, dict) and "preset" in card and "params" in card

@@ -14,12 +14,10 @@ import shutil
 import numpy as np
 import pytest
 
-pytest.importorskip("gradio")
-
-from conftest import LOTTERY_TICKETS  # noqa: E402
-from restorelab.errors import RestoreLabError  # noqa: E402
-from restorelab.ui import data  # noqa: E402
-from restorelab.ui.data import MEAN_TASK, TicketRounds  # noqa: E402
+from conftest import LOTTERY_TICKETS
+from restorelab.errors import RestoreLabError
+from restorelab.ui import data
+from restorelab.ui.data import MEAN_TASK, TicketRounds
 
 
 def rec(round_=None, nz=1000, sparsity=0.0, val=None, mean=None, layers=None, **extra):
@@ -73,7 +71,7 @@ def test_shipped_tickets_skip_dense_and_report_broken_files(tmp_path):
     def ship(name, **card):
         (tmp_path / f"{name}.safetensors").write_bytes(b"")
         (tmp_path / f"{name}.json").write_text(json.dumps({"name": name, "preset": "promptir-test",
-                                                            "params": 1000, **card}))
+                                                            "params": 1000, "nonzero_params": 1000, **card}))
 
     ship("dense", kind="dense")
     ship("old-ticket", kind="pruned", strategy="global")  # exported before rounds files: not listed
@@ -149,7 +147,7 @@ def test_figures_from_hand_records():
 # -- real exported tickets ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory, lottery_tickets):
-    from restorelab.ui.devtools import make_test_models
+    from devmodels import make_test_models
 
     d = tmp_path_factory.mktemp("weights")
     make_test_models(d)

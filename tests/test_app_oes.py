@@ -13,29 +13,23 @@ import shutil
 import time
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
 from PIL import Image
 
-gr = pytest.importorskip("gradio")
-pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-
-from restorelab.errors import RestoreLabError  # noqa: E402
-from restorelab.ui import oes_tab  # noqa: E402
-
-from apphelpers import app_environment, launched_app  # noqa: E402
+from apphelpers import app_environment, launched_app
+from restorelab.errors import RestoreLabError
+from restorelab.ui import oes_tab
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chelsea.jpg"
 SHIPPED = REPO / "weights" / "oes-lean-d05.safetensors"
 
-pytestmark = pytest.mark.skipif(not oes_tab.oes_available(), reason="restorelab.oes not present")
-
-
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory):
-    from restorelab.oes.generator import build_generator, get_config
+    from restorelab.models.dip import build_generator, get_config
     from restorelab.oes.maskfile import save_mask
     from restorelab.oes.mask import random_mask
 

@@ -33,12 +33,18 @@ def weights(tmp_path):
     return p
 
 
-def test_models_json_lists_paper_preset(capsys):
+def test_models_json_lists_every_registered_model_with_its_family(capsys):
+    from restorelab.models import get_preset, preset_names
+
     code, out, _ = run(capsys, "models", "--json")
     rows = {r["name"]: r for r in json.loads(out)}
     assert code == 0
     assert rows["promptir-paper"]["params"] == 35_592_263
-    assert {"promptir-cpu", "promptir-tiny"} <= set(rows)
+    assert {n: rows[n]["family"] for n in preset_names()} == {n: get_preset(n).family for n in preset_names()}
+    assert {"dip-lean", "srresnet-grids", "dncnn-classroom"} <= set(rows)
+    assert rows["real-cpu"]["family"] == "promptir" and rows["nlm"]["family"] == "classical"
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "dncnn-classroom" in out and out.splitlines()[0].split()[:3] == ["name", "family", "kind"]
 
 
 def test_metrics_human_and_json(capsys, img, tmp_path):
@@ -135,10 +141,8 @@ def test_restore_self_ensemble(capsys, img, weights, tmp_path):
 
 def test_compare_table_dense_and_pruned(capsys, data_root, tmp_path, monkeypatch):
     from restorelab.inference.compact import save_compact
-    from restorelab.lottery.masks import ones_masks
-    from restorelab.lottery.pruning import prune
     from restorelab.models import count_params
-    from restorelab.training import apply_masks
+    from restorelab.pruning import apply_masks, ones_masks, prune
 
     monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path))
     dense = create_model("promptir-test")

@@ -7,10 +7,8 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.compact import FORMAT, load_compact, save_compact
 from restorelab.inference.shrink import PrunedAttention, PrunedBlock, shrink
 from restorelab.inference.weights import read_metadata, save_weights
-from restorelab.lottery.masks import ones_masks, sparsity_of
-from restorelab.lottery.pruning import prune
 from restorelab.models import count_params, create_model
-from restorelab.training import apply_masks
+from restorelab.pruning import apply_masks, ones_masks, prune, sparsity_of
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,7 @@
 """The classroom lottery experiment: streamed rounds, deterministic; the full run shows the ticket win."""
 
+import dataclasses
+
 import pytest
 
 from restorelab.errors import RestoreLabError
@@ -27,6 +29,30 @@ def test_generator_streams_before_the_end():
     first = next(gen)
     assert first["round"] == 0
     gen.close()
+
+
+def test_thread_count_is_the_callers_between_rounds():
+    import torch
+
+    from restorelab.models import TinyDenoiser
+
+    before = torch.get_num_threads()
+    seen = []
+    hook = TinyDenoiser.forward
+
+    def forward(self, x):
+        seen.append(torch.get_num_threads())
+        return hook(self, x)
+
+    TinyDenoiser.forward = forward
+    try:
+        gen = run_demo(dataclasses.replace(SMALL, threads=before + 1, rounds=1))
+        next(gen)  # suspended between rounds: the process is back on the caller's count
+        assert torch.get_num_threads() == before
+        list(gen)
+    finally:
+        TinyDenoiser.forward = hook
+    assert torch.get_num_threads() == before and set(seen) == {before + 1}
 
 
 def test_bad_config():

@@ -14,9 +14,9 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state
 from restorelab.lottery.baselines import BaselineConfig, run_oneshot, run_reinit
 from restorelab.lottery.imp import IMP, LotteryConfig, rounds_needed
-from restorelab.lottery.masks import kept_count, load_masks
 from restorelab.lottery.toydata import ToyPairs, toy_images, toy_val_set
 from restorelab.models import create_model
+from restorelab.pruning import kept_count, load_masks, prune
 from restorelab.training import TrainConfig
 
 DATA = ToyPairs(toy_images(8, 24, seed=0), patch=16)
@@ -218,8 +218,6 @@ def test_no_rewinding_continues_from_previous_round(run, tmp_path):
 
 
 def test_lamp_score_reaches_the_rounds(run, tmp_path):
-    from restorelab.lottery.pruning import prune
-
     ref, _ = run
     lottery = LotteryConfig(rate=0.5, rounds=2, steps_per_round=2, rewind_step=-1, score="lamp")
     list(IMP(lottery, tmp_path, dense_run=ref / "round_00", dataset=DATA, val_set=VAL).run())

@@ -2,22 +2,48 @@ import pytest
 import torch
 
 from restorelab import RestoreLabError
-from restorelab.models import count_params, create_model, get_preset, preset_names
+from restorelab.models import FAMILIES, build_from_config, count_params, create_model, get_preset, preset_names
+from restorelab.models.dip import noise_input, padded_size
 
-SMALL = [n for n in preset_names() if n != "promptir-paper"]
+
+def _image(h, w):
+    return torch.rand(1, 3, h, w)
 
 
-@pytest.mark.parametrize("name", SMALL)
-def test_every_preset_forward_backward_odd_size(name):
+# family -> (input for an h x w image, the output's shape). A new family must say how it is fed.
+FAMILY_IO = {
+    "promptir": (lambda m, h, w: _image(h, w), lambda m, h, w: (1, 3, h, w)),
+    "dncnn": (lambda m, h, w: _image(h, w), lambda m, h, w: (1, 3, h, w)),
+    "srresnet": (lambda m, h, w: _image(h, w), lambda m, h, w: (1, 3, h * m.config.scale, w * m.config.scale)),
+    # the generator runs at the padded size of the image and the centre is cropped (see models.dip)
+    "dip": (lambda m, h, w: noise_input(m.config, h, w, seed=0), lambda m, h, w: (1, 3, *padded_size(m.config, h, w))),
+}
+
+
+def test_every_family_has_a_test_input():
+    assert set(FAMILY_IO) == set(FAMILIES)
+    assert {get_preset(n).family for n in preset_names()} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_registered_model_forward_backward_odd_size(name):
     torch.manual_seed(0)
     model = create_model(name)
-    x = torch.rand(1, 3, 37, 29)
+    assert model.family == get_preset(name).family
+    make_input, out_shape = FAMILY_IO[model.family]
+    x = make_input(model, 37, 45)
     y = model(x)
-    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert tuple(y.shape) == out_shape(model, 37, 45) and torch.isfinite(y).all()
     y.abs().mean().backward()
-    # every parameter gets a gradient (no dead layers in our presets)
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    assert not missing
+    # every parameter gets a gradient, except the paper preset's documented never-called convs
+    dead = {n for n, p in model.named_parameters() if p.grad is None}
+    assert dead == {n for n, _ in model.named_parameters() if n.startswith("unused.")}
+    assert bool(dead) == (name == "promptir-paper")
+
+
+def test_unknown_family_lists_valid_names():
+    with pytest.raises(RestoreLabError, match="srresnet"):
+        build_from_config("nope", {})
 
 
 def test_paper_preset_matches_paper_count():

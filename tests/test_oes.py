@@ -7,10 +7,11 @@ import torch
 from restorelab.errors import RestoreLabError
 from restorelab.lottery.toydata import toy_images
 from restorelab.oes._common import add_noise
-from restorelab.oes.generator import PRESETS, build_generator, crop, get_config, noise_input, padded_size
+from restorelab.models.dip import PRESETS, build_generator, crop, get_config, noise_input, padded_size
 from restorelab.oes.learn import LearnConfig, MaskLearner, learn_mask
-from restorelab.oes.mask import (density_of, magnitude_mask, masked_names, n_keep, random_mask, topk_mask)
+from restorelab.oes.mask import magnitude_mask, masked_names, random_mask
 from restorelab.oes.sparse_dip import Fitter, MaskPlan, fit, imp_mask, parse_mask_spec, prepare
+from restorelab.pruning import density_of, n_keep, topk_mask
 
 H, W = 37, 31
 

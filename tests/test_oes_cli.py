@@ -11,7 +11,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.io import save_png
 from restorelab.lottery.toydata import toy_images
 from restorelab.oes.cli import add_parser
-from restorelab.oes.generator import build_generator, get_config
+from restorelab.models.dip import build_generator, get_config
 from restorelab.oes.mask import random_mask
 from restorelab.oes.maskfile import load_mask, mask_name, resolve_mask, save_mask
 from restorelab.oes.sparse_dip import MaskPlan, run
@@ -133,7 +133,8 @@ def test_cli_refuses_a_non_image(tmp_path, capsys):
 
 def test_shipped_masks_fit_their_preset_and_have_a_card():
     from restorelab.oes.maskfile import shipped_masks
-    from restorelab.oes.mask import check_masks, density_of
+    from restorelab.oes.mask import check_masks
+    from restorelab.pruning import density_of
     from restorelab.paths import default_weights_dir
 
     names = shipped_masks()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
-go = pytest.importorskip("plotly.graph_objects")
-
-from restorelab.errors import RestoreLabError  # noqa: E402
-from restorelab.plots import (  # noqa: E402
+from restorelab.errors import RestoreLabError
+from restorelab.plots import (
     distance_bar,
     layer_sparsity_bar,
     psnr_curves,

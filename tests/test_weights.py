@@ -100,3 +100,44 @@ def test_cards_of_non_restorers_are_not_models(wdir):
     (wdir / "broken.json").write_text("{not json")
     assert shipped_names(wdir) == ["m"]
     assert [r["name"] for r in list_models(wdir) if r["kind"] not in ("preset", "classical")] == ["m"]
+
+
+def test_read_card_is_a_validated_model_card(wdir):
+    card = W.read_card("m", wdir)
+    assert (card.name, card.kind, card.preset, card.params, card.tasks) == ("m", "dense", "promptir-test", 1, ("derain",))
+    assert card.sparsity == 0 and card.to_dict()["tasks"] == ["derain"]
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"params": "many"}, "params must be a non-negative integer"),
+    ({"nonzero_params": 5}, "need 0 <= nonzero_params <= params"),
+    ({"preset": ""}, "preset must be a non-empty string"),
+    ({"tasks": "derain"}, "tasks must be a list"),
+    ({"params": True}, "params must be a non-negative integer"),
+])
+def test_a_broken_card_is_a_clear_error(wdir, change, says):
+    d = json.loads((wdir / "m.json").read_text()) | change
+    (wdir / "m.json").write_text(json.dumps(d))
+    with pytest.raises(RestoreLabError, match=f"m.json: broken model card: {says}"):
+        W.read_card("m", wdir)
+
+
+def test_a_card_missing_its_counts_or_not_json_is_a_clear_error(tmp_path):
+    from restorelab.cards import load_card
+
+    (tmp_path / "a.json").write_text(json.dumps({"preset": "promptir-test", "params": 3}))
+    with pytest.raises(RestoreLabError, match="broken model card: missing nonzero_params"):
+        load_card(tmp_path / "a.json")
+    (tmp_path / "b.json").write_text("[1, 2]")
+    with pytest.raises(RestoreLabError, match="a JSON object is needed"):
+        load_card(tmp_path / "b.json")
+    (tmp_path / "c.json").write_text("{oops")
+    with pytest.raises(RestoreLabError, match="unreadable model card"):
+        load_card(tmp_path / "c.json")
+
+
+def test_every_shipped_card_is_valid():
+    from restorelab.cards import load_card
+
+    for name in shipped_names():
+        assert load_card(W.default_weights_dir() / f"{name}.json").name == name

@@ -10,7 +10,6 @@ PSNRs are cached in ``runs_dir/psnr.json``; ``GroupModels`` is the ``fn`` of a `
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 from restorelab.errors import RestoreLabError
 from restorelab.grids.search import Group, group_key
 from restorelab.grids.tasks import TASKS, GridsPairs, check_tasks, degrade, val_set
+from restorelab.io import atomic_write
 from restorelab.training.config import option
 
 
@@ -135,9 +135,8 @@ class GroupModels:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         if self.cache_path.exists():
             self.psnr = {**json.loads(self.cache_path.read_text()).get("psnr", {}), **self.psnr}
-        tmp = self.cache_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"protocol": self.cfg.protocol(), "psnr": self.psnr}, indent=1))
-        os.replace(tmp, self.cache_path)
+        text = json.dumps({"protocol": self.cfg.protocol(), "psnr": self.psnr}, indent=1)
+        atomic_write(self.cache_path, lambda tmp: tmp.write_text(text))
 
     def __call__(self, group: Group) -> float:
         group = check_tasks(group)

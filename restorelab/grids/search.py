@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -32,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
 
 Group = Tuple[str, ...]
 DeltaFn = Callable[[Group], float]
@@ -98,10 +98,8 @@ class DeltaCache:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"meta": self.meta, "delta_p": self.values}, indent=1))
-        os.replace(tmp, self.path)
+        text = json.dumps({"meta": self.meta, "delta_p": self.values}, indent=1)
+        atomic_write(self.path, lambda tmp: tmp.write_text(text))
 
 
 def _sym(matrix) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
 from restorelab.grids.tasks import LABELS, TASKS, check_tasks, degrade
+from restorelab.io import atomic_write
 
 
 def default_cache_path() -> Path:
@@ -107,13 +108,15 @@ def file_hash(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def load_photos(photos_dir: str | Path, limit: Optional[int] = None) -> tuple[list, list]:
+def load_photos(photos_dir: str | Path, limit: Optional[int] = None, last: Optional[int] = None) -> tuple[list, list]:
     """(names, float images) of the sorted photos in a folder, or in several comma-separated
-    folders (concatenated in the given order); the first ``limit`` only."""
+    folders (concatenated in the given order); the last ``last`` of them, then the first ``limit``."""
     from restorelab.data import list_images
     from restorelab.io import load_image
 
-    files = [f for d in str(photos_dir).split(",") if d.strip() for f in list_images(d.strip())][:limit]
+    files = [f for d in str(photos_dir).split(",") if d.strip() for f in list_images(d.strip())]
+    files = files[-last:] if last else files
+    files = files[:limit]
     if not files:
         raise RestoreLabError(f"no photos in {photos_dir}")
     return [os.path.basename(f) for f in files], [load_image(f) for f in files]
@@ -157,8 +160,6 @@ def compute(descriptor_path: str | Path, photos_dir: str | Path, cache_path: str
     if per_image:
         sim.image_ggds = task_ggds(model, photos, tasks, cfg, seed, progress, per_image=True)
     if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sim.to_dict(), indent=1))
-        os.replace(tmp, cache)
+        text = json.dumps(sim.to_dict(), indent=1)
+        atomic_write(cache, lambda tmp: tmp.write_text(text))
     return sim

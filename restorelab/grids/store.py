@@ -4,18 +4,20 @@
 * ``similarity.json``: task GGDs and the 11 x 11 matrix (:mod:`restorelab.grids.similarity`).
 * ``deltap.json``: measured dP per group (:class:`restorelab.grids.search.DeltaCache`).
 * ``groups.json``: the chosen partition, its model names, the OOD threshold (:class:`GroupsFile`).
+* ``ood.safetensors``: the out-of-distribution model and its threshold (:mod:`restorelab.grids.ood`),
+  used when ``groups.json``'s calibration says ``"score": "feature"``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
 from restorelab.errors import RestoreLabError
 from restorelab.grids.tasks import PAPER_GROUPS, check_tasks
+from restorelab.io import atomic_write
 
 
 def grids_dir() -> Path:
@@ -26,7 +28,7 @@ def grids_dir() -> Path:
 
 def path(name: str) -> Path:
     files = {"descriptor": "descriptor.safetensors", "similarity": "similarity.json", "deltap": "deltap.json",
-             "groups": "groups.json", "search": "search.json"}
+             "groups": "groups.json", "search": "search.json", "ood": "ood.safetensors"}
     if name not in files:
         raise RestoreLabError(f"unknown GRIDS artefact {name!r}; valid: {', '.join(files)}")
     return grids_dir() / files[name]
@@ -64,13 +66,18 @@ class GroupsFile:
         from restorelab.grids.select import check_rule
 
         if rule is not None and check_rule(rule) != self.rule:
-            self.rule, self.threshold, self.calibration = rule, None, {}
+            self.rule = rule
+            if not self.feature_ood:  # the feature score does not depend on the rule
+                self.threshold, self.calibration = None, {}
+
+    @property
+    def feature_ood(self) -> bool:
+        """Whether the OOD flag is the feature score of ``ood.safetensors`` (else the smallest distance)."""
+        return self.threshold is not None and self.calibration.get("score") == "feature"
 
     def save(self, p: Path) -> None:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, p)
+        text = json.dumps(asdict(self), indent=1)
+        atomic_write(p, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def load(cls, p: Path) -> "GroupsFile":
@@ -142,6 +149,40 @@ def selection_groups(sim, p: Optional[Path] = None, rule: Optional[str] = None):
     return gf, Groups.from_task_ggds(gf.groups, sim.reference_ggds, gf.names, gf.models, gf.rule)
 
 
+def ood_path(groups: Optional[Path] = None, gf: Optional[GroupsFile] = None) -> Path:
+    """Where the OOD model of a groups file lives: beside it (``calibration["file"]``, default
+    ``ood.safetensors``), so ``weights/grids/ood.safetensors`` for the shipped groups."""
+    name = (gf.calibration.get("file") if gf is not None else None) or path("ood").name
+    return Path(groups or path("groups")).parent / name
+
+
+def load_ood(gf: GroupsFile, sim, groups: Optional[Path] = None, descriptor: Optional[Path] = None):
+    """The OOD model when the groups file's calibration (or rule ``"feature"``) uses it, else None;
+    ``groups``: the groups file's path (the model lies beside it, :func:`ood_path`). Checked to be
+    made with the descriptor and pipeline of the similarity cache; a missing or foreign file raises."""
+    if not gf.feature_ood and gf.rule != "feature":
+        return None
+    from restorelab.grids.ood import OODModel
+    from restorelab.grids.similarity import file_hash
+
+    p = ood_path(groups, gf)
+    if not p.exists():
+        raise RestoreLabError(f"the groups file's OOD flag needs {p}; run `restorelab grids calibrate`")
+    m = OODModel.load(p)
+    want = sim.key.get("descriptor")
+    have = m.meta.get("descriptor")
+    if want is not None and have is not None and want != have:
+        raise RestoreLabError(f"{p} was calibrated with another descriptor; run `restorelab grids calibrate`")
+    if descriptor is not None and have is not None and file_hash(descriptor) != have:
+        raise RestoreLabError(f"{p} was calibrated with another descriptor than {descriptor}")
+    if m.meta.get("config") not in (None, pipeline_config(sim).to_dict()):
+        raise RestoreLabError(f"{p} was calibrated with another descriptor pipeline; run `restorelab grids calibrate`")
+    if gf.feature_ood and m.threshold is not None and abs(m.threshold - gf.threshold) > 1e-6 * max(1.0, abs(m.threshold)):
+        raise RestoreLabError(f"{p} (threshold {m.threshold:.4f}) does not match the groups file's "
+                              f"({gf.threshold:.4f}); run `restorelab grids calibrate`")
+    return m
+
+
 @dataclass
 class Selector:
     """Everything adaptive selection needs, from the shipped artefacts (see :func:`load_selector`)."""
@@ -151,12 +192,14 @@ class Selector:
     similarity: object  # similarity.Similarity
     descriptor: object  # srresnet.SRResNet
     config: object  # descriptor.DescriptorConfig
+    ood: object = None  # ood.OODModel, when the groups file's OOD flag uses it
 
     def select(self, img, seed=0):
         """The :class:`select.Selection` for one HxWx3 float image (threshold from the groups file)."""
         from restorelab.grids.select import select
 
-        return select(img, self.descriptor, self.groups, self.config, self.groups_file.threshold, seed=seed)
+        return select(img, self.descriptor, self.groups, self.config, self.groups_file.threshold, seed=seed,
+                      ood=self.ood)
 
 
 def load_selector(similarity: Optional[Path] = None, groups: Optional[Path] = None,
@@ -165,4 +208,5 @@ def load_selector(similarity: Optional[Path] = None, groups: Optional[Path] = No
     defaults to its file in ``weights/grids/``. Raises a one-line error naming what is missing."""
     sim = load_similarity(similarity)
     gf, grp = selection_groups(sim, groups)
-    return Selector(gf, grp, sim, load_descriptor_for(sim, descriptor), pipeline_config(sim))
+    return Selector(gf, grp, sim, load_descriptor_for(sim, descriptor), pipeline_config(sim),
+                    load_ood(gf, sim, groups, descriptor))

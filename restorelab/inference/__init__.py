@@ -12,6 +12,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.classical import CLASSICAL, ClassicalRestorer, is_classical
 from restorelab.inference.compact import is_compact
 from restorelab.inference.tiling import restore_tiled
+from restorelab.tensors import to_image, to_tensor
 from restorelab.inference.weights import (
     WEIGHTS_DIR,
     load_weights,
@@ -32,10 +33,7 @@ def prepare(model: nn.Module) -> nn.Module:
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise RestoreLabError(f"expected an HxWx3 image, got shape {img.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
-    return t.contiguous(memory_format=torch.channels_last)
+    return to_tensor(img).contiguous(memory_format=torch.channels_last)
 
 
 def run_model(model: nn.Module, img: np.ndarray) -> np.ndarray:
@@ -45,7 +43,7 @@ def run_model(model: nn.Module, img: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         out = model(_to_tensor(img))
     model.train(was_training)
-    return out[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    return to_image(out)
 
 
 def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
@@ -99,7 +97,7 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     model.eval()
     with torch.inference_mode():
         out = restore_tiled(model, _to_tensor(img), tile=tile, overlap=overlap, progress=progress)
-    return out[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    return to_image(out)
 
 
 def load_model(name_or_path: str, shrink_pruned: bool = True) -> nn.Module:

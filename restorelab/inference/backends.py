@@ -59,6 +59,7 @@ import torch
 from torch import nn
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
 AUTO = "auto"
@@ -204,17 +205,6 @@ def _exported_program(model: nn.Module):
         return torch.export.export(model.eval(), (example,), dynamic_shapes=(dims,))
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def _model_dir(model: nn.Module, cache_dir: str | Path | None, key: str | None = None) -> Path:
     return Path(cache_dir or default_cache_dir()) / "backends" / (key or model_key(model))[:32]
 
@@ -231,7 +221,7 @@ def export_onnx(model: nn.Module, cache_dir: str | Path | None = None, key: str 
         with _quiet():
             onnx_program = torch.onnx.export(program, dynamo=True, input_names=["image"],
                                              output_names=["restored"], optimize=True, verbose=False)
-        _write_atomic(path, lambda tmp: onnx_program.save(str(tmp), external_data=False))
+        atomic_write(path, lambda tmp: onnx_program.save(str(tmp), external_data=False))
     return path
 
 
@@ -507,7 +497,7 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
                       "repeats": repeats, "threads": torch.get_num_threads(), "cpu": cpu_info(),
                       "versions": versions(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         try:
-            _write_atomic(timings_path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))
+            atomic_write(timings_path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))
         except OSError as err:  # a read-only cache only costs a re-measurement next time
             say(f"could not write {timings_path}: {err}")
     for b in list(restorers):

@@ -20,7 +20,6 @@ entries load as +0.0.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +27,10 @@ import torch
 from torch import nn
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
+from restorelab.pruning.masks import Masks
 
 FORMAT = "restorelab-compact-v1"
-
-#: param name -> float32 0/1 tensor of its shape (the form of ``restorelab.lottery.masks.Masks``)
-Masks = dict[str, torch.Tensor]
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -78,11 +76,7 @@ def save_compact(model: nn.Module, masks: Masks | None, path: str | Path, extra_
             "masked": json.dumps(masked), "dtype": str(tensors["values"].dtype).removeprefix("torch."),
             "n_values": str(tensors["values"].numel())}
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def unpack(model: nn.Module, tensors: dict[str, torch.Tensor], masked: list[str]) -> tuple[dict, Masks]:

@@ -10,27 +10,24 @@ local copy is the fallback when the Hub cannot be reached.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from restorelab.cards import ModelCard, is_restorer_card, load_card
 from restorelab.errors import RestoreLabError
 from restorelab.inference import compact
-from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config, is_restorer_card  # noqa: F401
+from restorelab.io import atomic_write
+from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config  # noqa: F401
 
 
 def save_weights(model, path: str | Path, extra_meta: dict | None = None) -> None:
     """Write ``model``'s state (contiguous, dense) + its config into a safetensors file, atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cfg = model.config
     meta = {"family": getattr(model, "family", "promptir"), "config": json.dumps(cfg.to_dict())}
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -96,11 +93,12 @@ def shipped_names(weights_dir: str | Path | None = None) -> list[str]:
     return names
 
 
-def read_card(name: str, weights_dir: str | Path | None = None) -> dict:
+def read_card(name: str, weights_dir: str | Path | None = None) -> ModelCard:
+    """The validated card of shipped model ``name`` (RestoreLabError when missing or broken)."""
     p = Path(weights_dir or default_weights_dir()) / f"{name}.json"
     if not p.exists():
         raise RestoreLabError(f"no shipped model {name!r}; available: {', '.join(shipped_names(weights_dir)) or 'none'}")
-    return json.loads(p.read_text())
+    return load_card(p)
 
 
 def locate(name_or_path: str, weights_dir: str | Path | None = None) -> tuple[Path, str]:

@@ -26,8 +26,7 @@ import torch
 from restorelab.errors import RestoreLabError
 from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
-from restorelab.lottery.masks import load_masks, ones_masks
-from restorelab.lottery.pruning import prune
+from restorelab.pruning import load_masks, ones_masks, prunable_names, prune
 
 KINDS = ("oneshot-magnitude", "oneshot-random", "reinit")
 PAPER_NAMES = {("oneshot-magnitude", 0.3): "PIR-OSM I", ("oneshot-magnitude", 0.7): "PIR-OSM II",
@@ -105,7 +104,8 @@ def run_oneshot(cfg: BaselineConfig, dense_run: str | Path, run_dir: str | Path,
     _start(run_dir, cfg, dense)
     final = R.load_final(dense)
     strategy = "global" if cfg.kind == "oneshot-magnitude" else "random"
-    ones = ones_masks(create_model(train.model), cfg.keep_norms_dense)
+    model = create_model(train.model)
+    ones = ones_masks(model, prunable_names(model, cfg.keep_norms_dense))
     masks = R.masks_for(run_dir, lambda: prune(strategy, final, ones, cfg.amount, cfg.seed))
     info = {"kind": cfg.kind, "name": PAPER_NAMES.get((cfg.kind, cfg.amount), cfg.kind), "amount": cfg.amount,
             "seed": cfg.seed, "dense_run": str(dense)}

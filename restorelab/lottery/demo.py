@@ -3,7 +3,7 @@
     for rec in run_demo(DemoConfig()):   # one dict per finished round
         print(rec["round"], rec["sparsity"], rec["ticket_psnr"], rec["reinit_psnr"], rec["oneshot_psnr"])
 
-Everything is in memory (no files): a DnCNN-style residual CNN learns to remove Gaussian noise
+Everything is in memory (no files): a DnCNN-style residual CNN (``dncnn-classroom``) learns to remove Gaussian noise
 from procedural images (``toydata``). Round 0 trains it densely from θ0. Each later round
 removes ``rate`` of the surviving weights by global magnitude (the same ``pruning`` code as
 MIR-L-G) and trains three networks with that sparsity, for the same number of steps:
@@ -30,9 +30,11 @@ import torch
 from torch import nn
 
 from restorelab.errors import RestoreLabError
-from restorelab.lottery.masks import Masks, kept_count, ones_masks, total_count
-from restorelab.lottery.pruning import prune_global
 from restorelab.lottery.toydata import add_noise, toy_images
+from restorelab.metrics import psnr_from_mse
+from restorelab.models import TinyDenoiser, create_model
+from restorelab.pruning import Masks, apply_masks, kept_count, masked_step, ones_masks, prune_global, total_count
+from restorelab.tensors import with_threads
 
 
 @dataclass
@@ -53,7 +55,7 @@ class DemoConfig:
     oneshot_steps: int = 10  # fine-tuning of the one-shot baseline (5% of steps, as the paper)
     oneshot_lr: float = 0.0  # peak LR of that fine-tuning; 0 = lr
     reinit_seed: int = 1000
-    threads: int = 1  # torch threads while the demo runs (tiny convs gain little from more)
+    threads: int = 1  # torch threads while a round computes (tiny convs gain little from more)
 
     def __post_init__(self):
         if not 0 < self.rate < 1:
@@ -71,25 +73,10 @@ class DemoConfig:
         return dataclasses.asdict(self)
 
 
-class TinyDenoiser(nn.Module):
-    """DnCNN-style: conv-ReLU stack predicting the noise, subtracted from the input."""
-
-    def __init__(self, width: int, depth: int):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(3, width, 3, padding=1), nn.ReLU()]
-        for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU()]
-        layers.append(nn.Conv2d(width, 3, 3, padding=1))
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x - self.body(x)
-
-
 def _new_model(cfg: DemoConfig, seed: int) -> TinyDenoiser:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return TinyDenoiser(cfg.width, cfg.depth)
+        return create_model("dncnn-classroom", width=cfg.width, depth=cfg.depth)
 
 
 class _Data:
@@ -117,19 +104,17 @@ def psnr_of(model: nn.Module, data: _Data) -> float:
     """Mean PSNR (dB, [0,1] range) of the clamped output on the validation images."""
     with torch.no_grad():
         out = model(data.val_noisy).clamp(0, 1)
-    mse = ((out - data.val_clean) ** 2).flatten(1).mean(1)
-    return float((10 * torch.log10(1 / mse.clamp_min(1e-12))).mean())
+    return _mean_psnr(out, data.val_clean)
 
 
-def _apply(model: nn.Module, masks: Masks | None, grads: bool = False) -> None:
-    from restorelab.training import apply_masks
-
-    apply_masks(model, masks, grads=grads)
+def _mean_psnr(out: torch.Tensor, clean: torch.Tensor) -> float:
+    """Mean over images of each image's PSNR (dB, data range 1)."""
+    return float(np.mean([psnr_from_mse(m) for m in ((out - clean) ** 2).flatten(1).mean(1).tolist()]))
 
 
 def train(model: nn.Module, data: _Data, masks: Masks | None, steps: int, lr: float) -> nn.Module:
     """Adam, cosine LR to 0 over ``steps``, L1 loss; masks hold pruned weights at zero."""
-    _apply(model, masks)
+    apply_masks(model, masks)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for step in range(steps):
         for g in opt.param_groups:
@@ -138,9 +123,7 @@ def train(model: nn.Module, data: _Data, masks: Masks | None, steps: int, lr: fl
         loss = (model(x) - y).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        _apply(model, masks, grads=True)
-        opt.step()
-        _apply(model, masks)
+        masked_step(model, masks, opt)
     return model
 
 
@@ -159,18 +142,15 @@ def _oneshot_masks(dense: nn.Module, like: Masks) -> Masks:
 def run_demo(cfg: DemoConfig | None = None) -> Iterator[dict]:
     """Yield one record per finished round (round 0 = dense); see the module doc."""
     cfg = cfg or DemoConfig()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        yield from _rounds(cfg)
-    finally:
-        torch.set_num_threads(threads)
+    # cfg.threads only while a round computes: a request handler iterating this generator must not
+    # leave the whole process on that count between rounds
+    yield from with_threads(_rounds(cfg), cfg.threads)
 
 
 def _rounds(cfg: DemoConfig) -> Iterator[dict]:
     t0 = time.perf_counter()
     data = _Data(cfg)
-    noisy_psnr = float((10 * torch.log10(1 / ((data.val_noisy - data.val_clean) ** 2).flatten(1).mean(1))).mean())
+    noisy_psnr = _mean_psnr(data.val_noisy, data.val_clean)
     theta0 = {k: v.clone() for k, v in _new_model(cfg, cfg.seed).state_dict().items()}
     dense = train(_from_state(cfg, theta0), data, None, cfg.steps, cfg.lr)
     dense_psnr = psnr_of(dense, data)
@@ -187,7 +167,7 @@ def _rounds(cfg: DemoConfig) -> Iterator[dict]:
         shot = _from_state(cfg, dense.state_dict())
         if cfg.oneshot_steps:
             shot = train(shot, data, shot_masks, cfg.oneshot_steps, cfg.oneshot_lr or cfg.lr)
-        _apply(shot, shot_masks)
+        apply_masks(shot, shot_masks)
         kept = kept_count(masks)
         yield {"round": r, "sparsity": 1 - kept / total_count(masks), "kept_weights": kept,
                "ticket_psnr": psnr_of(trained, data), "reinit_psnr": psnr_of(reinit, data),

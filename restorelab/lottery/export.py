@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
 from restorelab.lottery import rounds as R
-from restorelab.lottery.masks import load_masks
+from restorelab.pruning import load_masks
 
 
 def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, dict]:
@@ -73,8 +74,7 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
             "file_bytes": weights.stat().st_size, "source": str(d), "rounds_file": rounds_path.name,
             "commands": list(commands or []), "how": info.get("how"), "train_config": cfg.to_dict(),
             "layers": rec["layers"]}
-    tmp = rounds_path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(R.read_record(h)) + "\n" for h in info["history"]))
-    tmp.replace(rounds_path)
+    text = "".join(json.dumps(R.read_record(h)) + "\n" for h in info["history"])
+    atomic_write(rounds_path, lambda tmp: tmp.write_text(text))
     R.write_json(card_path, card)
     return {**card, "weights": str(weights), "card": str(card_path)}

@@ -41,8 +41,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
 from restorelab.inference.weights import load_state
-from restorelab.lottery.masks import Masks, load_masks, ones_masks, save_masks
-from restorelab.lottery.pruning import SCORES, planned_kept, prune
+from restorelab.pruning import SCORES, Masks, load_masks, ones_masks, planned_kept, prunable_names, prune, save_masks
 
 MAX_ROUNDS = 200
 EXTENDABLE = ("target", "target_over", "rounds")
@@ -117,7 +116,7 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
     """Pruning rounds to reach the target (or ``lottery.rounds``); counts need no weights."""
     if lottery.rounds:
         return lottery.rounds
-    masks = ones_masks(model, lottery.keep_norms_dense)
+    masks = ones_masks(model, prunable_names(model, lottery.keep_norms_dense))
     all_total = sum(p.numel() for p in model.parameters())
     dense_rest = all_total - sum(m.numel() for m in masks.values())
     p_total = all_total - dense_rest
@@ -211,7 +210,8 @@ class IMP:
             return R.read_record(d)
         from restorelab.models import create_model
 
-        masks = ones_masks(create_model(self.train.model), self.lottery.keep_norms_dense)
+        net = create_model(self.train.model)
+        masks = ones_masks(net, prunable_names(net, self.lottery.keep_norms_dense))
         info = {"round": 0, "kind": "dense", "strategy": self.lottery.strategy}
         if self.dense_run is None:
             return self._train(self.train, d, masks, None, info)

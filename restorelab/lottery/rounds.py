@@ -12,7 +12,6 @@ so a killed round restarts from its Trainer checkpoint with the very same masks.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from restorelab.lottery.masks import Masks, load_masks, save_masks, sparsity_report
+from restorelab.io import atomic_write
+from restorelab.pruning import Masks, load_masks, save_masks, sparsity_report
 
 RECORD = "sparsity.json"
 MASK = "mask.safetensors"
@@ -36,11 +36,8 @@ def read_record(round_dir: Path) -> dict:
 
 def write_json(path: Path, obj) -> None:
     """Atomic JSON write (a crash leaves the old file or none, never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def masks_for(round_dir: Path, make: Callable[[], Masks]) -> Masks:

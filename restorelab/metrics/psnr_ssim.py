@@ -58,8 +58,12 @@ def _prepare(a: np.ndarray, b: np.ndarray, y_channel: bool) -> tuple[np.ndarray,
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, y_channel: bool = False) -> float:
     """PSNR in dB between two same-shape images in [0, data_range]; ``inf`` if identical."""
     a, b = _prepare(a, b, y_channel)
-    mse = float(np.mean((a - b) ** 2))
-    if mse == 0.0:
+    return psnr_from_mse(float(np.mean((a - b) ** 2)), data_range)
+
+
+def psnr_from_mse(mse: float, data_range: float = 1.0) -> float:
+    """PSNR in dB of a mean squared error on data in [0, data_range]; ``inf`` for a zero MSE."""
+    if mse <= 0.0:
         return float("inf")
     return float(10.0 * np.log10(data_range**2 / mse))
 

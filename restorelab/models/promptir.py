@@ -290,6 +290,8 @@ class PromptGenBlock(nn.Module):
 
 
 class PromptIR(nn.Module):
+    family = "promptir"
+
     def __init__(self, cfg: PromptIRConfig | None = None):
         super().__init__()
         cfg = cfg or PromptIRConfig()

@@ -1,7 +1,8 @@
-"""OES: learned sparse masks for the deep image prior (Sparse-DIP), issue 5.
+"""OES: learned sparse masks for the deep image prior (Sparse-DIP), issue 5
+(the DIP hourglass it prunes, its presets and fixed input: ``restorelab.models.dip``)
 
-* ``generator``   the DIP hourglass of the OES code (``paper``), the ``lean`` app preset, fixed input
-* ``mask``        which tensors are masked (conv weights), top-k / random / magnitude masks
+* ``mask``        which tensors are masked (conv weights), random / magnitude masks (the selection
+                  rules, top-k included, are ``restorelab.pruning``'s)
 * ``learn``       OES mask learning (Gumbel-sigmoid samples, KL to Bernoulli(ρ), Adam on logits)
 * ``sparse_dip``  masked DIP training, baselines (dense, random, magnitude, IMP), mask transfer
 * ``maskfile``    bit-packed mask files with provenance; shipped masks in ``weights/``

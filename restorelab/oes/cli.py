@@ -89,7 +89,7 @@ def add_parser(subparsers) -> None:
 
 
 def _check(args) -> None:
-    from restorelab.oes.mask import check_density
+    from restorelab.pruning import check_density
 
     if args.density is not None:
         check_density(args.density)
@@ -170,8 +170,8 @@ def cmd_denoise(args) -> None:
 def cmd_learn_mask(args) -> None:
     from restorelab.oes.learn import LearnConfig, learn_mask
     from restorelab.oes.maskfile import save_mask
-    from restorelab.oes.generator import get_config
-    from restorelab.oes.mask import layer_densities
+    from restorelab.models.dip import get_config
+    from restorelab.pruning import layer_report
 
     _check(args)
     cfg = LearnConfig(preset=args.preset or "lean", density=args.density if args.density is not None else 0.05,
@@ -187,7 +187,7 @@ def cmd_learn_mask(args) -> None:
             "command": "python -m restorelab oes " + shlex.join(sys.argv[sys.argv.index("learn-mask"):])
             if "learn-mask" in sys.argv else None,
             "date": time.strftime("%Y-%m-%d"), "summary": res.summary(),
-            "layer_density": {k: round(v, 4) for k, v in layer_densities(res.masks).items()}}
+            "layer_density": {r.name: round(r.kept / r.total, 4) for r in layer_report(res.masks)}}
     args.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
     _emit(args, card, f"mask {args.out}: {card['kept']}/{card['total']} kept ({card['density']:.4f}), "
                       f"{cfg.steps} steps in {res.seconds:.1f} s")

@@ -10,7 +10,7 @@ concrete / Gumbel-sigmoid) sample ``m = sigmoid((l + log u - log(1 - u)) / τ)``
 
 with Adam on the logits only; the weights ``w0`` never change. ρ is the target density; the
 KL is summed over weights and weighted 1e-9, as the reference. The final mask is the global
-top-k of the logits at the density (``mask.topk_mask``).
+top-k of the logits at the density (``restorelab.pruning.topk_mask``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from restorelab.errors import RestoreLabError
-from restorelab.lottery.masks import Masks
-from restorelab.oes._common import psnr_from_mse, threads, to_tensor
-from restorelab.oes.generator import build_generator, crop, noise_input
-from restorelab.oes.mask import check_density, masked_names, topk_mask
+from restorelab.metrics import psnr_from_mse
+from restorelab.models.dip import build_generator, crop, noise_input
+from restorelab.oes.mask import masked_names
+from restorelab.pruning import Masks, check_density, topk_mask
+from restorelab.tensors import threads, to_tensor
 
 
 def _f(default, help_: str):

@@ -30,8 +30,8 @@ from typing import Iterator
 import numpy as np
 
 from restorelab.errors import RestoreLabError
-from restorelab.oes._common import threads
 from restorelab.oes.sparse_dip import DENSE_LR, Fitter, MaskPlan, prepare
+from restorelab.tensors import threads
 
 
 def _f(default, help_: str):

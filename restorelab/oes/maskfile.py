@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from restorelab.errors import RestoreLabError
-from restorelab.lottery.masks import Masks, kept_count, total_count
+from restorelab.io import atomic_write
+from restorelab.pruning import Masks, kept_count, total_count
 
 FORMAT = "restorelab-oes-mask-v1"
 
@@ -40,11 +41,8 @@ def save_mask(masks: Masks, path: str | Path, *, preset: str, generator: dict, s
             "density": repr(kept_count(masks) / total_count(masks)), "kept": str(kept_count(masks)),
             "total": str(total_count(masks)), "seed": str(int(seed)), "source": str(source)}
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (extra or {}).items()})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file({"mask_bits": torch.from_numpy(np.packbits(flat))}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: save_file({"mask_bits": torch.from_numpy(np.packbits(flat))}, str(tmp),
+                                             metadata=meta))
     return meta
 
 

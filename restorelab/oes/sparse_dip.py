@@ -2,8 +2,9 @@
 
 Training (as the reference ``train_sparse``): the pruned weights are zeroed once, then after
 every backward their gradients are zeroed, so Adam's moments for them stay 0 and they stay
-exactly 0; every other parameter (kept weights, biases, BN γ/β) is trained. Plain MSE to the
-noisy image, fixed input, no EMA, no early stopping: the result is the last iterate.
+exactly 0 (``restorelab.pruning.masked_step``); every other parameter (kept weights, biases,
+BN γ/β) is trained. Plain MSE to the noisy image, fixed input, no EMA, no early stopping: the
+result is the last iterate.
 
 Methods (``MASK_KINDS``), all at the same density over the masked tensors:
 
@@ -11,7 +12,8 @@ Methods (``MASK_KINDS``), all at the same density over the masked tensors:
   mask file's seed (``init_seed`` overrides: the paper's fresh-init transfer)
 * ``learn``            OES on this noisy image first (``learn.learn_mask``), then train
 * ``random``           uniform global random mask;  ``magnitude``: global |w| at init
-* ``imp``              iterative magnitude pruning with rewinding to θ0 (``restorelab.lottery``)
+* ``imp``              iterative magnitude pruning with rewinding to θ0 (``restorelab.pruning``'s global
+  magnitude pruning, as ``restorelab.lottery``)
 * ``dense``            plain DIP (lr 1e-3 as the reference's baseline; it overfits)
 
 ``PSNR vs noisy`` is recorded at every step; ``PSNR vs clean`` too when a clean image is given.
@@ -29,12 +31,12 @@ import torch
 import torch.nn.functional as F
 
 from restorelab.errors import RestoreLabError
-from restorelab.lottery.masks import Masks
-from restorelab.lottery.pruning import prune_global
-from restorelab.oes._common import psnr_from_mse, threads, to_image, to_tensor
-from restorelab.oes.generator import build_generator, crop, get_config, noise_input
-from restorelab.oes.mask import (check_density, check_masks, density_of, magnitude_mask, masked_names, n_keep,
-                                 ones_like_masked, random_mask)
+from restorelab.metrics import psnr_from_mse
+from restorelab.models.dip import build_generator, crop, get_config, noise_input
+from restorelab.oes.mask import check_masks, magnitude_mask, masked_names, random_mask
+from restorelab.pruning import (Masks, apply_masks, check_density, density_of, masked_step, n_keep, ones_masks,
+                                prune_global)
+from restorelab.tensors import threads, to_image, to_tensor
 
 MASK_KINDS = ("transfer", "learn", "random", "magnitude", "imp", "dense")
 DENSE_LR = 1e-3  # the reference's dense DIP baseline; masked trainings use 1e-2
@@ -55,8 +57,6 @@ class Fitter:
         self.masks = masks
         if masks is not None:
             check_masks(self.net, masks)
-            from restorelab.training.loop import apply_masks
-
             apply_masks(self.net, masks)
         self.z = noise_input(self.net.config, self.height, self.width, seed=seed)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
@@ -69,11 +69,7 @@ class Fitter:
         loss = F.mse_loss(out, self.target)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.masks is not None:
-            from restorelab.training.loop import apply_masks
-
-            apply_masks(self.net, self.masks, grads=True)
-        self.opt.step()
+        masked_step(self.net, self.masks, self.opt)
         self.output = out.detach()
         self.psnr_noisy.append(psnr_from_mse(float(loss.detach())))
         if self.clean is not None:
@@ -132,7 +128,7 @@ def imp_mask(noisy: np.ndarray, *, preset: str, density: float, steps_per_round:
     check_density(density)
     net = build_generator(preset, seed=seed)
     names = masked_names(net)
-    masks = ones_like_masked(net)
+    masks = ones_masks(net, names)
     total = sum(m.numel() for m in masks.values())
     rounds = max(1, math.ceil(math.log(density) / math.log(1.0 - rate))) if density < 1 else 0
     for r in range(1, rounds + 1):

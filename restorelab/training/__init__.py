@@ -1,10 +1,9 @@
-"""Training: typed config, the resumable loop (θ0 saved, mask hooks, DDP via torchrun, batch split over threads,
+"""Training: typed config, the resumable loop (θ0 saved, pruning masks kept, DDP via torchrun, batch split over threads,
 bf16 mixed precision)."""
 
 from restorelab.training.config import TrainConfig, add_arguments, from_args
 from restorelab.training.loop import (
     Trainer,
-    apply_masks,
     build_val_set,
     evaluate_pairs,
     load_init,
@@ -14,5 +13,5 @@ from restorelab.training.loop import (
 from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
 
-__all__ = ["BatchSplit", "Bf16Shadow", "TrainConfig", "Trainer", "add_arguments", "apply_masks", "build_val_set",
+__all__ = ["BatchSplit", "Bf16Shadow", "TrainConfig", "Trainer", "add_arguments", "build_val_set",
            "evaluate_pairs", "from_args", "load_init", "make_optimizer", "native_bf16", "setup_distributed"]

@@ -31,12 +31,12 @@ from torch import nn
 
 from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state, resolve, save_weights
+from restorelab.io import atomic_write
 from restorelab.models import create_model
+from restorelab.pruning import Masks, apply_masks, masked_step
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
 from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
-
-Masks = dict[str, torch.Tensor]
 
 
 def _dist_info() -> tuple[int, int]:
@@ -76,26 +76,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, opt_state: dict | None = 
     return opt, sched
 
 
-def apply_masks(model: nn.Module, masks: Masks | None, grads: bool = False) -> None:
-    """Zero pruned weights (or their gradients): the hook the lottery module relies on."""
-    if not masks:
-        return
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            m = masks.get(name)
-            if m is None:
-                continue
-            if grads:
-                if p.grad is not None:
-                    p.grad.mul_(m)
-            else:
-                p.mul_(m)
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 class Trainer:
@@ -253,10 +235,8 @@ class Trainer:
                 loss = self.split.backward(model, x, y)
                 if shadow:
                     shadow.grads_to_master()
-                apply_masks(self.model, self.masks, grads=True)
-                self.opt.step()
+                masked_step(self.model, self.masks, self.opt)
                 self.sched.step()
-                apply_masks(self.model, self.masks)
                 if shadow:
                     shadow.sync()
                 self.step += 1

@@ -1,10 +1,9 @@
-"""Gradio glue shared by the tabs: user-facing errors, the photo input, placeholders."""
+"""Gradio glue shared by the tabs: user-facing errors and the photo input."""
 
 from __future__ import annotations
 
 import functools
 import html
-import importlib.util
 import inspect
 import logging
 from pathlib import Path
@@ -28,20 +27,6 @@ def shipped_groups_json(weights_dir: Path | None = None) -> dict:
     except (OSError, ValueError):
         return {}
     return d if isinstance(d, dict) else {}
-
-
-def module_present(package: str, *files: str) -> bool:
-    """Whether ``package`` is a real package (has ``__init__.py``; an empty folder someone just
-    created does not count) holding ``files``. Never imports it: sibling packages import torch,
-    and the app must start without it."""
-    spec = importlib.util.find_spec(package.rsplit(".", 1)[0]) if "." in package else None
-    parent_dirs = (spec.submodule_search_locations or []) if spec else []
-    name = package.rsplit(".", 1)[-1]
-    for d in parent_dirs:
-        pkg = Path(d) / name
-        if (pkg / "__init__.py").is_file() and all((pkg / f).is_file() for f in files):
-            return True
-    return False
 
 
 def _as_gr_error(err: BaseException) -> gr.Error:
@@ -112,17 +97,6 @@ def photo_input(**kwargs) -> gr.Image:
 
     comp.preprocess = preprocess
     return comp
-
-
-def placeholder(title: str, available_when: str, will_show: list[str]) -> gr.Markdown:
-    """A clearly-labelled 'not yet' panel: what will appear and what it waits for
-    (``available_when`` completes "Available when …", e.g. "the OES module lands")."""
-    items = "\n".join(f"- {w}" for w in will_show)
-    return gr.Markdown(
-        f"### {title}\n\n**Available when {available_when}.** No numbers are shown until then "
-        f"(nothing here is simulated). This panel will show:\n\n{items}",
-        elem_classes=["rl-placeholder"],
-    )
 
 
 def photo_with_examples(**kwargs) -> gr.Image:

@@ -11,15 +11,10 @@ from restorelab.errors import RestoreLabError
 
 
 def layer_sparsity(model) -> dict[str, float]:
-    """``{parameter name: fraction of zeros}`` over the prunable tensors of a loaded model.
+    """``{parameter name: fraction of zeros}`` over the prunable tensors of a loaded model (MIR-L's
+    definition, ``restorelab.pruning.prunable_names``: every ``*weight`` tensor)."""
+    from restorelab.pruning import layer_report, masks_from_weights
 
-    Uses MIR-L's own definition (``restorelab.lottery.masks``: every ``*weight`` tensor) when
-    that module is present, else counts zeros of the same tensors directly.
-    """
-    try:
-        from restorelab.lottery.masks import layer_report, masks_from_weights
-    except ImportError:
-        return {n: float((p == 0).float().mean()) for n, p in model.named_parameters() if n.endswith("weight")}
     return {r.name: float(r.sparsity) for r in layer_report(masks_from_weights(model))}
 
 

@@ -6,7 +6,7 @@
   tickets, global vs layer-wise side by side, and PSNR-vs-non-zero-parameters curves per task, with
   the one-shot and re-init baselines as single markers. The records are read when the tab is opened
   (files exported while the app runs appear on the next visit), never at import or build time;
-* when ``restorelab.lottery.demo`` is present, the live classroom experiment (``/lottery_demo``).
+* the live classroom experiment (``restorelab.lottery.demo``, endpoint ``/lottery_demo``).
 """
 
 from __future__ import annotations
@@ -14,21 +14,12 @@ from __future__ import annotations
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
-from restorelab.ui.common import module_present, placeholder, user_errors
+from restorelab.ui.common import user_errors
 from restorelab.ui.models import ModelStore, list_models, model_info
 
 # Long CPU jobs (the live lottery experiment, OES runs) share one slot of their own, so they
 # never take the restore slot: register them with **LONG_JOBS.
 LONG_JOBS = dict(concurrency_id="long_jobs", concurrency_limit=1)
-
-
-def lottery_available() -> bool:
-    return module_present("restorelab.lottery")
-
-
-def live_demo_available() -> bool:
-    """The classroom experiment's module exists (checked without importing torch)."""
-    return module_present("restorelab.lottery", "demo.py")
 
 
 # Bounds on the live experiment so one request cannot hold the CPU for long.
@@ -448,10 +439,4 @@ def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
         tab.select(open_tab, [pick, view], [plot, info, layer, mask_plot], api_visibility="private")
 
     _build_rounds(store, tab, view)
-    if live_demo_available():
-        _build_live_demo()
-    else:
-        placeholder("Live classroom experiment", "the MIR-L classroom demo (`restorelab.lottery.demo`, issue 3) lands",
-                    ["a tiny lottery experiment streamed round by round: winning ticket vs random "
-                     "re-initialisation vs one-shot pruning, with a Stop button",
-                     "the `/lottery_demo` API endpoint"])
+    _build_live_demo()

@@ -10,17 +10,20 @@ where the weights came from, so the UI can say so (e.g. "Hub unreachable, local 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from restorelab.cards import ModelCard, is_restorer_card
 from restorelab.errors import RestoreLabError
-from restorelab.paths import CLASSICAL_METHODS, is_restorer_card
+from restorelab.paths import CLASSICAL_METHODS
 from restorelab.ui import settings
 
 _CACHE_SIZE = 4
+log = logging.getLogger("restorelab.app")
 
 
 @dataclass
@@ -58,11 +61,18 @@ class ModelInfo:
 
 
 def _read_card(path: Path) -> dict | None:
+    """A restorer card, validated (as a dict); None for other cards and, logged, for broken ones."""
     try:
         card = json.loads(path.read_text())
     except (OSError, ValueError):
         return None  # an unreadable card is skipped, not fatal for the whole app
-    return card if isinstance(card, dict) else None
+    if not is_restorer_card(card):
+        return None
+    try:
+        return ModelCard.from_dict(card, name=path.stem, where=path.name).to_dict()
+    except RestoreLabError as err:
+        log.warning("%s; model skipped", err)
+        return None
 
 
 def list_models(weights_dir: Path | None = None) -> list[ModelInfo]:
@@ -75,7 +85,7 @@ def list_models(weights_dir: Path | None = None) -> list[ModelInfo]:
         if not (weights.exists() or hub):
             continue
         card = _read_card(card_path)
-        if not is_restorer_card(card):
+        if card is None:
             continue
         out.append(ModelInfo(card_path.stem, card, weights))
     out.sort(key=lambda m: (m.kind != "dense", m.name))

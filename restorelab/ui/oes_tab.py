@@ -24,7 +24,7 @@ import gradio as gr
 
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline, settings
-from restorelab.ui.common import module_present, photo_with_examples, placeholder, user_errors
+from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.lottery_tab import LONG_JOBS
 
 # Defaults = what benchmarks/bench_oes.py `app` measures (LiveConfig's steps, the shipped lean mask, 256²).
@@ -44,10 +44,6 @@ DEFAULT_MASK = "oes-lean-d05"
 BASELINES = {"learn": "Learn a mask here with OES first (slower)",
              "random": "Random mask (baseline)",
              "magnitude": "Largest weights at init (baseline)"}
-
-
-def oes_available() -> bool:
-    return module_present("restorelab.oes", "live.py", "maskfile.py")
 
 
 # -- mask sources (listed without importing torch: the app must build without it) -------------------
@@ -193,7 +189,7 @@ def _learn_mask_file(noisy, req: OESRequest, path: Path) -> Iterator[tuple[int, 
     (same seed: the same generator the mask was learned on, as ``sparse_dip.prepare`` 'learn')."""
     import time
 
-    from restorelab.oes.generator import get_config
+    from restorelab.models.dip import get_config
     from restorelab.oes.learn import LearnConfig, MaskLearner
     from restorelab.oes.maskfile import save_mask
 
@@ -318,14 +314,6 @@ def build() -> None:
         "sparse mask over the network at initialisation, and the sparse network (Sparse-DIP) denoises "
         "without overfitting. Here your photo is treated as clean: noise is added, both fits run live, and "
         "their PSNR against the clean photo is drawn step by step.")
-    if not oes_available():
-        placeholder("Dense DIP vs Sparse-DIP, live",
-                    "the OES module (`restorelab.oes`, issue 5) lands with its shipped masks",
-                    ["inputs: upload or example, noise σ, mask density, steps, mask source "
-                     "(shipped/transferred, or learned here)",
-                     "dense DIP and Sparse-DIP images streamed as they train, with their PSNR curves, "
-                     "and a Stop button", "the `/oes_denoise` API endpoint"])
-        return
     choices = mask_choices()
     default = default_mask()
     with gr.Row(equal_height=False):

@@ -1,5 +1,8 @@
 """The deep-image-prior hourglass OES prunes, its presets, and its fixed noise input.
 
+Its presets are registered with the rest as ``dip-<name>`` (``restorelab.models.create_model``);
+OES names them by the short name (``paper``, ``lean``, ``tiny``), as its mask files record them.
+
 ``paper`` is the network of the OES code (``skip(...)`` of the DIP repository with
 ``num_channels_skip=[0]*6``): 6 scales of 16, 32, 64, 128, 128, 128 channels, **no skip
 connections** (the reference sets every skip width to 0, so it is a pure encoder-decoder).
@@ -105,6 +108,8 @@ class Hourglass(nn.Module):
 
     ``H'``, ``W'`` must be multiples of ``2**depth`` (see ``padded_size``).
     """
+
+    family = "dip"
 
     def __init__(self, config: GeneratorConfig):
         super().__init__()

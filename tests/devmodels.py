@@ -1,6 +1,6 @@
 """Throw-away models for developing and testing the app before (or without) shipped weights.
 
-``python -m restorelab.ui.devtools DIR`` writes two tiny random ``promptir-test`` models with
+``python tests/devmodels.py DIR`` writes two tiny random ``promptir-test`` models with
 cards into DIR; then ``RESTORELAB_WEIGHTS_DIR=DIR python app.py``. Their outputs are noise-like:
 they exercise the app, they do not restore anything.
 """
@@ -43,6 +43,6 @@ def make_test_models(folder: str | Path, preset: str = "promptir-test") -> dict[
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m restorelab.ui.devtools DIR")
+        sys.exit("usage: python tests/devmodels.py DIR")
     for name in make_test_models(sys.argv[1]):
         print(Path(sys.argv[1]) / f"{name}.safetensors")

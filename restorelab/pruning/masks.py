@@ -1,23 +1,24 @@
-"""Binary pruning masks: which tensors are prunable, all-ones masks, sparsity reports, mask files.
+"""Binary pruning masks: which tensors are prunable, all-ones masks, counts, sparsity reports, mask files.
 
 A mask set is ``dict[param name -> float32 tensor of 0/1]`` with the parameter's shape; a
-parameter without an entry is dense (never pruned). ``restorelab.training.apply_masks`` uses
-the same form.
+parameter without an entry is dense (never pruned). Dict order is kept wherever masks are
+written (mask files, reports).
 
-What is prunable (``prunable_names``):
+What is prunable by default (``prunable_names``, MIR-L's rule):
 
-* default (``keep_norms_dense=False``): every parameter whose name ends in ``weight``, as the
-  MIR-L code does (``'weight' in name``): all convolutions (dense and depthwise), the prompt
+* ``keep_norms_dense=False``: every parameter whose name ends in ``weight``, as the MIR-L code
+  does (``'weight' in name``): all convolutions (dense and depthwise), the prompt
   ``linear_layer`` weights **and the LayerNorm weights**. Biases, ``prompt_param`` and the
   attention ``temperature`` stay dense.
-* ``keep_norms_dense=True``: the same minus the ``ChannelLayerNorm`` weights (a zeroed norm
-  gain silences a whole channel of the residual stream, which is rarely what one wants).
+* ``keep_norms_dense=True``: the same minus the norm weights (a zeroed norm gain silences a
+  whole channel of the residual stream, which is rarely what one wants).
+
+Other users pick their own tensors and pass the names (OES: ``restorelab.oes.mask.masked_names``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
 
 Masks = dict[str, torch.Tensor]
 
@@ -45,15 +47,16 @@ def prunable_names(model: nn.Module, keep_norms_dense: bool = False) -> list[str
     return [n for n, _ in model.named_parameters() if n.endswith("weight") and n not in norms]
 
 
-def ones_masks(model: nn.Module, keep_norms_dense: bool = False) -> Masks:
-    """An all-ones float32 mask for every prunable parameter (the dense starting point)."""
+def ones_masks(model: nn.Module, names: list[str] | None = None) -> Masks:
+    """An all-ones float32 mask for each of ``names`` (default: ``prunable_names(model)``), in that order."""
     params = dict(model.named_parameters())
+    names = names if names is not None else prunable_names(model)
     return {n: torch.ones_like(params[n], dtype=torch.float32, memory_format=torch.contiguous_format)
-            for n in prunable_names(model, keep_norms_dense)}
+            for n in names}
 
 
 def masks_from_weights(model: nn.Module, names: list[str] | None = None) -> Masks:
-    """Masks that keep exactly the non-zero entries of ``names`` (default: every ``*weight``)."""
+    """Masks that keep exactly the non-zero entries of ``names`` (default: ``prunable_names(model)``)."""
     params = dict(model.named_parameters())
     names = names if names is not None else prunable_names(model)
     return {n: (params[n].detach() != 0).float().contiguous() for n in names}
@@ -65,6 +68,12 @@ def kept_count(masks: Masks) -> int:
 
 def total_count(masks: Masks) -> int:
     return int(sum(m.numel() for m in masks.values()))
+
+
+def density_of(masks: Masks) -> float:
+    """Kept / total over the masked tensors (1.0 for no masks)."""
+    total = total_count(masks)
+    return kept_count(masks) / total if total else 1.0
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,15 @@ def layer_report(masks: Masks) -> list[LayerSparsity]:
 
 
 def sparsity_of(model: nn.Module, masks: Masks, over: str = "all") -> float:
-    """Mask sparsity over the prunable tensors (``over='prunable'``) or all parameters (``'all'``).
+    """Mask sparsity over the masked tensors (``over='prunable'``) or all parameters (``'all'``).
 
     Over all parameters the dense tensors count as kept, so this is the paper's "trainable
     parameters removed" fraction (10% kept after 15 rounds of 20% on the paper model).
     """
-    kept, total = kept_count(masks), total_count(masks)
     if over == "prunable":
-        return 1.0 - kept / total if total else 0.0
+        return 1.0 - density_of(masks)
     if over == "all":
+        kept, total = kept_count(masks), total_count(masks)
         all_total = sum(p.numel() for p in model.parameters())
         return 1.0 - (kept + all_total - total) / all_total
     raise ValueError(f"sparsity over must be 'all' or 'prunable', not {over!r}")
@@ -114,7 +123,7 @@ def sparsity_report(model: nn.Module, masks: Masks) -> dict:
         "nonzero_params": nonzero,
         "prunable_total": p_total,
         "prunable_kept": p_kept,
-        "prunable_sparsity": 1.0 - p_kept / p_total if p_total else 0.0,
+        "prunable_sparsity": sparsity_of(model, masks, "prunable"),
         "sparsity": sparsity_of(model, masks, "all"),
         "layers": [asdict(r) | {"shape": list(r.shape)} for r in layer_report(masks)],
     }
@@ -136,12 +145,9 @@ def save_masks(masks: Masks, path: str | Path, meta: dict | None = None) -> None
     """Write masks as uint8 safetensors, atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file({n: m.to(torch.uint8).contiguous() for n, m in masks.items()}, str(tmp),
-              metadata={k: json.dumps(v) for k, v in (meta or {}).items()})
-    os.replace(tmp, path)
+    tensors = {n: m.to(torch.uint8).contiguous() for n, m in masks.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in
+                                                                          (meta or {}).items()}))
 
 
 def load_masks(path: str | Path) -> Masks:
