@@ -40,32 +40,18 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from restorelab.models import count_params, create_model
-from restorelab.training.precision import Bf16Shadow, native_bf16
-from restorelab.training.split import BatchSplit
+from restorelab.training.core import Step
+from restorelab.training.precision import native_bf16
 
 
 @contextlib.contextmanager
 def _stepper(model, fused: bool, parts: int = 1, precision: str = "fp32"):
-    """Yields ``step(x, y)``: one training step (zero grads, forward + backward, AdamW update)."""
+    """Yields ``step(x, y)``: one training step (zero grads, forward + backward, AdamW update), as Trainer's."""
     # fused: the single-kernel AdamW our training loop uses; naive: torch's default AdamW, as the
     # official code builds it (on CPU its per-parameter loop)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None)
-    shadow = Bf16Shadow(model) if precision == "bf16" else None  # as Trainer does
-    split = BatchSplit(parts)
-
-    def step(x, y):
-        opt.zero_grad(set_to_none=True)
-        split.backward(shadow.model if shadow else model, x, y)
-        if shadow:
-            shadow.grads_to_master()
-        opt.step()
-        if shadow:
-            shadow.sync()
-
-    try:
+    with Step(model, opt, parts=parts, precision=precision) as step:
         yield step
-    finally:
-        split.close()
 
 
 def _train_step_time(model, x, y, steps: int, fused: bool, parts: int = 1, precision: str = "fp32") -> float:

@@ -13,15 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
 from PIL import Image
 
-gr = pytest.importorskip("gradio")
-pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-
-from restorelab.ui.devtools import make_test_models  # noqa: E402
-
-from apphelpers import app_environment, launched_app  # noqa: E402
+from apphelpers import app_environment, launched_app
+from devmodels import make_test_models
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chelsea.jpg"
@@ -298,3 +294,19 @@ def test_ui_view_of_a_selection(weights_dir, server, app_env):
     write_groups(weights_dir[0])
     md = verdict(run_selection(ModelStore(), str(EXAMPLE), "none", 0))
     assert "uncalibrated" in md and "No group model is shipped yet" in md
+
+
+def test_verdict_compares_the_ood_score_not_the_distance():
+    """With the shipped feature OOD model the threshold is on ``ood_score``: the verdict and the
+    plot must not compare it with the group distance (another scale)."""
+    from restorelab.ui.grids_tab import selection_figure, verdict
+
+    sel = {"group": "G1", "tasks": ["gaussian_blur"], "distance": 3.37, "distances": {"G1": 3.37, "G2": 5.0},
+           "ood": False, "threshold": 1.106, "ood_score": 0.42, "ood_method": "feature",
+           "nearest_task": "gaussian_blur", "rule": "nearest"}
+    res = {"selection": sel, "restored": None, "note": None, "simulated": None, "groups_source": "weights"}
+    md = verdict(res)
+    assert "In distribution" in md and "0.4200 ≤ calibrated threshold 1.1060" in md and "3.37" not in md.split("In")[1]
+    assert not selection_figure(res).layout.shapes  # no threshold line on the distance bars
+    md = verdict({**res, "selection": {**sel, "ood": True, "ood_score": 2.5}})
+    assert "Out of distribution" in md and "2.5000 is above" in md

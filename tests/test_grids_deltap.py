@@ -106,7 +106,7 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
                                   "groups": [["sr", "ringing", "gaussian_blur", "motion_blur", "richardson_lucy",
                                               "defocus_blur"],
                                              ["gaussian_noise", "jpeg", "poisson_noise", "inpainting", "salt_pepper"]]}))
-    assert main(["grids", "calibrate", *common, "--json"]) == 0
+    assert main(["grids", "calibrate", *common, "--score", "distance", "--json"]) == 0  # the paper's score
     cal = json.loads(capsys.readouterr().out)
     assert cal["n"] == 11 and json.loads(groups.read_text())["threshold"] == pytest.approx(cal["threshold"])
     assert main(["grids", "confusion", *common, "--ood", "haze", "--json"]) == 0
@@ -118,7 +118,7 @@ def test_cli_measure_export_calibrate_confusion_table(tmp_path, clean_dir, monke
     # another distance rule: the threshold calibrated with the mean rule does not apply to it
     assert main(["grids", "confusion", *common, "--rule", "nearest", "--ood", "haze"]) == 2
     assert "no OOD threshold for rule 'nearest'" in capsys.readouterr().err
-    assert main(["grids", "calibrate", *common, "--rule", "nearest", "--json"]) == 0
+    assert main(["grids", "calibrate", *common, "--rule", "nearest", "--score", "distance", "--json"]) == 0
     cal = json.loads(capsys.readouterr().out)
     saved = json.loads(groups.read_text())
     assert cal["rule"] == saved["rule"] == "nearest" and saved["threshold"] == pytest.approx(cal["threshold"])

@@ -54,7 +54,8 @@ def test_classical_restorers_estimate_sigma_and_denoise():
         assert out.shape == noisy.shape and out.dtype == np.float32
         assert p(out) > p(noisy) + 2, name
         assert m.last_sigma * 255 == pytest.approx(20, rel=0.25)
-        assert np.allclose(run_model(m, noisy), out, atol=1e-6)  # the model interface gives the same
+        # the model interface gives the same (CBM3D's FFTs differ by ~1e-6 between calls under other thread loads)
+        assert np.allclose(run_model(m, noisy), out, atol=1e-5)
     flat = np.full((32, 32, 3), 0.5, np.float32)  # nothing to remove: returned unchanged
     assert np.array_equal(restore(load_model("nlm"), flat), flat)
     with pytest.raises(RestoreLabError):
@@ -120,7 +121,7 @@ def test_real_eval_cli_writes_json(tmp_path, capsys):
     assert main(["eval", "--model", "nlm", "--set", "CBSD68-jpeg40", "--data-dir", str(root), "--json"]) == 0
 
 
-def test_train_init_starts_from_given_weights(tmp_path, lottery_photos):
+def test_train_init_starts_from_given_weights(tmp_path, lottery_photos, monkeypatch):
     import torch
 
     from restorelab.inference import save_weights
@@ -158,6 +159,19 @@ def test_train_init_starts_from_given_weights(tmp_path, lottery_photos):
     (st,) = card["train"]["stages"]
     assert st["steps_done"] == 1 and st["config"]["tasks"] == "clean,camera_noise"
     assert (tmp_path / "w" / st["train_log"]).exists() and st["train_log"] == "two-stage.stage1.train-log.jsonl"
+    # a third stage from the *shipped* model, shipped under the same name: the card keeps both earlier
+    # stages (the shipped card's own stage, then the shipped card) and no θ0 pointing at itself
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path / "w"))
+    third = Trainer(replace(cfg, init="two-stage", tasks="clean"), tmp_path / "stage3", progress=False)
+    third.train()
+    card3 = ship_dense(tmp_path / "stage3", "two-stage", ["cmd3"], weights_dir=tmp_path / "w")
+    assert card3["theta0"] == card["theta0"]  # the chain's θ0, not itself
+    s1, s2 = card3["train"]["stages"]
+    assert s1["config"]["tasks"] == "clean,camera_noise" and s2["config"]["tasks"] == "denoise,web_jpeg"
+    assert s2["shipped_as"] == "two-stage" and s2["commands"] == ["cmd"]
+    assert [s["train_log"] for s in (s1, s2)] == ["two-stage.stage1.train-log.jsonl", "two-stage.stage2.train-log.jsonl"]
+    logged = (tmp_path / "w" / "two-stage.stage2.train-log.jsonl").read_text().splitlines()
+    assert logged and all(json.loads(line)["step"] <= cfg.steps for line in logged)
 
 
 def test_tone_warning_and_noise_notes():

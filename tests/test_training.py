@@ -191,6 +191,93 @@ def test_batch_split_errors_propagate_and_refuse_ddp(tmp_path):
         dist.destroy_process_group()
 
 
+def _masked_conv(seed=0):
+    from torch import nn
+
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+    g = torch.Generator().manual_seed(1)
+    masks = {n: (torch.rand(p.shape, generator=g) > 0.5).float() for n, p in model.named_parameters()
+             if n.endswith("weight")}
+    return model, masks
+
+
+def _toy_batches(i):  # the batch source: a pure function of the step index
+    g = torch.Generator().manual_seed(100 + i)
+    return torch.rand(4, 3, 9, 7, generator=g), torch.rand(4, 3, 9, 7, generator=g)
+
+
+@pytest.mark.parametrize("parts,precision", [(1, "fp32"), (2, "fp32"), (2, "bf16")])
+def test_the_one_step_takes_any_loss_and_batch_source_and_keeps_masks(parts, precision):
+    from restorelab.pruning import apply_masks, masked_step
+    from restorelab.training import Step, fit
+
+    def mse(out, y):
+        return ((out.float() - y) ** 2).mean()
+
+    model, masks = _masked_conv()
+    apply_masks(model, masks)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 / (1 + i))
+    seen = []
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32  # this toy net does not cast its input
+
+    def batches(i):
+        x, y = _toy_batches(i)
+        return x.to(dtype), y
+
+    with Step(model, opt, mse, masks=masks, sched=sched, parts=parts, precision=precision) as step:
+        assert fit(step, batches, 5, start=2, callbacks=[lambda done, loss: seen.append((done, loss))]) == 5
+    assert [d for d, _ in seen] == [3, 4, 5] and opt.param_groups[0]["lr"] == pytest.approx(1e-2 / 4)
+    params = dict(model.named_parameters())
+    for n, m in masks.items():
+        assert torch.all(params[n][m == 0] == 0) and torch.all(opt.state[params[n]]["exp_avg"][m == 0] == 0), n
+    if parts == 1 and precision == "fp32":  # bit for bit the hand-written step
+        ref, _ = _masked_conv()
+        apply_masks(ref, masks)
+        ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2)
+        ref_sched = torch.optim.lr_scheduler.LambdaLR(ref_opt, lambda i: 1.0 / (1 + i))
+        for i in range(2, 5):
+            x, y = _toy_batches(i)
+            ref_opt.zero_grad(set_to_none=True)
+            loss = mse(ref(x), y)
+            loss.backward()
+            masked_step(ref, masks, ref_opt)
+            ref_sched.step()
+            assert torch.equal(loss.detach(), seen[i - 2][1])
+        assert all(torch.equal(p, q) for p, q in zip(model.parameters(), ref.parameters()))
+
+
+def test_trainer_is_the_core_loop_plus_bookkeeping(photos, tmp_path):
+    """Trainer's losses are those of Step + fit on the same model, optimizer and batches."""
+    from restorelab.models import create_model
+    from restorelab.training import Step, fit, make_optimizer
+
+    cfg = cfg_for(photos, steps=3, batch_threads=1)
+    trainer = Trainer(cfg, tmp_path / "r", progress=False)
+    logged = []
+    trainer.train(on_step=lambda i, loss: logged.append(loss))
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model)
+    opt, sched = make_optimizer(model, cfg)
+    plain = []
+    fit(Step(model, opt, sched=sched), trainer.batch, cfg.steps, callbacks=[lambda i, loss: plain.append(loss.item())])
+    assert plain == logged
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), trainer.model.parameters()))
+
+
+def test_no_training_loop_outside_the_core():
+    """Optimizer updates happen in ``training/core.py`` only (``masked_step`` is defined in ``pruning``)."""
+    import re
+
+    allowed = {"restorelab/training/core.py", "restorelab/pruning/apply.py"}
+    update = re.compile(r"\.zero_grad\(|\b\w*opt\w*\.step\(|\bmasked_step\(")
+    found = [f"{p.relative_to(ROOT)}:{i}" for d in ("restorelab", "benchmarks") for p in sorted((ROOT / d).rglob("*.py"))
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if update.search(line) and str(p.relative_to(ROOT)) not in allowed]
+    assert found == []
+
+
 def test_bad_config_values():
     with pytest.raises(RestoreLabError, match="batch_threads"):
         TrainConfig(batch_threads=-1)

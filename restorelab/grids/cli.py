@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+import os
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
-from restorelab.training.config import add_arguments, parse_bool
+from restorelab.training.config import add_arguments, from_args, parse_bool
 
 DATA = "../shared/datasets"
 
@@ -31,14 +31,10 @@ def _emit(args, data, human: str) -> None:
     print(json.dumps(data, indent=2) if args.json else human)
 
 
-def _of(args, cls):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
-
-
 def _desc_cfg(args):
     from restorelab.grids.descriptor import DescriptorConfig
 
-    return _of(args, DescriptorConfig)
+    return from_args(args, DescriptorConfig)
 
 
 def _pipeline(sim):
@@ -74,7 +70,7 @@ def cmd_descriptor(args) -> None:
     from restorelab.grids import store
     from restorelab.grids.srresnet import DescriptorTrainConfig, train_descriptor
 
-    cfg = _of(args, DescriptorTrainConfig)
+    cfg = from_args(args, DescriptorTrainConfig)
     out = args.out or store.path("descriptor")
     res = train_descriptor(cfg, args.run_dir, out, stop_after=args.stop_after,
                            log=(lambda s: None) if args.json else print)
@@ -99,7 +95,7 @@ def cmd_similarity(args) -> None:
 def _group_models(args):
     from restorelab.grids.deltap import GroupModels, GroupTrainConfig
 
-    return GroupModels(_of(args, GroupTrainConfig), args.runs_dir, progress=not args.json,
+    return GroupModels(from_args(args, GroupTrainConfig), args.runs_dir, progress=not args.json,
                        log=(lambda s: None) if args.json else print)
 
 
@@ -111,7 +107,7 @@ def cmd_search(args) -> None:
     sim = _similarity(args)
     fn = _group_models(args) if args.measure else None
     cache = DeltaCache(args.deltap_cache or store.path("deltap"), fn,
-                       _of(args, GroupTrainConfig).protocol() if args.measure else None, args.max_measure)
+                       from_args(args, GroupTrainConfig).protocol() if args.measure else None, args.max_measure)
     res = search(sim.tasks, sim.matrix, cache, SearchConfig(args.delta, args.tie_tol, args.prune_levels,
                                                             args.max_size))
     out = res.to_dict()
@@ -176,36 +172,78 @@ def cmd_export(args) -> None:
 def _photos(args):
     from restorelab.grids.similarity import load_photos
 
-    return load_photos(args.photos, args.limit)[1]
+    return load_photos(args.photos, args.limit, args.last)[1]
+
+
+def _command(args) -> str:
+    import shlex
+
+    return "python -m restorelab " + shlex.join(getattr(args, "argv", None) or [])
+
+
+def _groups_path(args) -> Path:
+    from restorelab.grids import store
+
+    return Path(args.groups) if args.groups else store.path("groups")
 
 
 def cmd_calibrate(args) -> None:
     from restorelab.grids import store
-    from restorelab.grids.select import calibrate
 
     gf, groups, sim = _groups(args)
-    res = calibrate(_descriptor(args, sim), _photos(args), groups, _pipeline(sim), args.quantile)
-    gf.threshold, gf.calibration = res["threshold"], {k: v for k, v in res.items() if k != "min_distances"}
-    gf.calibration["photos"] = args.photos
-    gf.save(Path(args.groups) if args.groups else store.path("groups"))
-    res["rule"] = gf.rule
-    _emit(args, res, f"OOD threshold {res['threshold']:.3f}, rule {gf.rule} (quantile {args.quantile} of {res['n']} held-out cases)")
+    model, photos, cfg = _descriptor(args, sim), _photos(args), _pipeline(sim)
+    if args.score == "distance":  # the paper's: the smallest group distance
+        from restorelab.grids.select import calibrate
+
+        res = calibrate(model, photos, groups, cfg, args.quantile)
+        gf.threshold = res["threshold"]
+        gf.calibration = {"score": "distance", **{k: v for k, v in res.items() if k != "min_distances"}}
+    else:  # per-task Gaussians over feature statistics (restorelab.grids.ood)
+        from restorelab.grids import ood
+        from restorelab.grids.similarity import file_hash
+
+        def tick(done, total):
+            if not args.json and done % 50 == 0:
+                print(f"  {done}/{total} degraded photos described", flush=True)
+
+        v = ood.degraded_vectors(model, photos, cfg, progress=tick)
+        m, oof = ood.calibrate(v["vectors"], v["labels"], v["photo"], args.quantile, args.folds, args.shrink)
+        out = store.ood_path(_groups_path(args))
+        m.meta.update(descriptor=file_hash(args.descriptor or store.path("descriptor")), config=cfg.to_dict(),
+                      photos=args.photos, limit=args.limit, last=args.last, command=_command(args))
+        m.save(out)
+        res = {"threshold": m.threshold, "quantile": args.quantile, "n": len(oof), "folds": args.folds,
+               "shrink": args.shrink, "false_alarm_rate_out_of_fold": float((oof > m.threshold).mean()),
+               "scores": [round(float(x), 4) for x in oof], "file": os.path.relpath(out)}
+        gf.threshold = m.threshold
+        gf.calibration = {"score": "feature", "file": out.name,
+                          **{k: res[k] for k in ("threshold", "quantile", "n", "folds", "shrink")}}
+    gf.calibration.update(photos=args.photos, command=_command(args))
+    gf.save(_groups_path(args))
+    res.update(rule=gf.rule, score=args.score)
+    _emit(args, {k: v for k, v in res.items()},
+          f"OOD threshold {res['threshold']:.3f} ({args.score} score"
+          + (f", rule {gf.rule}" if args.score == "distance" else f", written to {res.get('file')}")
+          + f"; quantile {args.quantile} of {res['n']} held-out cases)")
 
 
 def cmd_confusion(args) -> None:
+    from restorelab.grids import store
     from restorelab.grids.select import confusion
 
     gf, groups, sim = _groups(args)
     model, photos, cfg = _descriptor(args, sim), _photos(args), _pipeline(sim)
-    res = confusion(model, photos, groups, cfg, threshold=gf.threshold, task_ggds=sim.reference_ggds)
+    oodm = store.load_ood(gf, sim, _groups_path(args), args.descriptor)
+    res = confusion(model, photos, groups, cfg, threshold=gf.threshold, task_ggds=sim.reference_ggds, ood=oodm)
     res["rule"] = gf.rule
+    res["command"] = _command(args)
     if args.ood:
         from restorelab.grids.select import ood_rate
 
         if gf.threshold is None:
             raise RestoreLabError(f"no OOD threshold for rule {gf.rule!r} in the groups file; "
                                   f"run `restorelab grids calibrate --rule {gf.rule}` first")
-        res["ood_rates"] = {d: ood_rate(model, photos, groups, cfg, gf.threshold, d)
+        res["ood_rates"] = {d: ood_rate(model, photos, groups, cfg, gf.threshold, d, ood=oodm)
                             for d in args.ood.split(",") if d.strip()}
     lines = [f"{'task':16} " + " ".join(f"{n:>5}" for n in groups.names) + "   acc"]
     lines += [f"{t:16} " + " ".join(f"{res['counts'][t][n]:5d}" for n in groups.names) + f"  {a:.2f}"
@@ -214,6 +252,12 @@ def cmd_confusion(args) -> None:
     lines.append(f"descriptor alone: nearest to its own degradation's GGD (11-way) "
                  f"{res['mean_task_accuracy']:.3f} of the time; that nearest one is in the right group "
                  f"{res['mean_member_accuracy']:.3f} of the time")
+    if "false_alarm_rate" in res:
+        lines.append(f"in-distribution cases flagged out-of-distribution ({res['ood_method']} score): "
+                     f"{res['false_alarm_rate']:.3f}")
+    if "mean_feature_accuracy" in res:
+        lines.append(f"nearest task Gaussian of the OOD model in the right group (rule feature): "
+                     f"{res['mean_feature_accuracy']:.3f}")
     lines += [f"{d}: {r['rate']:.2f} flagged out-of-distribution" for d, r in res.get("ood_rates", {}).items()]
     _emit(args, res, "\n".join(lines))
 
@@ -247,10 +291,15 @@ def cmd_select(args) -> None:
     from restorelab.grids.select import select
     from restorelab.io import load_image
 
+    from restorelab.grids import store
+
     gf, groups, sim = _groups(args)
-    s = select(load_image(args.image), _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed)
+    s = select(load_image(args.image), _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed,
+               ood=store.load_ood(gf, sim, _groups_path(args), args.descriptor))
     lines = [f"{n}: {d:.3f}  ({', '.join(m)})" for n, d, m in zip(groups.names, s.distances.values(), groups.members)]
     lines.append(f"chosen {s.group} ({', '.join(s.tasks)}), distance {s.distance:.3f}"
+                 + (f"; OOD score {s.ood_score:.3f} ({s.ood_method}) vs threshold {s.threshold:.3f}"
+                    if s.threshold is not None else "")
                  + ("  OUT OF DISTRIBUTION" if s.ood else ""))
     _emit(args, s.to_dict(), "\n".join(lines))
 
@@ -260,9 +309,12 @@ def cmd_restore(args) -> None:
     from restorelab.inference import load_model, restore
     from restorelab.io import load_image, save_png
 
+    from restorelab.grids import store
+
     gf, groups, sim = _groups(args)
     img = load_image(args.input)
-    s = select(img, _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed)
+    s = select(img, _descriptor(args, sim), groups, _pipeline(sim), gf.threshold, seed=args.seed,
+               ood=store.load_ood(gf, sim, _groups_path(args), args.descriptor))
     if not s.model:
         raise RestoreLabError(f"group {s.group} has no model; run `restorelab grids export` first")
     save_png(args.output, restore(load_model(s.model), img))
@@ -296,8 +348,9 @@ def add_parser(subparsers) -> None:
                             help="groups file (default weights/grids/groups.json, else the paper's 4 groups)")
         if rule:
             sp.add_argument("--rule", choices=RULES, default=None,
-                            help="group distance: the paper's averaged GGD or the closest member "
-                                 "(default: the groups file's; calibrate and export save it there)")
+                            help="group distance: the paper's averaged GGD, the closest member, or (not the "
+                                 "paper's) the group of the OOD model's nearest task Gaussian (default: the "
+                                 "groups file's; calibrate and export save it there)")
         if train:
             sp.add_argument("--runs-dir", type=Path, default=Path("runs/grids"),
                             help="where the group-model training runs live (default: runs/grids)")
@@ -305,6 +358,8 @@ def add_parser(subparsers) -> None:
         if photos:
             sp.add_argument("--photos", required=True, help="folder(s) of clean photos, comma-separated")
             sp.add_argument("--limit", type=int, default=None, help="the first N photos only")
+            sp.add_argument("--last", type=int, default=None,
+                            help="the last N photos only (before --limit), e.g. the end of a training folder")
         return sp
 
     sp = add("descriptor", cmd_descriptor, "train the SRResNet x4 descriptor (resumable)")
@@ -352,10 +407,18 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--command", action="append", default=[],
                     help="the exact command(s) that made the models (measure, search), for the cards")
 
-    add("calibrate", cmd_calibrate, "calibrate the OOD threshold on held-out photos", desc=True, sim=True,
-        groups=True, rule=True, photos=True).add_argument("--quantile", type=float, default=0.99,
-                                                          help="the threshold is this quantile of the held-out "
-                                                               "photos' smallest group distances (default: 0.99)")
+    sp = add("calibrate", cmd_calibrate, "fit the OOD model and calibrate its threshold on held-out photos",
+             desc=True, sim=True, groups=True, rule=True, photos=True)
+    sp.add_argument("--score", choices=("feature", "distance"), default="feature",
+                    help="feature: nearest-task Mahalanobis distance of feature statistics, model written to "
+                         "ood.safetensors beside the groups file (default); distance: the paper's smallest "
+                         "group distance")
+    sp.add_argument("--quantile", type=float, default=0.99,
+                    help="the threshold is this quantile of the held-out cases' scores (default: 0.99)")
+    sp.add_argument("--folds", type=int, default=4,
+                    help="feature score: the held-out photos are scored out-of-fold, N folds (default: 4)")
+    sp.add_argument("--shrink", type=float, default=0.5,
+                    help="feature score: covariance shrinkage towards its diagonal, 0..1 (default: 0.5)")
     add("confusion", cmd_confusion, "selection confusion matrix on test photos", desc=True, sim=True,
         groups=True, rule=True, photos=True).add_argument("--ood", default="", help="also the OOD-flag rate of these "
                                                 "core degradations, e.g. haze,rain")
@@ -378,6 +441,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="restorelab")
     add_parser(p.add_subparsers(dest="command", required=True))
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args.fn(args)
     except RestoreLabError as err:

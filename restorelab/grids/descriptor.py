@@ -70,13 +70,26 @@ def sample_patches(images: Sequence[np.ndarray], n: int, size: int, rng: np.rand
 
 def extract(model: SRResNet, patches: np.ndarray, layer: str = "hr", batch_size: int = 64) -> np.ndarray:
     """(N, D) float32 flattened features of (N, 3, P, P) patches."""
-    feats = []
+    return extract_layers(model, patches, (layer,), batch_size)[layer].reshape(len(patches), -1)
+
+
+def extract_layers(model: SRResNet, patches: np.ndarray, layers: Sequence[str] = ("hr",),
+                   batch_size: int = 64) -> dict:
+    """layer -> (N, C, H, W) float32 features of (N, 3, P, P) patches, every layer from one forward pass
+    (``hr`` is computed from ``rb``, see :meth:`SRResNet.features`)."""
+    for layer in layers:
+        if layer not in LAYERS:
+            raise RestoreLabError(f"unknown feature layer {layer!r}; valid: {', '.join(LAYERS)}")
+    feats = {k: [] for k in layers}
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(patches), batch_size):
-            f = model.features(torch.from_numpy(patches[i:i + batch_size]), layer)
-            feats.append(f.reshape(f.shape[0], -1).numpy())
-    return np.concatenate(feats)
+            rb = model.features(torch.from_numpy(patches[i:i + batch_size]), "rb")
+            if "rb" in feats:
+                feats["rb"].append(rb.numpy())
+            if "hr" in feats:
+                feats["hr"].append(model._hr(rb).numpy())
+    return {k: np.concatenate(v) for k, v in feats.items()}
 
 
 def pca_scores(x: np.ndarray, k: int) -> np.ndarray:

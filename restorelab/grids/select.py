@@ -6,6 +6,15 @@ the distance is ``srga_score(KL(GGD(C) || GGD(image)))`` (Eq. 7: reference first
 mean of unlike members' parameters (a noise and a blur) lies near neither. The chosen group is the
 closest; the image is flagged out-of-distribution when even that distance is above a threshold
 calibrated on held-out in-distribution images with the same rule (:func:`calibrate`).
+
+Rule ``"feature"`` is not the paper's: it sends the image to the group of the nearest task Gaussian of
+the OOD model below (richer statistics of the same features), ignoring the GGDs.
+
+The out-of-distribution flag has two scores. The paper's (``ood_method="distance"``): the smallest
+group distance above a threshold. The shipped one (``ood_method="feature"``, :mod:`restorelab.grids.ood`):
+the nearest-task Mahalanobis distance of per-channel feature statistics from the same forward pass,
+above the threshold stored with that model; it does not depend on the groups or the rule. Either way
+``Selection.ood_score`` is the number compared with ``Selection.threshold``.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
 from restorelab.grids.tasks import TASKS, check_tasks, degrade
 
-RULES = ("mean", "nearest")
+RULES = ("mean", "nearest", "feature")
 
 
 def check_rule(rule: str) -> str:
@@ -72,6 +81,9 @@ class Selection:
     ggd: Dict[str, float]
     model: Optional[str] = None
     rule: str = "mean"
+    ood_score: Optional[float] = None  # what ``threshold`` is compared with (None: no threshold)
+    ood_method: str = "distance"  # "distance" (smallest group distance) | "feature" (see the module docstring)
+    nearest_task: Optional[str] = None  # with an OOD model: the task whose Gaussian is nearest
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,20 +98,41 @@ def distances(image_ggd: G.GGD, groups: Groups, symmetric: bool = False) -> Dict
 
 
 def choose(image_ggd: G.GGD, groups: Groups, threshold: Optional[float] = None,
-           symmetric: bool = False) -> Selection:
+           symmetric: bool = False, vector: Optional[np.ndarray] = None, ood=None) -> Selection:
+    """The group for an image's GGD. With ``ood`` (an :class:`ood.OODModel`) and the image's statistics
+    ``vector``, the OOD flag is the feature score against ``ood.threshold`` (``threshold`` is then unused),
+    and rule ``"feature"`` can pick the group."""
     d = distances(image_ggd, groups, symmetric)
-    best = min(d, key=d.get)
+    score, near = ood.score(vector) if ood is not None else (None, None)
+    if groups.rule == "feature":
+        if near is None:
+            raise RestoreLabError("rule 'feature' needs the OOD model (weights/grids/ood.safetensors); "
+                                  "run `restorelab grids calibrate` first")
+        best = groups.of_task(near)
+    else:
+        best = min(d, key=d.get)
     i = groups.names.index(best)
-    return Selection(best, groups.members[i], d[best], d, threshold is not None and d[best] > threshold,
-                     threshold, image_ggd.to_dict(), groups.models[i] if groups.models else None, groups.rule)
+    if ood is not None:
+        threshold, method = ood.threshold, "feature"
+    else:
+        score, method = (d[best] if threshold is not None else None), "distance"
+    return Selection(best, groups.members[i], d[best], d, threshold is not None and score > threshold,
+                     threshold, image_ggd.to_dict(), groups.models[i] if groups.models else None, groups.rule,
+                     None if score is None else float(score), method, near)
 
 
 def select(img: np.ndarray, model, groups: Groups, cfg, threshold: Optional[float] = None,
-           seed=0, symmetric: bool = False) -> Selection:
-    """Pick the group for one HxWx3 float image (``model``: the descriptor, ``cfg``: DescriptorConfig)."""
-    from restorelab.grids.descriptor import ggd_of_images
+           seed=0, symmetric: bool = False, ood=None) -> Selection:
+    """Pick the group for one HxWx3 float image (``model``: the descriptor, ``cfg``: DescriptorConfig;
+    ``ood``: an :class:`ood.OODModel`, whose score and threshold then make the OOD flag)."""
+    if ood is None and groups.rule != "feature":
+        from restorelab.grids.descriptor import ggd_of_images
 
-    return choose(ggd_of_images(model, [img], cfg, seed=seed), groups, threshold, symmetric)
+        return choose(ggd_of_images(model, [img], cfg, seed=seed), groups, threshold, symmetric)
+    from restorelab.grids.ood import describe
+
+    g, v = describe(model, img, cfg, seed=seed)
+    return choose(g, groups, threshold, symmetric, v, ood)
 
 
 def _degraded_cases(photos: Sequence[np.ndarray], tasks: Sequence[str], seed: int):
@@ -122,9 +155,10 @@ def calibrate(model, photos: Sequence[np.ndarray], groups: Groups, cfg, quantile
 
 def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: Sequence[str] = TASKS,
               seed: int = 30_000, threshold: Optional[float] = None, symmetric: bool = False,
-              task_ggds: Optional[Dict[str, G.GGD]] = None) -> dict:
+              task_ggds: Optional[Dict[str, G.GGD]] = None, ood=None) -> dict:
     """Selection on ``photos`` degraded with each task: ``counts[task][group]``, per-task accuracy
-    (chosen group holds the task), overall accuracy, and how many were flagged OOD.
+    (chosen group holds the task), overall accuracy, and how many were flagged OOD (``ood[task]``;
+    ``false_alarm_rate`` over all cases, when a threshold or OOD model is given).
 
     ``task_ggds`` (every task's reference GGD) adds a diagnostic of the descriptor itself:
     ``task_accuracy[task]``, how often the image's GGD is nearest its own task's reference among
@@ -132,13 +166,20 @@ def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: S
     how often that nearest reference lies in the task's group (what rule ``"nearest"`` selects).
     """
     counts = {t: {n: 0 for n in groups.names} for t in tasks}
-    ood = {t: 0 for t in tasks}
+    flagged = {t: 0 for t in tasks}
     own = {t: 0 for t in tasks}
     member = {t: 0 for t in tasks}
+    feature_right = {t: 0 for t in tasks}
+    scores = {t: [] for t in tasks}
     for t, i, img in _degraded_cases(photos, tasks, seed):
-        s = select(img, model, groups, cfg, threshold, seed=[seed, i, TASKS.index(t)], symmetric=symmetric)
+        s = select(img, model, groups, cfg, threshold, seed=[seed, i, TASKS.index(t)], symmetric=symmetric,
+                   ood=ood)
         counts[t][s.group] += 1
-        ood[t] += int(s.ood)
+        flagged[t] += int(s.ood)
+        if s.ood_score is not None:
+            scores[t].append(s.ood_score)
+        if s.nearest_task is not None:
+            feature_right[t] += int(groups.of_task(s.nearest_task) == groups.of_task(t))
         if task_ggds:
             g = G.GGD(s.ggd["sigma"], s.ggd["shape"])
             nearest = min(task_ggds, key=lambda r: G.distance(task_ggds[r], g, symmetric))
@@ -148,7 +189,15 @@ def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: S
     acc = {t: counts[t][groups.of_task(t)] / n[t] for t in tasks}
     res = {"groups": dict(zip(groups.names, groups.members)), "counts": counts, "accuracy": acc,
            "mean_accuracy": float(np.mean(list(acc.values()))), "min_accuracy": float(min(acc.values())),
-           "ood": ood, "n_photos": len(photos)}
+           "ood": flagged, "n_photos": len(photos)}
+    if threshold is not None or ood is not None:
+        res["ood_method"] = "feature" if ood is not None else "distance"
+        res["threshold"] = ood.threshold if ood is not None else threshold
+        res["false_alarm_rate"] = sum(flagged.values()) / max(1, sum(n.values()))
+        res["ood_scores"] = {t: [round(v, 4) for v in scores[t]] for t in tasks}
+    if ood is not None:  # what rule "feature" (nearest task Gaussian) would select
+        res["feature_accuracy"] = {t: feature_right[t] / n[t] for t in tasks}
+        res["mean_feature_accuracy"] = float(np.mean(list(res["feature_accuracy"].values())))
     if task_ggds:
         res["task_accuracy"] = {t: own[t] / n[t] for t in tasks}
         res["mean_task_accuracy"] = float(np.mean(list(res["task_accuracy"].values())))
@@ -157,14 +206,19 @@ def confusion(model, photos: Sequence[np.ndarray], groups: Groups, cfg, tasks: S
     return res
 
 
-def ood_rate(model, photos: Sequence[np.ndarray], groups: Groups, cfg, threshold: float, degradation: str = "haze",
-             seed: int = 50_000) -> dict:
+def ood_rate(model, photos: Sequence[np.ndarray], groups: Groups, cfg, threshold: Optional[float] = None,
+             degradation: str = "haze", seed: int = 50_000, ood=None) -> dict:
     """How often photos degraded with a degradation outside the groups (e.g. the core ``haze`` or
-    ``rain``, default parameters) are flagged out-of-distribution: ``{"rate", "distances", "n"}``."""
+    ``rain``, default parameters) are flagged out-of-distribution: ``{"rate", "scores", "distances",
+    "groups", "n"}`` (``scores``: what was compared with the threshold; ``ood`` as in :func:`select`)."""
     from restorelab import degradations as D
 
-    dist = []
+    if threshold is None and ood is None:
+        raise RestoreLabError("ood_rate needs a threshold or an OOD model")
+    sel = []
     for i, p in enumerate(photos):
         img = D.apply(degradation, p, seed=[seed, i])
-        dist.append(select(img, model, groups, cfg, threshold, seed=[seed, i]).distance)
-    return {"rate": float(np.mean([d > threshold for d in dist])), "distances": dist, "n": len(dist)}
+        sel.append(select(img, model, groups, cfg, threshold, seed=[seed, i], ood=ood))
+    return {"rate": float(np.mean([s.ood for s in sel])), "scores": [s.ood_score for s in sel],
+            "distances": [s.distance for s in sel], "groups": [s.group for s in sel], "n": len(sel),
+            "threshold": sel[0].threshold if sel else None}

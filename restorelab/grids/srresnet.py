@@ -18,6 +18,8 @@ from restorelab.errors import RestoreLabError
 from restorelab.io import atomic_write
 from restorelab.models.srresnet import FAMILY, LAYERS, SRResNet, SRResNetConfig  # noqa: F401 (re-exported)
 from restorelab.training.config import option
+from restorelab.training.core import Step, fit
+from restorelab.training.split import l1_loss
 
 
 def default_descriptor_path() -> Path:
@@ -158,27 +160,28 @@ def train_descriptor(cfg: DescriptorTrainConfig, run_dir: str | Path, out: str |
         step = int(state["step"])
     end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
     t0, first, res = time.time(), step, {}
-    model.train()
-    while step < end:
-        hr = data.batch(step * cfg.batch_size, cfg.batch_size)
-        loss = (model(bicubic_down(hr)) - hr).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        if step % cfg.ckpt_every == 0 or step == end:
-            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}
+
+    def batch(i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        hr = data.batch(i * cfg.batch_size, cfg.batch_size)
+        return bicubic_down(hr), hr
+
+    def after(done: int, loss: torch.Tensor) -> None:
+        nonlocal res
+        if done % cfg.ckpt_every == 0 or done == end:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": done}
             atomic_write(ckpt, lambda tmp: torch.save(state, tmp))
-        if step % cfg.val_every == 0 or step == cfg.steps:
+        if done % cfg.val_every == 0 or done == cfg.steps:
             model.eval()
             res = _val_psnr(model, val)
             model.train()
-            rec = {"step": step, "loss": float(loss.item()), **res,
-                   "steps_per_s": (step - first) / max(time.time() - t0, 1e-9)}
+            rec = {"step": done, "loss": float(loss.item()), **res,
+                   "steps_per_s": (done - first) / max(time.time() - t0, 1e-9)}
             with open(run_dir / "log.jsonl", "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
             log(json.dumps(rec))
+
+    model.train()
+    step = fit(Step(model, opt, l1_loss, sched=sched), batch, end, start=step, callbacks=[after])
     speed = (step - first) / max(time.time() - t0, 1e-9)
     if step >= cfg.steps and out is not None:
         model.eval()

@@ -33,8 +33,9 @@ from restorelab.errors import RestoreLabError
 from restorelab.lottery.toydata import add_noise, toy_images
 from restorelab.metrics import psnr_from_mse
 from restorelab.models import TinyDenoiser, create_model
-from restorelab.pruning import Masks, apply_masks, kept_count, masked_step, ones_masks, prune_global, total_count
+from restorelab.pruning import Masks, apply_masks, kept_count, ones_masks, prune_global, total_count
 from restorelab.tensors import with_threads
+from restorelab.training.core import Step, fit
 
 
 @dataclass
@@ -116,14 +117,8 @@ def train(model: nn.Module, data: _Data, masks: Masks | None, steps: int, lr: fl
     """Adam, cosine LR to 0 over ``steps``, L1 loss; masks hold pruned weights at zero."""
     apply_masks(model, masks)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x, y = data.batch(step)
-        loss = (model(x) - y).abs().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        masked_step(model, masks, opt)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    fit(Step(model, opt, masks=masks, sched=sched), data.batch, steps)
     return model
 
 

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 from restorelab.errors import RestoreLabError
-from restorelab.training.config import DictConfig
+from restorelab.training.config import DictConfig, option
 from restorelab.lottery import rounds as R
 from restorelab.inference.weights import load_state
 from restorelab.pruning import SCORES, Masks, load_masks, ones_masks, planned_kept, prunable_names, prune, save_masks
@@ -47,32 +47,28 @@ MAX_ROUNDS = 200
 EXTENDABLE = ("target", "target_over", "rounds")
 
 
-def _f(default, help_: str):
-    return field(default=default, metadata={"help": help_})
-
-
 @dataclass
 class LotteryConfig(DictConfig):
     label = "lottery config"  # not a field: no annotation
 
-    strategy: str = _f("global", "global | layerwise magnitude pruning (random is a baseline, see baselines)")
-    rate: float = _f(0.2, "fraction of the surviving prunable weights removed per round")
-    target: float = _f(0.9, "stop at the first round whose sparsity >= target")
-    target_over: str = _f("all", "all (the paper's 'trainable parameters') | prunable: what target measures")
-    rounds: int = _f(0, "> 0: exactly this many pruning rounds, target ignored (the paper: 15)")
-    steps_per_round: int = _f(2000, "training steps of every pruning round (fresh optimizer and schedule)")
-    warmup_per_round: int = _f(-1, "warm-up steps per round; -1: the dense warm-up scaled by steps_per_round/steps")
-    rewind_step: int = _f(0, "0: rewind to θ0 (the paper); k > 0: late rewinding to step k of the dense run "
+    strategy: str = option("global", "global | layerwise magnitude pruning (random is a baseline, see baselines)")
+    rate: float = option(0.2, "fraction of the surviving prunable weights removed per round")
+    target: float = option(0.9, "stop at the first round whose sparsity >= target")
+    target_over: str = option("all", "all (the paper's 'trainable parameters') | prunable: what target measures")
+    rounds: int = option(0, "> 0: exactly this many pruning rounds, target ignored (the paper: 15)")
+    steps_per_round: int = option(2000, "training steps of every pruning round (fresh optimizer and schedule)")
+    warmup_per_round: int = option(-1, "warm-up steps per round; -1: the dense warm-up scaled by steps_per_round/steps")
+    rewind_step: int = option(0, "0: rewind to θ0 (the paper); k > 0: late rewinding to step k of the dense run "
                              "(k = its steps: to its final weights); -1: no weight rewinding, continue "
                              "from the previous round (learning-rate rewinding)")
-    rewind_all: bool = _f(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
+    rewind_all: bool = option(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
                                 "keep their trained values (the official MIR-L code)")
-    keep_norms_dense: bool = _f(False, "true: LayerNorm weights are never pruned")
-    min_density: float = _f(0.0, "global only: every tensor keeps at least this fraction of its weights "
+    keep_norms_dense: bool = option(False, "true: LayerNorm weights are never pruned")
+    min_density: float = option(0.0, "global only: every tensor keeps at least this fraction of its weights "
                                  "(its largest), against layer collapse; 0: the paper's plain global threshold")
-    score: str = _f("magnitude", "global only: rank survivors by magnitude (the paper) or by lamp score "
+    score: str = option("magnitude", "global only: rank survivors by magnitude (the paper) or by lamp score "
                                  "(w² over the sum of the tensor's larger w'²: no layer is emptied)")
-    final_steps: int = _f(0, "training steps of the last round (the shipped ticket); 0: steps_per_round")
+    final_steps: int = option(0, "training steps of the last round (the shipped ticket); 0: steps_per_round")
 
     def __post_init__(self):
         if self.strategy not in ("global", "layerwise"):

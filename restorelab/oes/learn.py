@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -26,27 +26,25 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import option
 from restorelab.metrics import psnr_from_mse
 from restorelab.models.dip import build_generator, crop, noise_input
 from restorelab.oes.mask import masked_names
 from restorelab.pruning import Masks, check_density, topk_mask
 from restorelab.tensors import threads, to_tensor
-
-
-def _f(default, help_: str):
-    return field(default=default, metadata={"help": help_})
+from restorelab.training.core import Step, fit
 
 
 @dataclass
 class LearnConfig:
-    preset: str = _f("lean", "generator preset")
-    density: float = _f(0.05, "fraction of the masked weights kept")
-    steps: int = _f(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
-    lr: float = _f(0.01, "Adam learning rate of the logits (reference 0.01)")
-    temperature: float = _f(0.2, "Gumbel-sigmoid temperature (reference 0.2, fixed)")
-    kl_weight: float = _f(1e-9, "weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
-    seed: int = _f(0, "generator init, input noise and Gumbel noise seed")
-    threads: int = _f(0, "torch threads (0: leave as is)")
+    preset: str = option("lean", "generator preset")
+    density: float = option(0.05, "fraction of the masked weights kept")
+    steps: int = option(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
+    lr: float = option(0.01, "Adam learning rate of the logits (reference 0.01)")
+    temperature: float = option(0.2, "Gumbel-sigmoid temperature (reference 0.2, fixed)")
+    kl_weight: float = option(1e-9, "weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
+    seed: int = option(0, "generator init, input noise and Gumbel noise seed")
+    threads: int = option(0, "torch threads (0: leave as is)")
 
     def __post_init__(self):
         check_density(self.density)
@@ -100,27 +98,44 @@ class MaskLearner:
         self.w0 = {n: params[n] for n in self.names}
         self.logits = {n: torch.zeros_like(params[n], requires_grad=True) for n in self.names}
         self.opt = torch.optim.Adam(self.logits.values(), lr=config.lr)
+        self.train_step = Step(self.net, self.opt, self._loss, forward=self.forward)  # the weights stay frozen
         self.gen = torch.Generator().manual_seed(config.seed)
         self.mse: list[float] = []
         self.mean_prob: list[float] = []
+        self._mse: torch.Tensor | None = None  # of the step in progress (the loss adds the KL)
 
     def forward(self, masks: dict[str, torch.Tensor]) -> torch.Tensor:
         """The network output (cropped) with ``w0 * masks`` for the masked tensors."""
         masked = {n: self.w0[n] * masks[n] for n in self.names}
         return crop(functional_call(self.net, masked, (self.z,)), self.height, self.width)
 
-    def step(self) -> float:
+    def batch(self, i: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """A fresh relaxed mask sample (from the learner's generator) and the noisy image."""
         c = self.config
-        samples = {n: gumbel_sigmoid(self.logits[n], c.temperature, self.gen) for n in self.names}
-        mse = F.mse_loss(self.forward(samples), self.target)
+        return {n: gumbel_sigmoid(self.logits[n], c.temperature, self.gen) for n in self.names}, self.target
+
+    def _loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        mse = F.mse_loss(out, target)
         kl = sum(kl_to_bernoulli(self.logits[n], c.density) for n in self.names)
-        self.opt.zero_grad(set_to_none=True)
-        (mse + c.kl_weight * kl).backward()
-        self.opt.step()
+        self._mse = mse.detach()
+        return mse + c.kl_weight * kl
+
+    def _record(self, done: int, loss: torch.Tensor) -> None:
         with torch.no_grad():
             total = sum(l.numel() for l in self.logits.values())
             self.mean_prob.append(float(sum(torch.sigmoid(l).sum() for l in self.logits.values())) / total)
-        self.mse.append(float(mse.detach()))
+        self.mse.append(float(self._mse))
+
+    def run(self, steps: int, progress: Callable[[int, float], None] | None = None) -> None:
+        """``steps`` more steps; ``progress(steps done, MSE of the last)`` after each."""
+        report = [] if progress is None else [lambda done, _: progress(done, self.mse[-1])]
+        done = len(self.mse)
+        fit(self.train_step, self.batch, done + steps, start=done, callbacks=[self._record, *report])
+
+    def step(self) -> float:
+        """One step; returns its MSE (of the sampled masked network vs the noisy image)."""
+        self.run(1)
         return self.mse[-1]
 
     def final_masks(self) -> Masks:
@@ -133,10 +148,7 @@ def learn_mask(noisy: np.ndarray, config: LearnConfig, progress: Callable[[int, 
     t0 = time.perf_counter()
     with threads(config.threads):
         learner = MaskLearner(noisy, config)
-        for i in range(config.steps):
-            mse = learner.step()
-            if progress is not None:
-                progress(i + 1, mse)
+        learner.run(config.steps, progress)
         masks = learner.final_masks()
     logits = {n: l.detach() for n, l in learner.logits.items()}
     return LearnResult(logits, masks, config, learner.mse, learner.mean_prob, time.perf_counter() - t0)

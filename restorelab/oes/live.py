@@ -24,28 +24,25 @@ restored before every ``yield``, so a consumer that stops iterating leaves no tr
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 import numpy as np
 
 from restorelab.errors import RestoreLabError
+from restorelab.training.config import option
 from restorelab.oes.sparse_dip import DENSE_LR, Fitter, MaskPlan, prepare
 from restorelab.tensors import threads
 
 
-def _f(default, help_: str):
-    return field(default=default, metadata={"help": help_})
-
-
 @dataclass
 class LiveConfig:
-    steps: int = _f(500, "Sparse-DIP steps: ~50 s for 256² on 2 idle cores (benchmarks/bench_oes.py)")
-    every: int = _f(25, "steps between snapshots")
-    lr: float = _f(0.01, "Adam lr of Sparse-DIP")
-    dense: bool = _f(False, "also run dense DIP alongside (doubles the time; shows its overfitting)")
-    dense_lr: float = _f(DENSE_LR, "Adam lr of dense DIP")
-    threads: int = _f(0, "torch threads while computing (0: leave as is)")
+    steps: int = option(500, "Sparse-DIP steps: ~50 s for 256² on 2 idle cores (benchmarks/bench_oes.py)")
+    every: int = option(25, "steps between snapshots")
+    lr: float = option(0.01, "Adam lr of Sparse-DIP")
+    dense: bool = option(False, "also run dense DIP alongside (doubles the time; shows its overfitting)")
+    dense_lr: float = option(DENSE_LR, "Adam lr of dense DIP")
+    threads: int = option(0, "torch threads while computing (0: leave as is)")
 
     def __post_init__(self):
         if self.steps < 1 or self.every < 1:

@@ -34,9 +34,9 @@ from restorelab.errors import RestoreLabError
 from restorelab.metrics import psnr_from_mse
 from restorelab.models.dip import build_generator, crop, get_config, noise_input
 from restorelab.oes.mask import check_masks, magnitude_mask, masked_names, random_mask
-from restorelab.pruning import (Masks, apply_masks, check_density, density_of, masked_step, n_keep, ones_masks,
-                                prune_global)
+from restorelab.pruning import Masks, apply_masks, check_density, density_of, n_keep, ones_masks, prune_global
 from restorelab.tensors import threads, to_image, to_tensor
+from restorelab.training import core
 
 MASK_KINDS = ("transfer", "learn", "random", "magnitude", "imp", "dense")
 DENSE_LR = 1e-3  # the reference's dense DIP baseline; masked trainings use 1e-2
@@ -60,20 +60,32 @@ class Fitter:
             apply_masks(self.net, masks)
         self.z = noise_input(self.net.config, self.height, self.width, seed=seed)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.train_step = core.Step(self.net, self.opt, F.mse_loss, masks=masks, forward=self._forward)
         self.psnr_noisy: list[float] = []
         self.psnr_clean: list[float] = []
         self.output: torch.Tensor | None = None
 
-    def step(self) -> None:
-        out = crop(self.net(self.z), self.height, self.width)
-        loss = F.mse_loss(out, self.target)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        masked_step(self.net, self.masks, self.opt)
-        self.output = out.detach()
-        self.psnr_noisy.append(psnr_from_mse(float(loss.detach())))
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.output = crop(self.net(z), self.height, self.width)
+        return self.output
+
+    def batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every step: the fixed input noise and the noisy image."""
+        return self.z, self.target
+
+    def _record(self, done: int, loss: torch.Tensor) -> None:
+        self.output = self.output.detach()
+        self.psnr_noisy.append(psnr_from_mse(float(loss)))
         if self.clean is not None:
             self.psnr_clean.append(psnr_from_mse(float(F.mse_loss(self.output, self.clean))))
+
+    def run(self, steps: int) -> None:
+        """``steps`` more iterations (the PSNR curves grow by as many entries)."""
+        done = len(self.psnr_noisy)
+        core.fit(self.train_step, self.batch, done + steps, start=done, callbacks=[self._record])
+
+    def step(self) -> None:
+        self.run(1)
 
     def image(self) -> np.ndarray:
         """The latest output, float32 ``(H, W, 3)`` in [0, 1] (before the first step: the init's)."""
@@ -111,8 +123,7 @@ def fit(noisy: np.ndarray, *, steps: int, preset: str = "lean", masks: Masks | N
     t0 = time.perf_counter()
     with threads(n_threads):
         f = Fitter(noisy, preset=preset, masks=masks, clean=clean, lr=lr, seed=seed)
-        for _ in range(steps):
-            f.step()
+        f.run(steps)
         img = f.image()
     density = density_of(masks) if masks is not None else 1.0
     return FitResult(method, img, f.psnr_noisy, f.psnr_clean, time.perf_counter() - t0, density)
@@ -133,8 +144,7 @@ def imp_mask(noisy: np.ndarray, *, preset: str, density: float, steps_per_round:
     rounds = max(1, math.ceil(math.log(density) / math.log(1.0 - rate))) if density < 1 else 0
     for r in range(1, rounds + 1):
         f = Fitter(noisy, preset=preset, masks=masks, lr=lr, seed=seed)
-        for _ in range(steps_per_round):
-            f.step()
+        f.run(steps_per_round)
         alive = int(sum(m.sum() for m in masks.values()))
         goal = n_keep(density ** (r / rounds), total)
         weights = dict(f.net.named_parameters())

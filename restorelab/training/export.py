@@ -17,8 +17,7 @@ from restorelab.errors import RestoreLabError
 
 
 def _log(run_dir: Path) -> list[dict]:
-    p = run_dir / "log.jsonl"
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+    return _jsonl(run_dir / "log.jsonl")
 
 
 def train_seconds(records: list[dict]) -> float:
@@ -41,33 +40,59 @@ def _shipped_copy(path: Path, weights_dir: Path, exclude: str) -> str | None:
 
 
 def _stages(init: str, out: Path, name: str) -> list[dict]:
-    """The earlier training stages a run continued (``init`` a run directory, recursively), oldest
-    first, each with its config, steps, time and last validation; their logs ship beside the card
-    as ``NAME.stageK.train-log.jsonl``."""
+    """The earlier training stages a run continued, oldest first, each with its config, steps, time
+    and last validation. ``init`` is a run directory (followed recursively) or a shipped model whose
+    card is in ``out`` (its own earlier stages, then itself). Their logs ship beside the card as
+    ``NAME.stageK.train-log.jsonl``. Call before anything is written: NAME may be the model continued."""
     import torch
 
     from restorelab.training.config import TrainConfig
 
-    chain = []  # (config, steps done, log records), newest first
-    while init and Path(init, "config.json").exists() and len(chain) < 20:
+    chain = []  # (stage dict without train_log, log records), newest first
+    shipped = []  # a shipped model's recorded stages, oldest first: (stage dict, its log records)
+    while init and len(chain) < 20:
         run = Path(init)
-        cfg = TrainConfig.load(run / "config.json")
-        if (run / "final.safetensors").exists():
-            done = cfg.steps
-        else:  # stopped early: the next stage started from the last checkpoint
-            done = int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["step"])
-        chain.append((cfg, done, [r for r in _log(run) if r.get("step", 0) <= done]))
-        init = cfg.init
+        if (run / "config.json").exists():
+            cfg = TrainConfig.load(run / "config.json")
+            if (run / "final.safetensors").exists():
+                done = cfg.steps
+            else:  # stopped early: the next stage started from the last checkpoint
+                done = int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["step"])
+            records = [r for r in _log(run) if r.get("step", 0) <= done]
+            chain.append((_stage(cfg.to_dict(), done, records), records))
+            init = cfg.init
+        elif (out / f"{init}.json").exists():
+            card = json.loads((out / f"{init}.json").read_text())
+            train = card.get("train") or {}
+            for st in train.get("stages", []):
+                log = st.get("train_log")
+                shipped.append((st, _jsonl(out / log) if log else []))
+            records = _jsonl(out / card["train_log"]) if card.get("train_log") else []
+            chain.append(({"config": train.get("config"), "steps_done": train.get("steps"),
+                           "train_seconds": train.get("train_seconds"), "reschedules": train.get("reschedules", []),
+                           "last_validation": train.get("last_validation"),
+                           "commands": train.get("commands", []), "shipped_as": init}, records))
+            break
+        else:
+            break
     stages = []
-    for i, (cfg, done, records) in enumerate(reversed(chain), 1):
+    for i, (stage, records) in enumerate(shipped + list(reversed(chain)), 1):
         log = f"{name}.stage{i}.train-log.jsonl" if records else None
         if log:
             (out / log).write_text("".join(json.dumps(r) + "\n" for r in records))
-        vals = [r for r in records if "val" in r]
-        stages.append({"config": cfg.to_dict(), "steps_done": done, "train_seconds": round(train_seconds(records)),
-                       "reschedules": [r for r in records if r.get("event") == "reschedule"],
-                       "last_validation": vals[-1] if vals else None, "train_log": log})
+        stages.append({**{k: v for k, v in stage.items() if k != "train_log"}, "train_log": log})
     return stages
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _stage(config: dict, done: int, records: list[dict]) -> dict:
+    vals = [r for r in records if "val" in r]
+    return {"config": config, "steps_done": done, "train_seconds": round(train_seconds(records)),
+            "reschedules": [r for r in records if r.get("event") == "reschedule"],
+            "last_validation": vals[-1] if vals else None}
 
 
 def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir: str | Path | None = None,
@@ -84,12 +109,17 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
     cfg = TrainConfig.load(run_dir / "config.json")
     out = Path(weights_dir or default_weights_dir())
     out.mkdir(parents=True, exist_ok=True)
+    stages = _stages(cfg.init, out, name)  # before copying: the run may continue the model NAME itself
+    previous_card = (out / f"{name}.json").read_text() if (out / f"{name}.json").exists() else None
     shutil.copyfile(final, out / f"{name}.safetensors")
     theta0 = _shipped_copy(run_dir / "theta0.safetensors", out, exclude=f"{name}.theta0.safetensors")
     if theta0 is None and cfg.init:
         # fine-tuned: θ0 is the model it started from; shipped -> point at it, else (an earlier stage in
         # a run directory) nothing to ship: its weights are reproduced by the card's earlier commands
-        theta0 = f"{cfg.init}.safetensors" if (out / f"{cfg.init}.safetensors").exists() else None
+        if cfg.init == name:  # continues the model shipped under this name: keep that chain's θ0
+            theta0 = (json.loads(previous_card).get("theta0") if previous_card else None)
+        else:
+            theta0 = f"{cfg.init}.safetensors" if (out / f"{cfg.init}.safetensors").exists() else None
     elif theta0 is None:
         theta0 = f"{name}.theta0.safetensors"
         shutil.copyfile(run_dir / "theta0.safetensors", out / theta0)
@@ -109,7 +139,7 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
                       "last_validation": vals[-1] if vals else None,
                       "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds",
                       # a fine-tune of earlier run directories: how those stages were trained
-                      "stages": _stages(cfg.init, out, name)},
+                      "stages": stages},
             "file_bytes": (out / f"{name}.safetensors").stat().st_size}
     if report is not None:
         card["results"] = report

@@ -33,10 +33,10 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.weights import load_state, resolve, save_weights
 from restorelab.io import atomic_write
 from restorelab.models import create_model
-from restorelab.pruning import Masks, apply_masks, masked_step
+from restorelab.pruning import Masks, apply_masks
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
-from restorelab.training.precision import Bf16Shadow, native_bf16
-from restorelab.training.split import BatchSplit
+from restorelab.training.core import Step, fit
+from restorelab.training.precision import native_bf16
 
 
 def _dist_info() -> tuple[int, int]:
@@ -97,7 +97,7 @@ class Trainer:
         if parts > 1 and self.world > 1:
             raise RestoreLabError("--batch-threads > 1 does not combine with torchrun's processes (their "
                                   "all-reduce needs one backward per process); leave it at 0 or 1")
-        self.split = BatchSplit(min(parts, cfg.batch_size))
+        self.parts = min(parts, cfg.batch_size)
         torch.manual_seed(cfg.seed)  # same θ0 on every rank and on every resume
         self.model = create_model(cfg.model)
         if init_state is None and cfg.init:
@@ -203,60 +203,61 @@ class Trainer:
                 f.write(json.dumps(rec) + "\n")
 
     # -- loop ---------------------------------------------------------------------------
+    def _distribute(self, step: Step) -> nn.Module:
+        """``step.net`` wrapped for torchrun's ranks (DDP) and ``cfg.compile``."""
+        net = step.net
+        if self.world > 1:
+            if step.shadow:  # DDP's start-up broadcast below reaches only the bf16 copy: the weights too
+                with torch.no_grad():
+                    for p in self.model.parameters():
+                        dist.broadcast(p, 0)
+                step.shadow.sync()
+            net = nn.parallel.DistributedDataParallel(net)
+        if self.cfg.compile:
+            net = torch.compile(net)
+        return net
+
     def train(self, stop_after: int | None = None,
               on_step: Callable[[int, float], None] | None = None) -> nn.Module:
         """Run to ``cfg.steps`` (or ``stop_after`` more steps, to simulate a kill in tests)."""
         self._start()
         cfg = self.cfg
         # bf16: forward + backward on a bfloat16 copy, the update on self.model (float32)
-        shadow = Bf16Shadow(self.model) if cfg.precision == "bf16" else None
-        model = shadow.model if shadow else self.model
-        if self.world > 1:
-            if shadow:  # DDP's start-up broadcast below reaches only the copy: the weights too
-                with torch.no_grad():
-                    for p in self.model.parameters():
-                        dist.broadcast(p, 0)
-                shadow.sync()
-            model = nn.parallel.DistributedDataParallel(model)
-        if cfg.compile:
-            model = torch.compile(model)
+        step = Step(self.model, self.opt, masks=self.masks, sched=self.sched, parts=self.parts,
+                    precision=cfg.precision)
+        step.net = self._distribute(step)
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         bar = None
         if self.progress:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {cfg.model}", dynamic_ncols=True)
-        model.train()
+        step.net.train()
         t0, losses, t_last = time.time(), [], time.time()
+
+        def after(done: int, loss: torch.Tensor) -> None:
+            nonlocal losses, t_last
+            self.step = done
+            losses.append(loss.item())
+            if on_step:
+                on_step(self.step, losses[-1])
+            if bar:
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if self.step % 50 == 0 or self.step == end:
+                now = time.time()
+                self._log({"step": self.step, "loss": float(np.mean(losses)),
+                           "lr": self.sched.get_last_lr()[0], "steps_per_s": len(losses) / max(now - t_last, 1e-9)})
+                losses, t_last = [], now
+            if self.step % cfg.ckpt_every == 0 or self.step == end:
+                self.save_checkpoint()
+            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                self.validate()
+
         try:
-            while self.step < end:
-                x, y = self.batch(self.step)
-                self.opt.zero_grad(set_to_none=True)
-                loss = self.split.backward(model, x, y)
-                if shadow:
-                    shadow.grads_to_master()
-                masked_step(self.model, self.masks, self.opt)
-                self.sched.step()
-                if shadow:
-                    shadow.sync()
-                self.step += 1
-                losses.append(loss.item())
-                if on_step:
-                    on_step(self.step, losses[-1])
-                if bar:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                if self.step % 50 == 0 or self.step == end:
-                    now = time.time()
-                    self._log({"step": self.step, "loss": float(np.mean(losses)),
-                               "lr": self.sched.get_last_lr()[0], "steps_per_s": len(losses) / max(now - t_last, 1e-9)})
-                    losses, t_last = [], now
-                if self.step % cfg.ckpt_every == 0 or self.step == end:
-                    self.save_checkpoint()
-                if self.step % cfg.val_every == 0 or self.step == cfg.steps:
-                    self.validate()
+            fit(step, self.batch, end, start=self.step, callbacks=[after])
         finally:
-            self.split.close()
+            step.close()
             if bar:
                 bar.close()
         final = self.model

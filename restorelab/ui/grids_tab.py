@@ -22,7 +22,7 @@ import gradio as gr
 
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline
-from restorelab.ui.common import module_present, photo_with_examples, user_errors
+from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.models import ModelStore
 from restorelab.ui.restore_tab import RESTORE_QUEUE
 
@@ -46,10 +46,6 @@ NO_SIMILARITY = ("the similarity matrix has not been computed; run " + HOW["simi
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def grids_available() -> bool:
-    return module_present("restorelab.grids")
 
 
 # -- artefacts ---------------------------------------------------------------------------------
@@ -304,11 +300,12 @@ def verdict(result: dict) -> str:
         lines.append(f"OOD threshold: **uncalibrated** (run {HOW['threshold']}), so no out-of-distribution "
                      "check is made.")
     elif s["ood"]:
-        lines.append(f"⚠️ **Out of distribution:** the smallest distance {s['distance']:.4f} is above the "
+        lines.append(f"⚠️ **Out of distribution:** {_ood_what(s)} {_ood_score(s):.4f} is above the "
                      f"calibrated threshold {s['threshold']:.4f}. This photo's degradation resembles none of "
                      "the groups; the group's model may restore it poorly.")
     else:
-        lines.append(f"In distribution: {s['distance']:.4f} ≤ calibrated threshold {s['threshold']:.4f}.")
+        lines.append(f"In distribution: {_ood_what(s)} {_ood_score(s):.4f} ≤ calibrated threshold "
+                     f"{s['threshold']:.4f}.")
     r = result["restored"]
     if r is not None:
         lines.append(f"Restored by `{r.name}` in {r.seconds:.2f} s"
@@ -323,13 +320,27 @@ def verdict(result: dict) -> str:
     return "\n\n".join(lines)
 
 
+def _ood_score(s: dict) -> float:
+    """The number the OOD threshold is compared with (older selections: the group distance)."""
+    return s["ood_score"] if s.get("ood_score") is not None else s["distance"]
+
+
+def _ood_what(s: dict) -> str:
+    if s.get("ood_method") == "feature":
+        return (f"the OOD score (feature distance to the nearest in-distribution task, "
+                f"{_labels([s['nearest_task']])})" if s.get("nearest_task") else "the OOD score")
+    return "the smallest group distance"
+
+
 def selection_figure(result: dict):
     from restorelab.plots import distance_bar
 
     s = result["selection"]
-    return distance_bar(s["distances"], s["group"], s["threshold"],
+    # the threshold is drawn on the distance bars only when it is a threshold on that distance
+    on_bars = s["threshold"] if s.get("ood_method", "distance") == "distance" else None
+    return distance_bar(s["distances"], s["group"], on_bars,
                         title="Distance to each group (smallest = chosen" +
-                              (", dashed: OOD threshold)" if s["threshold"] is not None else ")"))
+                              (", dashed: OOD threshold)" if on_bars is not None else ")"))
 
 
 def api_record(result: dict) -> dict:
@@ -352,9 +363,6 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
         "**GRIDS.** Measure how similar degradations are (KL divergence between generalized-Gaussian "
         "fits of a network's features), group the similar ones, train one model per group, and pick "
         "the right group's model for a new photo automatically.")
-    if not grids_available():
-        gr.Markdown("The GRIDS module (`restorelab.grids`) is not installed.")
-        return
     store = store or ModelStore()
     out_dir = out_dir or pipeline.OutputDir()
     status = gr.Markdown("Loading the GRIDS artefacts…", elem_id="rl-grids-status")
@@ -412,7 +420,7 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
         res = run_selection(store, photo_path, degr, sd, progress)
         s = res["selection"]
         if s["ood"]:
-            gr.Warning(f"Out of distribution: distance {s['distance']:.3f} > threshold {s['threshold']:.3f}")
+            gr.Warning(f"Out of distribution: {_ood_what(s)} {_ood_score(s):.3f} > threshold {s['threshold']:.3f}")
         return (selection_figure(res), verdict(res), res["input"] if res["simulated"] else None,
                 res["restored"].image if res["restored"] is not None else None)
 
