@@ -141,6 +141,24 @@ def cmd_real_table(args) -> None:
     print(real_markdown(res))
 
 
+def cmd_readme(args) -> None:
+    from restorelab.io import atomic_write
+    from restorelab.reports import REPO, update_readme
+
+    path = args.readme or REPO / "README.md"
+    if not path.is_file():
+        raise RestoreLabError(f"{path}: not found")
+    new, stale = update_readme(path.read_text(), REPO)
+    if args.check:
+        if stale:
+            raise RestoreLabError(f"{path} is stale: block(s) {', '.join(stale)}; run `python -m restorelab readme`")
+    elif stale:
+        atomic_write(path, lambda tmp: tmp.write_text(new))
+    verb = "stale" if args.check else "updated"
+    _emit(args, {"readme": str(path), verb: stale},
+          f"{path}: " + (f"{verb} {', '.join(stale)}" if stale else "every generated block is up to date"))
+
+
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
     from restorelab.inference import load_model
@@ -350,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("real-table", cmd_real_table, "the markdown table of a real-eval JSON (as in the README)")
     sp.add_argument("results", type=Path, help="JSON written by real-eval --out")
+
+    sp = add("readme", cmd_readme, "regenerate README.md's generated blocks (the real-photo table, the results "
+                                   "summary) from the committed JSON results")
+    sp.add_argument("--check", action="store_true",
+                    help="change nothing; exit with code 2 naming the stale blocks if any differs (as CI does)")
+    sp.add_argument("--readme", type=Path, default=None, help="the README to update (default: the repository's)")
 
     sp = add("restore", cmd_restore, "restore one image, or every image in a folder")
     sp.add_argument("input", help="an image, or a folder: every image directly in it")

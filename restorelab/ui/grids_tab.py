@@ -277,7 +277,7 @@ def run_selection(store: ModelStore, photo, degradation, seed, progress=None) ->
         try:
             model_info(sel.model, store.weights_dir)
         except RestoreLabError:
-            note = (f"groups.json names `{sel.model}` for {sel.group}, but it is not in `{store.weights_dir}`; "
+            note = (f"groups.json names `{sel.model}` for {sel.group}, but it is not in `{store.weights_label}`; "
                     "only the selection is shown")
         else:
             def cb(done, total):

@@ -106,9 +106,14 @@ def model_info(name: str, weights_dir: Path | None = None) -> ModelInfo:
     raise RestoreLabError(f"no shipped model {name!r}; available: {names}")
 
 
+def folder_label(path: Path) -> str:
+    """How the UI names a server folder: its name only, never the server's path."""
+    return Path(path).name or str(path)
+
+
 def describe_source(weights_dir: Path | None = None) -> str:
     """One line (Markdown) saying where weights come from; no network access."""
-    d = Path(weights_dir or settings.weights_dir())
+    d = folder_label(Path(weights_dir or settings.weights_dir()))
     hub = settings.hub_config()
     if hub:
         repo, rev = hub
@@ -129,6 +134,11 @@ class ModelStore:
     @property
     def weights_dir(self) -> Path:
         return Path(self._dir or settings.weights_dir())
+
+    @property
+    def weights_label(self) -> str:
+        """The weights folder as the UI shows it (no server path)."""
+        return folder_label(self.weights_dir)
 
     def get(self, name: str) -> tuple[Any, str]:
         """``(model, source)``: a ready (eval, channels_last) model and where it came from."""

@@ -73,7 +73,7 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
     """Shared by the UI and the API: yields (stage, state) as models finish."""
     if not names:
         raise RestoreLabError(f"no trained model to run: put NAME.safetensors + NAME.json in "
-                              f"{store.weights_dir} (see README)")
+                              f"{store.weights_label} (see README)")
     progress(0.0, desc="Loading the photo")
     clean = pipeline.load_photo(photo, display_name)
     degradation = pipeline.normalise_degradation(degradation)
@@ -162,7 +162,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         "original (RGB, float, on the server's arrays). The notes give the estimated noise level of the "
         f"input and of each output, and say when an output came out darker, brighter or tinted. {source}"
         + ("" if choices else "\n\n**No trained model found.** Put `NAME.safetensors` + `NAME.json` in "
-           f"`{store.weights_dir}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
+           f"`{store.weights_label}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             photo = photo_with_examples(label="Photo (clean or already degraded)", height=300, elem_id="rl-photo")

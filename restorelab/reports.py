@@ -1,0 +1,206 @@
+"""The README's generated blocks, every number read from a committed JSON file.
+
+``python -m restorelab readme`` rewrites each block between its markers
+(``<!-- NAME:start -->`` … ``<!-- NAME:end -->``); ``--check`` only compares and names the stale
+ones, and a test runs the same comparison, so a number in these blocks cannot drift from the
+results it comes from. Each block lists its sources (paths relative to the repository root).
+
+- ``real-photos``: the real-photo table, ``real_markdown`` of ``docs/results/real-photos.json``
+  (the same table ``real-table`` prints);
+- ``summary``: the "In short" bullets of the Results section, one template per bullet.
+
+Targets (the thresholds a result is held to) are requirements, not measurements: they are written
+here, and whether each is met is computed from the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from restorelab.errors import RestoreLabError
+
+REPO = Path(__file__).resolve().parents[1]
+
+REAL_PHOTOS = "docs/results/real-photos.json"
+AIO_CARD = "weights/aio-cpu-21k.json"
+AIO_X4 = "benchmarks/results/report-aio-cpu-21k-x4.json"
+MIRL = "benchmarks/results/compare-mirl-g-lamp-r600-full.json"
+GRIDS_GROUPS = "weights/grids/groups.json"
+GRIDS_TABLE1 = "benchmarks/results/grids-table1-per-task-d16.json"
+GRIDS_OOD = "benchmarks/results/grids-ood.json"
+OES = "benchmarks/results/oes-experiment-summary.json"
+CORE = "benchmarks/results/core.json"
+
+SIGMA25_TARGET = 29.5        # dB on CBSD68 σ 25, single pass (docs/mirl.md)
+SELECTION_TARGET = 0.90      # GRIDS: right group chosen (docs/grids.md)
+OOD_TARGET = 0.60            # GRIDS: hazy / rainy photos flagged out of distribution (docs/grids.md)
+
+
+def _load(root: Path, rel: str) -> dict:
+    path = Path(root) / rel
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RestoreLabError(f"{rel}: not found (a README block is generated from it)") from None
+    except json.JSONDecodeError as err:
+        raise RestoreLabError(f"{rel}: not valid JSON ({err})") from None
+
+
+def _get(data: Any, rel: str, *keys) -> Any:
+    """``data[k0][k1]…``; a list is searched for the item whose ``set``/``model``/``preset`` is the key."""
+    cur = data
+    for k in keys:
+        if isinstance(cur, list) and isinstance(k, str):
+            found = [x for x in cur if isinstance(x, dict) and k in (x.get("set"), x.get("model"), x.get("preset"))]
+            cur = found[0] if found else None
+        elif isinstance(cur, dict):
+            cur = cur.get(k)
+        else:
+            cur = None
+        if cur is None:
+            raise RestoreLabError(f"{rel}: no {'/'.join(map(str, keys))} (a README block reads it)")
+    return cur
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def _above(db: float) -> str:
+    """``1.23 dB above`` / ``1.23 dB below``."""
+    return f"{abs(db):.2f} dB {'above' if db >= 0 else 'below'}"
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.2f} MB"
+
+
+# -- the "In short" bullets -------------------------------------------------------------------
+def _bullet_real(root: Path) -> str:
+    res = _load(root, REAL_PHOTOS)
+
+    def psnr(row, method):  # as the table shows it, so the differences match the table's cells
+        return round(_get(res["rows"], REAL_PHOTOS, row, "methods", method, "psnr"), 2)
+
+    clean = psnr("CBSD68-clean", "real-cpu")
+    cam = psnr("CBSD68-camera", "real-cpu") - psnr("CBSD68-camera", "nlm")
+    rain = psnr("CBSD68-heavyrain", "real-cpu") - psnr("CBSD68-heavyrain", "input")
+    return (f"- **Real photos**: `real-cpu` leaves a clean photo almost unchanged ({clean:.1f} dB against itself), "
+            f"is {_above(cam)} non-local means on camera noise and "
+            f"{'lifts' if rain >= 0 else 'lowers'} heavy rain by {rain:+.1f} dB "
+            f"([docs/real-photos.md](docs/real-photos.md)).")
+
+
+def _bullet_sigma25(root: Path) -> str:
+    single = _get(_load(root, AIO_CARD), AIO_CARD, "results", "rows", "CBSD68-s25", "model")
+    x4 = _get(_load(root, AIO_X4), AIO_X4, "rows", "CBSD68-s25", "model", "psnr")
+    p = single["psnr"]
+    return (f"- **The σ 25 target (papers' protocol)**: `aio-cpu-21k` scores {p:.2f} dB on CBSD68 σ 25 "
+            f"({single['n']} images) in a single pass (target ≥ {SIGMA25_TARGET}: {_met(p >= SIGMA25_TARGET)}; "
+            f"{x4:.2f} with the ×4 self-ensemble) ([docs/mirl.md](docs/mirl.md)).")
+
+
+def _bullet_mirl(root: Path) -> str:
+    res = _load(root, MIRL)
+    dense = _get(res, MIRL, "rows", "aio-cpu")
+    ticket = _get(res, MIRL, "rows", "mirl-g-lamp-r600")
+    images = "every image" if res.get("limit") is None else f"the first {res['limit']} images of each"
+    gap = ticket["mean_psnr"] - dense["mean_psnr"]
+    return (f"- **MIR-L**: the LAMP ticket `mirl-g-lamp-r600`, {ticket['sparsity']:.1%} sparse in "
+            f"{_mb(ticket['file_bytes'])} (dense {_mb(dense['file_bytes'])}), scores {ticket['mean_psnr']:.3f} vs "
+            f"{dense['mean_psnr']:.3f} dB dense ({gap:+.2f}) over the six test sets, {images} "
+            f"([docs/mirl.md](docs/mirl.md)).")
+
+
+def _bullet_grids(root: Path) -> str:
+    groups = _load(root, GRIDS_GROUPS)
+    delta = _get(groups, GRIDS_GROUPS, "search", "delta")
+    n_groups = len(_get(groups, GRIDS_GROUPS, "groups"))
+    table = _load(root, GRIDS_TABLE1)
+    g, mix = _get(table, GRIDS_TABLE1, "GRIDS", "avg"), _get(table, GRIDS_TABLE1, "mix-all", "avg")
+    ood = _load(root, GRIDS_OOD)
+    acc = _get(ood, GRIDS_OOD, "mean_accuracy")
+    n = _get(ood, GRIDS_OOD, "n_photos")
+    haze = _get(ood, GRIDS_OOD, "ood_rates", "haze", "rate")
+    rain = _get(ood, GRIDS_OOD, "ood_rates", "rain", "rate")
+    false_alarm = _get(ood, GRIDS_OOD, "false_alarm_rate")
+    return (f"- **GRIDS**: the shipped δ {delta:g} dB grouping ({n_groups} groups) "
+            f"{'beats' if g > mix else 'does not beat'} "
+            f"mix-all ({g:.2f} vs {mix:.2f} dB, equal batches per task); selection picks the right group for "
+            f"{acc:.1%} of {n} CBSD68 photos × {len(ood['accuracy'])} degradations (target ≥ "
+            f"{SELECTION_TARGET:.0%}: {_met(acc >= SELECTION_TARGET)}); the out-of-distribution flag catches "
+            f"{haze:.1%} of hazy and {rain:.1%} of rainy photos (target ≥ {OOD_TARGET:.0%}: "
+            f"{_met(min(haze, rain) >= OOD_TARGET)}) at {false_alarm:.1%} false alarms "
+            f"([docs/grids.md](docs/grids.md)).")
+
+
+def _bullet_oes(root: Path) -> str:
+    res = _load(root, OES)
+    sparse = _get(res, OES, "mean", "transfer")
+    dense = _get(res, OES, "mean", "dense")
+    over_final = sparse["final_psnr"] - dense["final_psnr"]
+    over_peak = sparse["final_psnr"] - dense["peak_psnr"]
+    return (f"- **OES**: Sparse-DIP ends {_above(over_final)} dense DIP's final and {_above(over_peak)} its peak "
+            f"(mean of {len(sparse['images'])} crops, {res['steps']:,} steps) ([docs/oes.md](docs/oes.md)).")
+
+
+def _bullet_speed(root: Path) -> str:
+    res = _load(root, CORE)
+    r = _get(res, CORE, "presets", "promptir-cpu")
+    return (f"- **Speed**: {r['infer_fast_s']:.2f} s per {res['infer_size']}² image on {res['threads']} cores "
+            f"(`promptir-cpu`, the preset of `real-cpu`); training ×{r['train_bf16_speedup']:.2f} the naive path "
+            f"with `--precision bf16` (×{r['train_speedup']:.2f} in float32) "
+            f"([docs/performance.md](docs/performance.md)).")
+
+
+_BULLETS = (_bullet_real, _bullet_sigma25, _bullet_mirl, _bullet_grids, _bullet_oes, _bullet_speed)
+
+
+def summary_markdown(root: Path = REPO) -> str:
+    return "\n".join(textwrap.fill(b(Path(root)), width=105, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) for b in _BULLETS)
+
+
+def real_photos_markdown(root: Path = REPO) -> str:
+    from restorelab.evaluation import real_markdown
+
+    return real_markdown(_load(root, REAL_PHOTOS))
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    sources: tuple[str, ...]
+    render: Callable[[Path], str]
+
+
+BLOCKS = (
+    Block("real-photos", (REAL_PHOTOS,), real_photos_markdown),
+    Block("summary", (REAL_PHOTOS, AIO_CARD, AIO_X4, MIRL, GRIDS_GROUPS, GRIDS_TABLE1, GRIDS_OOD, OES, CORE),
+          summary_markdown),
+)
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def update_readme(text: str, root: Path = REPO) -> tuple[str, list[str]]:
+    """``(new_text, stale)``: ``text`` with every block regenerated, and the names of the blocks
+    that changed. A block whose markers are missing is an error."""
+    stale = []
+    for block in BLOCKS:
+        start, end = _markers(block.name)
+        if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+            raise RestoreLabError(f"README: the block {block.name} needs one `{start}` and, after it, one `{end}`")
+        head, rest = text.split(start, 1)
+        old, tail = rest.split(end, 1)
+        new = "\n" + block.render(Path(root)) + "\n"
+        if old != new:
+            stale.append(block.name)
+        text = head + start + new + end + tail
+    return text, stale
