@@ -7,22 +7,18 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from restorelab.errors import RestoreLabError
-from restorelab.grids import ood, similarity, store
-from restorelab.grids.descriptor import DescriptorConfig, ggd_of_images
+from restorelab.grids import ood, store
+from restorelab.grids.descriptor import ggd_of_images
 from restorelab.grids.srresnet import SRResNet, SRResNetConfig, save_descriptor
 from restorelab.grids.tasks import TASKS
 
-CFG = DescriptorConfig(patch_size=8, n_patches=24, n_components=16, batch_size=24)
+from gridshelpers import CFG, photo, tiny_grids  # noqa: E402
 
 
 def _photo(seed: int, h: int = 40, w: int = 48) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = 0.5 + 0.25 * np.sin(x / (3 + seed))[..., None] * np.cos(y / (4.0 + seed % 3))[..., None]
-    return np.clip(img + 0.03 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+    return photo(seed, h, w, vary_rows=True)
 
 
 def _clusters(n_per=40, dim=12, tasks=("sr", "jpeg", "salt_pepper"), seed=0):
@@ -108,19 +104,7 @@ def test_file_round_trip(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("grids-ood")
-    photos = root / "photos"
-    photos.mkdir()
-    for i in range(4):
-        Image.fromarray((_photo(i) * 255).astype(np.uint8)).save(photos / f"{i}.png")
-    grids = root / "weights" / "grids"
-    grids.mkdir(parents=True)
-    torch.manual_seed(0)
-    save_descriptor(SRResNet(SRResNetConfig(nf=4, n_blocks=1)), grids / "descriptor.safetensors")
-    similarity.compute(grids / "descriptor.safetensors", photos, grids / "similarity.json", CFG, limit=2)
-    return root
+    return tiny_grids(tmp_path_factory.mktemp("grids-ood"), 4, limit=2, vary_rows=True)
 
 
 def test_describe_gives_the_selection_ggd(tiny):

@@ -3,40 +3,19 @@ CLI and the app's GRIDS tab), on a tiny untrained descriptor and two small image
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from restorelab.errors import RestoreLabError
-from restorelab.grids import similarity, store
-from restorelab.grids.descriptor import DescriptorConfig
+from restorelab.grids import store
 from restorelab.grids.srresnet import SRResNet, SRResNetConfig, save_descriptor
 
-CFG = DescriptorConfig(patch_size=8, n_patches=24, n_components=16, batch_size=24)
-
-
-def _photo(seed: int, h: int = 40, w: int = 48) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = 0.5 + 0.25 * np.sin(x / (3 + seed))[..., None] * np.cos(y / 4.0)[..., None]
-    return np.clip(img + 0.03 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+from gridshelpers import CFG, photo as _photo, tiny_grids  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("grids-store")
-    photos = root / "photos"
-    photos.mkdir()
-    for i in range(2):
-        Image.fromarray((_photo(i) * 255).astype(np.uint8)).save(photos / f"{i}.png")
-    grids = root / "weights" / "grids"
-    grids.mkdir(parents=True)
-    torch.manual_seed(0)
-    save_descriptor(SRResNet(SRResNetConfig(nf=4, n_blocks=1)), grids / "descriptor.safetensors")
-    similarity.compute(grids / "descriptor.safetensors", photos, grids / "similarity.json", CFG)
-    return root / "weights"
+    return tiny_grids(tmp_path_factory.mktemp("grids-store"), 2) / "weights"
 
 
 def test_load_selector_defaults_to_the_paper_groups(weights, monkeypatch):
