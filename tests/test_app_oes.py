@@ -164,7 +164,8 @@ def test_parse_request_defaults_match_the_benchmarked_path(app_env):
     from restorelab.oes.live import LiveConfig
 
     req = oes_tab.parse_request()
-    assert req.steps == LiveConfig().steps == oes_tab.DEFAULT_STEPS and req.size == 256
+    assert req.steps == LiveConfig().steps == oes_tab.DEFAULT_STEPS and req.size == 128
+    assert req.dense and LiveConfig().dense  # dense DIP beside Sparse-DIP by default: its overfitting is the point
     assert req.sigma == 25 and req.preset is None and req.every == 25
     assert req.mask == ("transfer:oes-lean-d05" if SHIPPED.is_file() else "transfer:oes-tiny-d10")
     assert req.density is None  # a transferred mask keeps its own density

@@ -37,10 +37,11 @@ from restorelab.tensors import threads
 
 @dataclass
 class LiveConfig:
-    steps: int = option(500, "Sparse-DIP steps: ~50 s for 256² on 2 idle cores (benchmarks/bench_oes.py)")
+    steps: int = option(800, "Sparse-DIP steps: at 128² dense DIP peaks near step 250 and has lost ~4 dB by 800 "
+                             "(~45 s for both on 2 idle cores)")
     every: int = option(25, "steps between snapshots")
     lr: float = option(0.01, "Adam lr of Sparse-DIP")
-    dense: bool = option(False, "also run dense DIP alongside (doubles the time; shows its overfitting)")
+    dense: bool = option(True, "also run dense DIP alongside (doubles the time; shows its overfitting)")
     dense_lr: float = option(DENSE_LR, "Adam lr of dense DIP")
     threads: int = option(0, "torch threads while computing (0: leave as is)")
 
