@@ -19,6 +19,7 @@ import json
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from restorelab.errors import RestoreLabError
@@ -66,6 +67,13 @@ def _get(data: Any, rel: str, *keys) -> Any:
     return cur
 
 
+def _read(root: Path, rel: str, **paths: tuple) -> SimpleNamespace:
+    """The values at ``paths`` (key tuples, as :func:`_get` takes them) in the JSON file ``rel``, by
+    name, and the whole file as ``.data``."""
+    data = _load(root, rel)
+    return SimpleNamespace(data=data, **{name: _get(data, rel, *keys) for name, keys in paths.items()})
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "missed"
 
@@ -96,8 +104,8 @@ def _bullet_real(root: Path) -> str:
 
 
 def _bullet_sigma25(root: Path) -> str:
-    single = _get(_load(root, AIO_CARD), AIO_CARD, "results", "rows", "CBSD68-s25", "model")
-    x4 = _get(_load(root, AIO_X4), AIO_X4, "rows", "CBSD68-s25", "model", "psnr")
+    single = _read(root, AIO_CARD, m=("results", "rows", "CBSD68-s25", "model")).m
+    x4 = _read(root, AIO_X4, psnr=("rows", "CBSD68-s25", "model", "psnr")).psnr
     p = single["psnr"]
     return (f"- **The σ 25 target (papers' protocol)**: `aio-cpu-21k` scores {p:.2f} dB on CBSD68 σ 25 "
             f"({single['n']} images) in a single pass (target ≥ {SIGMA25_TARGET}: {_met(p >= SIGMA25_TARGET)}; "
@@ -105,53 +113,42 @@ def _bullet_sigma25(root: Path) -> str:
 
 
 def _bullet_mirl(root: Path) -> str:
-    res = _load(root, MIRL)
-    dense = _get(res, MIRL, "rows", "aio-cpu")
-    ticket = _get(res, MIRL, "rows", "mirl-g-lamp-r600")
-    images = "every image" if res.get("limit") is None else f"the first {res['limit']} images of each"
-    gap = ticket["mean_psnr"] - dense["mean_psnr"]
-    return (f"- **MIR-L**: the LAMP ticket `mirl-g-lamp-r600`, {ticket['sparsity']:.1%} sparse in "
-            f"{_mb(ticket['file_bytes'])} (dense {_mb(dense['file_bytes'])}), scores {ticket['mean_psnr']:.3f} vs "
-            f"{dense['mean_psnr']:.3f} dB dense ({gap:+.2f}) over the six test sets, {images} "
+    r = _read(root, MIRL, dense=("rows", "aio-cpu"), ticket=("rows", "mirl-g-lamp-r600"))
+    images = "every image" if r.data.get("limit") is None else f"the first {r.data['limit']} images of each"
+    gap = r.ticket["mean_psnr"] - r.dense["mean_psnr"]
+    return (f"- **MIR-L**: the LAMP ticket `mirl-g-lamp-r600`, {r.ticket['sparsity']:.1%} sparse in "
+            f"{_mb(r.ticket['file_bytes'])} (dense {_mb(r.dense['file_bytes'])}), scores {r.ticket['mean_psnr']:.3f} "
+            f"vs {r.dense['mean_psnr']:.3f} dB dense ({gap:+.2f}) over the six test sets, {images} "
             f"([docs/mirl.md](docs/mirl.md)).")
 
 
 def _bullet_grids(root: Path) -> str:
-    groups = _load(root, GRIDS_GROUPS)
-    delta = _get(groups, GRIDS_GROUPS, "search", "delta")
-    n_groups = len(_get(groups, GRIDS_GROUPS, "groups"))
-    table = _load(root, GRIDS_TABLE1)
-    g, mix = _get(table, GRIDS_TABLE1, "GRIDS", "avg"), _get(table, GRIDS_TABLE1, "mix-all", "avg")
-    ood = _load(root, GRIDS_OOD)
-    acc = _get(ood, GRIDS_OOD, "mean_accuracy")
-    n = _get(ood, GRIDS_OOD, "n_photos")
-    haze = _get(ood, GRIDS_OOD, "ood_rates", "haze", "rate")
-    rain = _get(ood, GRIDS_OOD, "ood_rates", "rain", "rate")
-    false_alarm = _get(ood, GRIDS_OOD, "false_alarm_rate")
-    return (f"- **GRIDS**: the shipped δ {delta:g} dB grouping ({n_groups} groups) "
-            f"{'beats' if g > mix else 'does not beat'} "
-            f"mix-all ({g:.2f} vs {mix:.2f} dB, equal batches per task); selection picks the right group for "
-            f"{acc:.1%} of {n} CBSD68 photos × {len(ood['accuracy'])} degradations (target ≥ "
-            f"{SELECTION_TARGET:.0%}: {_met(acc >= SELECTION_TARGET)}); the out-of-distribution flag catches "
-            f"{haze:.1%} of hazy and {rain:.1%} of rainy photos (target ≥ {OOD_TARGET:.0%}: "
-            f"{_met(min(haze, rain) >= OOD_TARGET)}) at {false_alarm:.1%} false alarms "
+    s = _read(root, GRIDS_GROUPS, delta=("search", "delta"), groups=("groups",))
+    t = _read(root, GRIDS_TABLE1, g=("GRIDS", "avg"), mix=("mix-all", "avg"))
+    o = _read(root, GRIDS_OOD, acc=("mean_accuracy",), n=("n_photos",), haze=("ood_rates", "haze", "rate"),
+              rain=("ood_rates", "rain", "rate"), false_alarm=("false_alarm_rate",), per_degradation=("accuracy",))
+    return (f"- **GRIDS**: the shipped δ {s.delta:g} dB grouping ({len(s.groups)} groups) "
+            f"{'beats' if t.g > t.mix else 'does not beat'} "
+            f"mix-all ({t.g:.2f} vs {t.mix:.2f} dB, equal batches per task); selection picks the right group for "
+            f"{o.acc:.1%} of {o.n} CBSD68 photos × {len(o.per_degradation)} degradations (target ≥ "
+            f"{SELECTION_TARGET:.0%}: {_met(o.acc >= SELECTION_TARGET)}); the out-of-distribution flag catches "
+            f"{o.haze:.1%} of hazy and {o.rain:.1%} of rainy photos (target ≥ {OOD_TARGET:.0%}: "
+            f"{_met(min(o.haze, o.rain) >= OOD_TARGET)}) at {o.false_alarm:.1%} false alarms "
             f"([docs/grids.md](docs/grids.md)).")
 
 
 def _bullet_oes(root: Path) -> str:
-    res = _load(root, OES)
-    sparse = _get(res, OES, "mean", "transfer")
-    dense = _get(res, OES, "mean", "dense")
-    over_final = sparse["final_psnr"] - dense["final_psnr"]
-    over_peak = sparse["final_psnr"] - dense["peak_psnr"]
+    r = _read(root, OES, sparse=("mean", "transfer"), dense=("mean", "dense"), steps=("steps",))
+    over_final = r.sparse["final_psnr"] - r.dense["final_psnr"]
+    over_peak = r.sparse["final_psnr"] - r.dense["peak_psnr"]
     return (f"- **OES**: Sparse-DIP ends {_above(over_final)} dense DIP's final and {_above(over_peak)} its peak "
-            f"(mean of {len(sparse['images'])} crops, {res['steps']:,} steps) ([docs/oes.md](docs/oes.md)).")
+            f"(mean of {len(r.sparse['images'])} crops, {r.steps:,} steps) ([docs/oes.md](docs/oes.md)).")
 
 
 def _bullet_speed(root: Path) -> str:
-    res = _load(root, CORE)
-    r = _get(res, CORE, "presets", "promptir-cpu")
-    return (f"- **Speed**: {r['infer_fast_s']:.2f} s per {res['infer_size']}² image on {res['threads']} cores "
+    c = _read(root, CORE, r=("presets", "promptir-cpu"), size=("infer_size",), threads=("threads",))
+    r = c.r
+    return (f"- **Speed**: {r['infer_fast_s']:.2f} s per {c.size}² image on {c.threads} cores "
             f"(`promptir-cpu`, the preset of `real-cpu`); training ×{r['train_bf16_speedup']:.2f} the naive path "
             f"with `--precision bf16` (×{r['train_speedup']:.2f} in float32) "
             f"([docs/performance.md](docs/performance.md)).")

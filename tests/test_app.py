@@ -352,3 +352,50 @@ def test_restore_tab_self_ensemble_is_the_x4_mean_and_reports_it(weights_dir, ap
     assert not np.allclose(x4, runs[1]["results"]["dev-dense"].image, atol=1e-4)
     assert runs[4]["records"]["dev-dense"]["self_ensemble"] == 4 and any("×4 self-ensemble" in d for d in seen)
     assert "×4 self-ensemble" in _notes(runs[4], []) and "self-ensemble" not in _notes(runs[1], [])
+
+
+def test_big_photo_gets_a_preview_first_then_the_full_result_with_time_left(weights_dir, app_env, tmp_path):
+    from restorelab.inference import PREVIEW_SIDE
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    big = tmp_path / "big.png"
+    Image.open(EXAMPLE).convert("RGB").resize((900, 700)).save(big)  # > 768² pixels → tiles
+    store, seen = ModelStore(), []
+    stages = [(done, state["preview"] is not None, dict(state["records"]))
+              for done, state in _run(store, str(big), "none", None, 0, ["dev-dense", "dev-pruned"],
+                                      lambda *a, **k: seen.append(k.get("desc", "")), preview=True)]
+    assert [s[0] for s in stages] == ["preview", "dev-dense", "dev-pruned"]
+    assert stages[0][1] and not stages[0][2]  # the preview comes before any full result
+    _, state = next(iter(_run(store, str(big), "none", None, 0, ["dev-dense"], lambda *a, **k: None, preview=True)))
+    assert state["preview"].shape == state["input"].shape and f"{PREVIEW_SIDE} px" in _notes(state, ["dev-dense"])
+    assert any("left" in d for d in seen if "tile by tile" in d)  # time left while tiles run
+    # a photo that goes in one pass gets no preview; the API never asks for one
+    small = [d for d, _ in _run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None,
+                                preview=True)]
+    assert small == ["dev-dense"]
+
+
+def test_preview_is_the_model_on_a_downscaled_copy():
+    import torch
+
+    from restorelab.inference import preview
+
+    img = np.random.default_rng(0).random((300, 200, 3), dtype=np.float32)
+    identity = torch.nn.Identity()
+    assert preview(identity, img, side=400) is not None  # no downscale: the model on the photo itself
+    np.testing.assert_allclose(preview(identity, img, side=400), img, atol=1e-6)
+    class Half(torch.nn.Module):
+        def forward(self, x):
+            return x * 0.5
+
+    darker = preview(Half(), img * 0 + 0.8, side=100)
+    assert darker.shape == img.shape and np.allclose(darker, 0.4, atol=1e-3)
+
+
+def test_eta_text():
+    from restorelab.ui.pipeline import Eta
+
+    eta = Eta()
+    eta.t0 -= 10.0  # ten seconds for the first 2 of 6 tiles
+    assert "about 20 s left" in eta.left(2, 6) and eta.left(6, 6) == "" and eta.left(0, 6) == ""

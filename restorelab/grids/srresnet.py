@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from restorelab.errors import RestoreLabError
 from restorelab.io import atomic_write
 from restorelab.models.srresnet import FAMILY, LAYERS, SRResNet, SRResNetConfig  # noqa: F401 (re-exported)
-from restorelab.training.config import option
+from restorelab.training.config import PhotoTraining, option
 from restorelab.training.core import Step, fit
 from restorelab.training.split import l1_loss
 
@@ -49,29 +49,21 @@ def load_descriptor(path: str | Path) -> SRResNet:
 
 # -- training ---------------------------------------------------------------------------
 @dataclass
-class DescriptorTrainConfig:
+class DescriptorTrainConfig(PhotoTraining):
     """x4 bicubic SR on clean photos (the last ``val_count`` sorted photos are held out)."""
 
-    data_dir: str = option("../shared/datasets/train/clean", "folder of clean training photos")
-    val_count: int = option(8, "the last N photos (sorted names) are held out for validation")
     nf: int = option(32, "feature channels of the SRResNet")
     n_blocks: int = option(6, "residual blocks of the SRResNet")
     hr_patch: int = option(64, "HR crop side (a multiple of 4); the LR input is hr_patch / 4")
     batch_size: int = option(16, "crops per step")
     steps: int = option(5000, "optimizer steps in all")
-    lr: float = option(2e-4, "peak learning rate")
-    min_lr_ratio: float = option(0.01, "the cosine schedule decays to lr * this")
-    seed: int = option(0, "seed of the initial weights and the crops")
-    ckpt_every: int = option(500, "save a resumable checkpoint every N steps")
-    val_every: int = option(1000, "validate every N steps")
-    threads: int = option(0, "torch threads (0: every core)")
+
+    label = "descriptor training config"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.hr_patch % 4 or self.hr_patch < 8:
             raise RestoreLabError("hr_patch must be a multiple of 4, at least 8")
-        for name in ("batch_size", "steps", "ckpt_every", "val_every"):
-            if getattr(self, name) <= 0:
-                raise RestoreLabError(f"{name} must be positive")
 
 
 def bicubic_down(hr: torch.Tensor, scale: int = 4) -> torch.Tensor:
@@ -127,7 +119,6 @@ def train_descriptor(cfg: DescriptorTrainConfig, run_dir: str | Path, out: str |
     Resumable: ``run_dir/checkpoint.pt`` holds model, optimizer, scheduler and step; every batch
     is a pure function of (seed, step). Returns ``{"step", "val": {...}, "steps_per_s"}``.
     """
-    from restorelab.data import list_images
     from restorelab.io import load_image
 
     torch.set_num_threads(cfg.threads or max(1, os.cpu_count() or 1))
@@ -137,10 +128,7 @@ def train_descriptor(cfg: DescriptorTrainConfig, run_dir: str | Path, out: str |
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != asdict(cfg):
         raise RestoreLabError(f"{run_dir} holds a descriptor run with another config; use a new run directory")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
-    files = list_images(cfg.data_dir)
-    if len(files) <= cfg.val_count:
-        raise RestoreLabError(f"{cfg.data_dir}: {len(files)} photos, need more than val_count={cfg.val_count}")
-    train_files, val_files = files[:len(files) - cfg.val_count], files[len(files) - cfg.val_count:]
+    train_files, val_files = cfg.split_photos()
     data = _HRPatches(train_files, cfg.hr_patch, cfg.seed)
     val = []
     for f in val_files:

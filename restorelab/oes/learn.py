@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from restorelab.errors import RestoreLabError
-from restorelab.training.config import option
+from restorelab.training.config import LoopConfig, option
 from restorelab.metrics import psnr_from_mse
 from restorelab.models.dip import build_generator, crop, noise_input
 from restorelab.oes.mask import masked_names
@@ -36,23 +36,21 @@ from restorelab.training.core import Step, fit
 
 
 @dataclass
-class LearnConfig:
+class LearnConfig(LoopConfig):
     preset: str = option("lean", "generator preset")
     density: float = option(0.05, "fraction of the masked weights kept")
-    steps: int = option(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
-    lr: float = option(0.01, "Adam learning rate of the logits (reference 0.01)")
     temperature: float = option(0.2, "Gumbel-sigmoid temperature (reference 0.2, fixed)")
     kl_weight: float = option(1e-9, "weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
-    seed: int = option(0, "generator init, input noise and Gumbel noise seed")
-    threads: int = option(0, "torch threads (0: leave as is)")
+    steps: int = option(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
+    lr: float = option(0.01, "Adam learning rate of the logits (reference 0.01)")
+
+    label = "learn config"
 
     def __post_init__(self):
+        super().__post_init__()
         check_density(self.density)
-        if self.steps < 0 or self.temperature <= 0 or self.lr <= 0 or self.kl_weight < 0:
-            raise RestoreLabError("learn config: steps >= 0, temperature > 0, lr > 0, kl_weight >= 0 required")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        if self.temperature <= 0 or self.kl_weight < 0:
+            raise RestoreLabError("learn config: temperature > 0 and kl_weight >= 0 required")
 
 
 def gumbel_sigmoid(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> torch.Tensor:

@@ -16,34 +16,12 @@ Imports only ``models``, ``errors`` and ``io``; ``lottery`` and ``oes`` build on
 """
 
 from restorelab.pruning.apply import apply_masks, masked_step
-from restorelab.pruning.masks import (
-    Masks,
-    check_masks,
-    density_of,
-    kept_count,
-    layer_report,
-    load_masks,
-    masks_from_weights,
-    ones_masks,
-    prunable_names,
-    save_masks,
-    sparsity_of,
-    sparsity_report,
-    total_count,
-)
+from restorelab.pruning.masks import (Masks, check_masks, density_of, kept_count, layer_report, load_masks,
+                                      masks_from_weights, ones_masks, prunable_names, save_masks, sparsity_of,
+                                      sparsity_report, total_count)
 from restorelab.pruning.scores import SCORES, lamp_scores, magnitude_scores
-from restorelab.pruning.select import (
-    STRATEGIES,
-    check_density,
-    n_keep,
-    n_to_prune,
-    planned_kept,
-    prune,
-    prune_global,
-    prune_layerwise,
-    prune_random,
-    topk_mask,
-)
+from restorelab.pruning.select import (STRATEGIES, check_density, n_keep, n_to_prune, planned_kept, prune,
+                                       prune_global, prune_layerwise, prune_random, topk_mask)
 
 __all__ = ["SCORES", "STRATEGIES", "Masks", "apply_masks", "check_density", "check_masks", "density_of",
            "kept_count", "lamp_scores", "layer_report", "load_masks", "magnitude_scores", "masked_step",

@@ -8,6 +8,7 @@ import json
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
+from restorelab.data import list_images
 from restorelab.errors import RestoreLabError
 from restorelab.training.precision import check_precision
 
@@ -41,30 +42,63 @@ EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads", "pre
 
 
 @dataclass
-class TrainConfig(DictConfig):
+class LoopConfig(DictConfig):
+    """What every optimisation loop has (the trainer, the GRIDS descriptor, OES mask learning)."""
+
+    steps: int = option(20000, "optimizer steps in all")
+    lr: float = option(2e-4, "peak learning rate (after warm-up, if any)")
+    seed: int = option(0, "seed of the initial weights and of every random draw in the run")
+    threads: int = option(0, "torch intra-op threads while it runs; 0 = automatic (cores / processes for "
+                             "training; the process's current count inside the app)")
+
+    def __post_init__(self):
+        if self.steps < 0 or self.lr <= 0:
+            raise RestoreLabError(f"{self.label}: steps >= 0 and lr > 0 required")
+        if self.threads < 0:
+            raise RestoreLabError("threads must be >= 0 (0: automatic)")
+
+
+@dataclass
+class PhotoTraining(LoopConfig):
+    """What every loop that trains on crops of clean photos adds (``TrainConfig``, GRIDS'
+    ``DescriptorTrainConfig``): the photos and their held-out split, the schedule's end, the bookkeeping."""
+
+    data_dir: str = option(DEFAULT_DATA + "/train/clean", "folder of clean training photos")
+    val_count: int = option(8, "the last N photos (sorted names) are held out for validation")
+    batch_size: int = option(8, "crops per step, per process")
+    min_lr_ratio: float = option(0.01, "the cosine schedule decays to lr * this")
+    val_every: int = option(1000, "validate every N steps")
+    ckpt_every: int = option(250, "save a resumable checkpoint every N steps")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("batch_size", "steps", "val_every", "ckpt_every"):
+            if getattr(self, name) <= 0:
+                raise RestoreLabError(f"{name} must be positive")
+
+    def split_photos(self) -> tuple[list[Path], list[Path]]:
+        """(training photos, held-out photos): the last ``val_count`` of the sorted folder are held out."""
+        files = list_images(self.data_dir)
+        if len(files) <= self.val_count:
+            raise RestoreLabError(f"{self.data_dir}: {len(files)} photos, need more than val_count={self.val_count}")
+        return files[: len(files) - self.val_count], files[len(files) - self.val_count:]
+
+
+@dataclass
+class TrainConfig(PhotoTraining):
     model: str = option("promptir-cpu", "model preset to train (see `restorelab models`)")
     tasks: str = option("denoise_15,denoise_25,denoise_50,derain,dehaze",
                         "comma-separated training tasks, sampled in equal shares")
-    data_dir: str = option(DEFAULT_DATA + "/train/clean", "folder of clean training photos")
-    val_count: int = option(8, "the last N photos (sorted names) are held out for validation")
     patch_size: int = option(64, "training crop side in pixels (a multiple of 8)")
-    batch_size: int = option(8, "patches per step, per process")
-    steps: int = option(20000, "optimizer steps in all")
     init: str = option("", "start from these weights instead of a random θ0: a shipped model name, a .safetensors "
                            "path or a run directory (its final weights, else its last checkpoint's); "
                            "'' = random init from --seed")
     optimizer: str = option("adamw", "adamw | adam")
-    lr: float = option(2e-4, "peak learning rate (after warm-up)")
     weight_decay: float = option(0.01, "AdamW weight decay (torch's default, as MIR-L)")
     warmup_steps: int = option(500, "linear learning-rate warm-up steps")
-    min_lr_ratio: float = option(0.01, "the cosine schedule decays to lr * this")
-    seed: int = option(0, "seed of the initial weights, the crops and the degradations")
-    val_every: int = option(1000, "validate every N steps")
     val_size: int = option(128, "centre crop side of each validation photo")
-    ckpt_every: int = option(250, "save a resumable checkpoint every N steps")
     channels_last: bool = option(True, "NHWC memory format (faster convolutions on CPU)")
     compile: bool = option(False, "torch.compile the model (see benchmarks for when it pays)")
-    threads: int = option(0, "cores per process (torch intra-op threads); 0 = cores / processes")
     batch_threads: int = option(0, "threads that each run forward + backward on a share of every batch, one intra-op "
                                    "thread each (restorelab.training.split); 0 = `threads` of them when training in "
                                    "a single process without --compile, else 1 (= off; the only value allowed "
@@ -76,17 +110,14 @@ class TrainConfig(DictConfig):
     label = "training config"  # not a field: no annotation
 
     def __post_init__(self):
+        super().__post_init__()
         if self.optimizer not in ("adamw", "adam"):
             raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
         check_precision(self.precision)
-        for name in ("patch_size", "batch_size", "steps", "val_every", "ckpt_every"):
-            if getattr(self, name) <= 0:
-                raise RestoreLabError(f"{name} must be positive")
-        for name in ("threads", "batch_threads"):
-            if getattr(self, name) < 0:
-                raise RestoreLabError(f"{name} must be >= 0 (0: automatic)")
-        if self.patch_size % 8:
-            raise RestoreLabError("patch_size must be a multiple of 8")
+        if self.batch_threads < 0:
+            raise RestoreLabError("batch_threads must be >= 0 (0: automatic)")
+        if self.patch_size <= 0 or self.patch_size % 8:
+            raise RestoreLabError("patch_size must be a positive multiple of 8")
 
     @property
     def task_list(self) -> tuple[str, ...]:
@@ -102,7 +133,9 @@ def add_arguments(parser, cls=TrainConfig, skip: tuple[str, ...] = (), suppress:
     through :func:`parse_bool`), its help text from the field's ``metadata["help"]`` (see
     :func:`option`). ``parser`` may be an argument group. ``suppress``: a flag not given is absent
     from the namespace (to tell given flags from defaults)."""
-    for f in fields(cls):
+    own = set(cls.__dict__.get("__annotations__", {}))
+    # The class's own fields first (a trainer's --model before the --steps every loop shares).
+    for f in sorted(fields(cls), key=lambda f: f.name not in own):
         if f.name in skip or f.default is MISSING:
             continue
         kind = parse_bool if isinstance(f.default, bool) else type(f.default)

@@ -120,7 +120,7 @@ class Trainer:
         if self.dataset is None:
             from restorelab.data import SyntheticPairs
 
-            files = _split_files(self.cfg)[0]
+            files = self.cfg.split_photos()[0]
             self.dataset = SyntheticPairs(self.cfg.data_dir, tasks=self.cfg.task_list,
                                           patch_size=self.cfg.patch_size, seed=self.cfg.seed, files=files)
         return self.dataset
@@ -284,22 +284,13 @@ class Trainer:
         return rec
 
 
-def _split_files(cfg: TrainConfig) -> tuple[list[Path], list[Path]]:
-    from restorelab.data import list_images
-
-    files = list_images(cfg.data_dir)
-    if len(files) <= cfg.val_count:
-        raise RestoreLabError(f"{cfg.data_dir}: {len(files)} photos, need more than val_count={cfg.val_count}")
-    return files[: len(files) - cfg.val_count], files[len(files) - cfg.val_count:]
-
-
 def build_val_set(cfg: TrainConfig) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """task -> [(degraded, clean)] on centre crops of the held-out photos, fixed seeds."""
     from restorelab.data import synthesize
     from restorelab.io import load_image
 
     out: dict[str, list] = {t: [] for t in cfg.task_list}
-    for i, path in enumerate(_split_files(cfg)[1]):
+    for i, path in enumerate(cfg.split_photos()[1]):
         img = _center_crop(load_image(path), cfg.val_size)
         for t in cfg.task_list:
             out[t].append((synthesize(t, img, seed=10_000 + i), img))

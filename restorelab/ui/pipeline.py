@@ -124,6 +124,31 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble)
 
 
+def preview_with(store, name: str, img: np.ndarray) -> np.ndarray | None:
+    """A downscaled quick look (:func:`restorelab.inference.preview`) of shipped model ``name`` on a
+    photo big enough to be restored in tiles; None for a photo that goes in one pass anyway."""
+    from restorelab.inference import TILE_THRESHOLD, preview
+
+    h, w = img.shape[:2]
+    if h * w <= TILE_THRESHOLD:
+        return None
+    model, _ = store.get(name)
+    return preview(model, img)
+
+
+class Eta:
+    """'about N s left' from the pace so far (for progress text over tiles or transforms)."""
+
+    def __init__(self):
+        self.t0 = time.perf_counter()
+
+    def left(self, done: int, total: int) -> str:
+        if done <= 0 or done >= total:
+            return ""
+        secs = (time.perf_counter() - self.t0) / done * (total - done)
+        return f", about {secs:.0f} s left" if secs >= 1 else ", under a second left"
+
+
 def noise_level(img: np.ndarray) -> float:
     """The photo's estimated noise std on 0-255 (``metrics.noise.estimate_sigma``)."""
     from restorelab.metrics.noise import estimate_sigma

@@ -69,8 +69,9 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
 
 
 def _run(store: ModelStore, photo, degradation, param, seed, names, progress, display_name=None,
-         self_ensemble: int = 1):
-    """Shared by the UI and the API: yields (stage, state) as models finish."""
+         self_ensemble: int = 1, preview: bool = False):
+    """Shared by the UI and the API: yields (stage, state) as models finish. With ``preview``, a photo
+    big enough for tiles first yields ``("preview", state)``: model A on a downscaled copy (~1 s)."""
     if not names:
         raise RestoreLabError(f"no trained model to run: put NAME.safetensors + NAME.json in "
                               f"{store.weights_label} (see README)")
@@ -81,7 +82,12 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
     model_in, sim = pipeline.simulate(clean, degradation, param, seed)
     ref = clean if sim is not None else None
     state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {},
-             "input_sigma": pipeline.noise_level(model_in)}
+             "input_sigma": pipeline.noise_level(model_in), "preview": None}
+    if preview and names[0] != GRIDS_AUTO:
+        progress(0.08, desc=f"{names[0]}: a quick preview on a downscaled copy")
+        state["preview"] = pipeline.preview_with(store, names[0], model_in)
+        if state["preview"] is not None:
+            yield "preview", state
     for name in names:
         run_name, sel = name, None
         if name == GRIDS_AUTO:
@@ -89,13 +95,13 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
             run_name, sel = _grids_choice(model_in)
         info = model_info(run_name, store.weights_dir)
 
-        def cb(done, total, _name=run_name):
+        def cb(done, total, _name=run_name, _eta=pipeline.Eta()):
             if self_ensemble > 1:
-                progress((done, total), desc=f"{_name}: restoring, ×{self_ensemble} self-ensemble",
-                         unit="transforms")
+                progress((done, total), desc=f"{_name}: restoring, ×{self_ensemble} self-ensemble"
+                         + _eta.left(done, total), unit="transforms")
             else:
-                progress((done, total), desc=f"{_name}: restoring" + (" tile by tile" if total > 1 else ""),
-                         unit="tiles")
+                progress((done, total), desc=f"{_name}: restoring" + (" tile by tile" if total > 1 else "")
+                         + _eta.left(done, total), unit="tiles")
 
         res = pipeline.restore_with(store, run_name, model_in, progress=cb, self_ensemble=self_ensemble)
         state["results"][name] = res
@@ -146,6 +152,11 @@ def _notes(state, pending: list[str]) -> str:
                         if g else ""))
     for name in pending:
         lines.append(f"- `{name}`: running…")
+    if state["preview"] is not None and not state["records"] and pending:
+        from restorelab.inference import PREVIEW_SIDE  # torch is loaded by now; building the app needs neither
+
+        lines.append(f"- Showing a **preview**: `{pending[0]}` on a copy downscaled to "
+                     f"{PREVIEW_SIDE} px (left) beside the input; the full-resolution result replaces it.")
     return "\n".join(lines)
 
 
@@ -213,7 +224,12 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                   if not choices else "pick a model for A")
         names = [a] + ([b] if b and b not in (INPUT, a) else [])
         stem = pipeline.original_name(photo_path)
-        for done, state in _run(store, photo_path, degr, prm, sd, names, progress, self_ensemble=4 if ens else 1):
+        for done, state in _run(store, photo_path, degr, prm, sd, names, progress, self_ensemble=4 if ens else 1,
+                                preview=True):
+            shown_input = state["input"] if state["simulated"] else None
+            if done == "preview":
+                yield (state["preview"], state["input"]), _table(state), _notes(state, names), shown_input, None
+                continue
             pending = names[names.index(done) + 1:]
             res_a = state["results"][a].image
             if b == a:
@@ -222,7 +238,6 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                 right = state["results"][b].image
             else:
                 right = state["input"]  # B pending (shown until it finishes) or B = the input
-            shown_input = state["input"] if state["simulated"] else None
             if pending:
                 yield (res_a, right), _table(state), _notes(state, pending), shown_input, None
                 continue
