@@ -58,7 +58,8 @@ def cmd_ship(args) -> None:
     from restorelab.training.export import ship_dense
 
     report = json.loads(Path(args.report).read_text()) if args.report else None
-    card = ship_dense(args.run_dir, args.name, args.command or [], report=report)
+    average = tuple(a.strip() for a in (args.average_with or "").split(",") if a.strip())
+    card = ship_dense(args.run_dir, args.name, args.command or [], report=report, average_with=average)
     _emit(args, card, f"shipped {args.name}: {card['params']:,} params, "
                       f"{card['train']['train_seconds'] / 3600:.2f} h of training -> weights/{args.name}.safetensors")
 
@@ -313,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--name", required=True, help="model name: weights/NAME.safetensors and NAME.json")
     sp.add_argument("--command", action="append", help="the exact training command(s), for the card")
     sp.add_argument("--report", default=None, help="JSON from `report --json` to record in the card")
+    sp.add_argument("--average-with", default="", help="comma-separated run directories, .safetensors files or "
+                                                       "shipped names: ship the uniform mean of the run's final "
+                                                       "weights and these (a model soup of fine-tunes of one model)")
 
     sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set or on any folder")
     sp.add_argument("--model", required=True, help="shipped model name, .safetensors path, nlm or bm3d "

@@ -377,3 +377,27 @@ def test_ship_refuses_unfinished_runs(photos, tmp_path):
     Trainer(cfg_for(photos), tmp_path / "r", progress=False).train(stop_after=2)
     with pytest.raises(RestoreLabError, match="not finished"):
         ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")
+
+
+def test_ship_average_with_ships_the_mean_of_the_weights_and_says_so(photos, tmp_path):
+    import shutil
+
+    from restorelab.inference.weights import load_weights
+    from restorelab.training.export import ship_dense
+
+    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
+    ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")
+    shutil.copytree(tmp_path / "r", tmp_path / "r2")
+    (tmp_path / "r2" / "final.safetensors").unlink()
+    Trainer(cfg_for(photos, steps=8), tmp_path / "r2", progress=False).train()
+    before = load_weights(tmp_path / "w" / "toy.safetensors").state_dict()
+    after = load_weights(tmp_path / "r2" / "final.safetensors").state_dict()
+    # shipped under the same name it averages with: the old weights are read before they are replaced
+    card = ship_dense(tmp_path / "r2", "toy", [], weights_dir=tmp_path / "w", average_with=("toy",))
+    soup = load_weights(tmp_path / "w" / "toy.safetensors").state_dict()
+    assert card["train"]["averaged_with"] == ["toy"]
+    assert any(not torch.equal(before[k], after[k]) for k in soup)
+    for k in soup:
+        torch.testing.assert_close(soup[k], (before[k] + after[k]) / 2)
+    with pytest.raises(RestoreLabError, match="not finished"):
+        ship_dense(tmp_path / "r2", "toy2", [], weights_dir=tmp_path / "w", average_with=(str(tmp_path / "w"),))

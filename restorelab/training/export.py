@@ -95,10 +95,40 @@ def _stage(config: dict, done: int, records: list[dict]) -> dict:
             "last_validation": vals[-1] if vals else None}
 
 
+def _weights_file(source: str, weights_dir: Path) -> Path:
+    """A run directory's final weights, a .safetensors path, or a model shipped in ``weights_dir``."""
+    from restorelab.inference.weights import resolve
+
+    run = Path(source)
+    if run.is_dir():
+        if not (run / "final.safetensors").exists():
+            raise RestoreLabError(f"{run} has no final.safetensors: the run has not finished")
+        return run / "final.safetensors"
+    return resolve(source, weights_dir)
+
+
+def average_weights(files: list[Path]):
+    """The model of ``files[0]`` with every tensor the uniform mean over ``files`` (a "model soup",
+    Wortsman et al. 2022): fine-tunes of one model lie in one basin, so their mean keeps what each
+    learned and evens out where each one's last steps happened to leave it (e.g. the global tone of
+    dehazing, which swings from checkpoint to checkpoint)."""
+    from restorelab.inference.weights import load_weights
+
+    models = [load_weights(f) for f in files]
+    states = [m.state_dict() for m in models]
+    for f, st in zip(files[1:], states[1:]):
+        if {k: v.shape for k, v in st.items()} != {k: v.shape for k, v in states[0].items()}:
+            raise RestoreLabError(f"{f} is not the same architecture as {files[0]}: weights cannot be averaged")
+    models[0].load_state_dict({k: sum(st[k].float() for st in states) / len(states) for k in states[0]})
+    return models[0]
+
+
 def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir: str | Path | None = None,
-               report: dict | None = None) -> dict:
-    """Copy the run's final weights and θ0 into ``weights_dir`` and write the card."""
-    from restorelab.inference.weights import default_weights_dir, load_weights
+               report: dict | None = None, average_with: tuple[str, ...] = ()) -> dict:
+    """Copy the run's final weights and θ0 into ``weights_dir`` and write the card. ``average_with``:
+    ship instead the uniform mean of the run's final weights and these (run directories, .safetensors
+    files or shipped names; see :func:`average_weights`)."""
+    from restorelab.inference.weights import default_weights_dir, load_weights, save_weights
     from restorelab.models import count_params
     from restorelab.training.config import TrainConfig
 
@@ -111,7 +141,11 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
     out.mkdir(parents=True, exist_ok=True)
     stages = _stages(cfg.init, out, name)  # before copying: the run may continue the model NAME itself
     previous_card = (out / f"{name}.json").read_text() if (out / f"{name}.json").exists() else None
-    shutil.copyfile(final, out / f"{name}.safetensors")
+    if average_with:  # read every source before NAME is overwritten: it may be one of them
+        soup = average_weights([final] + [_weights_file(s, out) for s in average_with])
+        save_weights(soup, out / f"{name}.safetensors")
+    else:
+        shutil.copyfile(final, out / f"{name}.safetensors")
     theta0 = _shipped_copy(run_dir / "theta0.safetensors", out, exclude=f"{name}.theta0.safetensors")
     if theta0 is None and cfg.init:
         # fine-tuned: θ0 is the model it started from; shipped -> point at it, else (an earlier stage in
@@ -125,7 +159,7 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
         shutil.copyfile(run_dir / "theta0.safetensors", out / theta0)
     if (run_dir / "log.jsonl").exists():  # loss and validation curves, for plots
         shutil.copyfile(run_dir / "log.jsonl", out / f"{name}.train-log.jsonl")
-    total, nonzero = count_params(load_weights(final))
+    total, nonzero = count_params(load_weights(out / f"{name}.safetensors"))
     records = _log(run_dir)
     vals = [r for r in records if "val" in r]
     card = {"name": name, "kind": "dense", "preset": cfg.model, "params": total, "nonzero_params": nonzero,
@@ -139,7 +173,9 @@ def ship_dense(run_dir: str | Path, name: str, commands: list[str], weights_dir:
                       "last_validation": vals[-1] if vals else None,
                       "validation": "centre 128x128 crops of the last 8 training photos (held out), fixed seeds",
                       # a fine-tune of earlier run directories: how those stages were trained
-                      "stages": stages},
+                      "stages": stages,
+                      # the shipped weights are the mean of the run's final weights and these
+                      "averaged_with": list(average_with)},
             "file_bytes": (out / f"{name}.safetensors").stat().st_size}
     if report is not None:
         card["results"] = report
