@@ -355,7 +355,8 @@ def test_ship_writes_weights_theta0_and_card(photos, tmp_path):
     assert load_model(str(tmp_path / "w" / "toy.safetensors")).config.dim == 8
 
 
-def test_ship_of_a_continued_run_points_at_the_shipped_theta0(photos, tmp_path):
+def _ship_then_continue(photos, tmp_path):
+    """Train and ship ``toy`` from run r, then continue a copy of r (r2) to 8 steps."""
     import shutil
 
     from restorelab.training.export import ship_dense
@@ -365,6 +366,12 @@ def test_ship_of_a_continued_run_points_at_the_shipped_theta0(photos, tmp_path):
     shutil.copytree(tmp_path / "r", tmp_path / "r2")
     (tmp_path / "r2" / "final.safetensors").unlink()
     Trainer(cfg_for(photos, steps=8), tmp_path / "r2", progress=False).train()
+
+
+def test_ship_of_a_continued_run_points_at_the_shipped_theta0(photos, tmp_path):
+    from restorelab.training.export import ship_dense
+
+    _ship_then_continue(photos, tmp_path)
     card = ship_dense(tmp_path / "r2", "toy-long", [], weights_dir=tmp_path / "w")
     assert card["theta0"] == "toy.theta0.safetensors"
     assert not (tmp_path / "w" / "toy-long.theta0.safetensors").exists()
@@ -380,16 +387,10 @@ def test_ship_refuses_unfinished_runs(photos, tmp_path):
 
 
 def test_ship_average_with_ships_the_mean_of_the_weights_and_says_so(photos, tmp_path):
-    import shutil
-
     from restorelab.inference.weights import load_weights
     from restorelab.training.export import ship_dense
 
-    Trainer(cfg_for(photos), tmp_path / "r", progress=False).train()
-    ship_dense(tmp_path / "r", "toy", [], weights_dir=tmp_path / "w")
-    shutil.copytree(tmp_path / "r", tmp_path / "r2")
-    (tmp_path / "r2" / "final.safetensors").unlink()
-    Trainer(cfg_for(photos, steps=8), tmp_path / "r2", progress=False).train()
+    _ship_then_continue(photos, tmp_path)
     before = load_weights(tmp_path / "w" / "toy.safetensors").state_dict()
     after = load_weights(tmp_path / "r2" / "final.safetensors").state_dict()
     # shipped under the same name it averages with: the old weights are read before they are replaced
