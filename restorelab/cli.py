@@ -22,6 +22,12 @@ def _add_self_ensemble(sp) -> None:
                          "4 = flips and the half turn (helps every task we score); see docs/mirl.md")
 
 
+def _add_device(sp) -> None:
+    sp.add_argument("--device", default="cpu", metavar="DEVICE",
+                    help="where the networks run: cpu (default: reproducible results), cuda, cuda:N, or auto "
+                         "(CUDA when present, else the CPU); nlm and bm3d always run on the CPU")
+
+
 def _emit(args, data, human: str) -> None:
     print(json.dumps(data, indent=2) if args.json else human)
 
@@ -68,7 +74,8 @@ def cmd_ship(args) -> None:
 def cmd_eval(args) -> None:
     from restorelab.evaluation import evaluate, evaluate_folder
 
-    common = dict(limit=args.limit, baseline=args.baseline, progress=not args.json, self_ensemble=args.self_ensemble)
+    common = dict(limit=args.limit, baseline=args.baseline, progress=not args.json, self_ensemble=args.self_ensemble,
+                  device=args.device)
     if args.dir is not None:
         res = evaluate_folder(args.model, args.dir, sigma=args.sigma, seed=args.seed, **common)
     elif args.sigma is not None:
@@ -85,7 +92,8 @@ def cmd_report(args) -> None:
     from restorelab.evaluation import STANDARD_SETS, report, report_markdown
 
     sets = args.sets.split(",") if args.sets else STANDARD_SETS
-    rep = report(args.model, sets, data_root=args.data_dir, progress=not args.json, self_ensemble=args.self_ensemble)
+    rep = report(args.model, sets, data_root=args.data_dir, progress=not args.json, self_ensemble=args.self_ensemble,
+                 device=args.device)
     _emit(args, rep, f"{rep['protocol']}\n" + report_markdown(rep))
 
 
@@ -124,7 +132,7 @@ def cmd_real_eval(args) -> None:
 
     res = real_eval(methods, sets, data_root=args.data_dir, limit=args.limit,
                     slow_limit=None if args.slow_limit == 0 else args.slow_limit, progress=not args.json,
-                    previous=previous, on_row=save)
+                    previous=previous, on_row=save, device=args.device)
     res["command"] = command
     if args.out:
         write_json_atomic(args.out, res)
@@ -162,32 +170,55 @@ def cmd_readme(args) -> None:
 
 # -- restore ----------------------------------------------------------------------------
 def cmd_restore(args) -> None:
-    from restorelab.inference import load_model
     from restorelab.io import load_image
 
     if Path(args.input).is_dir():
         _restore_folder(args)
         return
     img = load_image(args.input)
-    res = _restore_image(load_model(args.model), img, args.input, args.output, args)
-    human = (f"restored {args.input} ({res['width']}x{res['height']}) with {args.model} in {res['seconds']:.2f} s "
-             f"-> {args.output}\n" + _noise_line(res))
+    res = _restore_image(*_load_restorer(args), img, args.input, args.output, args)
+    human = (f"restored {args.input} ({res['width']}x{res['height']}) with {args.model} ({_ran_on(res)}) in "
+             f"{res['seconds']:.2f} s -> {args.output}\n" + _noise_line(res))
     _emit(args, res, human)
 
 
-def _restore_image(model, img, src, dst, args) -> dict:
+def _load_restorer(args) -> tuple:
+    """``(restorer, backend name)``: ``args.model`` on ``args.device`` behind ``args.backend`` (see
+    ``inference.backends.pick_backend``), called like the torch model."""
+    from restorelab.inference import load_model
+    from restorelab.inference.backends import AUTO, pick_backend
+    from restorelab.tensors import resolve_device
+
+    device = resolve_device(args.device)
+    # the exported backends are CPU runtimes: on a GPU there is nothing to measure them against
+    if device.type != "cpu" and args.backend not in (AUTO, "torch"):
+        raise RestoreLabError(f"--backend {args.backend} runs on the CPU only, and --device {args.device} is {device}; "
+                              "use --backend torch (or auto) or --device cpu")
+    backend = args.backend if device.type == "cpu" else "torch"
+    pick = pick_backend(load_model(args.model, device=args.device), backend,
+                        log=None if args.json else lambda msg: print(msg, file=sys.stderr))
+    return pick.restorer, pick.backend
+
+
+def _ran_on(res: dict) -> str:
+    return f"{res['backend']} on {res['device']}"
+
+
+def _restore_image(model, backend: str, img, src, dst, args) -> dict:
     """Restore ``img`` (read from ``src``) into the PNG ``dst``; what it did, as ``restore --json`` says."""
     import time
 
     from restorelab.inference import restore
     from restorelab.io import save_png
     from restorelab.metrics.noise import estimate_sigma, tone_change
+    from restorelab.tensors import model_device
 
     t = time.perf_counter()
     out = restore(model, img, tile=args.tile, overlap=args.overlap, self_ensemble=args.self_ensemble)
     secs = time.perf_counter() - t
     save_png(dst, out)
     return {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
+            "backend": backend, "device": str(model_device(model)),
             "height": img.shape[0], "width": img.shape[1], "seconds": secs,
             "input_noise_sigma": 255 * estimate_sigma(img), "output_noise_sigma": 255 * estimate_sigma(out),
             "tone_change": tone_change(img, out)}
@@ -202,7 +233,6 @@ def _noise_line(res: dict) -> str:
 def _restore_folder(args) -> None:
     """Every image directly in the folder ``args.input`` -> ``args.output/<same name>.png``."""
     from restorelab.data import list_images
-    from restorelab.inference import load_model
     from restorelab.io import load_image
 
     src, dst = Path(args.input), Path(args.output)
@@ -218,17 +248,19 @@ def _restore_folder(args) -> None:
     if clash:
         raise RestoreLabError(f"{src}: several images would be written as {', '.join(clash)} (same name, different "
                               "extension); rename them")
-    model = load_model(args.model)
+    model, backend = _load_restorer(args)
     rows = []
     for f, name in zip(files, names):
-        rows.append(_restore_image(model, load_image(f), f, dst / name, args))
+        rows.append(_restore_image(model, backend, load_image(f), f, dst / name, args))
         if not args.json:
             r = rows[-1]
             print(f"{f.name} ({r['width']}x{r['height']}) in {r['seconds']:.2f} s -> {dst / name}; " + _noise_line(r),
                   flush=True)
     res = {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
+           "backend": backend, "device": rows[0]["device"],
            "n": len(rows), "seconds": sum(r["seconds"] for r in rows), "images": rows}
-    _emit(args, res, f"restored {len(rows)} images from {src} with {args.model} in {res['seconds']:.2f} s -> {dst}")
+    _emit(args, res, f"restored {len(rows)} images from {src} with {args.model} ({_ran_on(res)}) in "
+                     f"{res['seconds']:.2f} s -> {dst}")
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -337,11 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--baseline", choices=["model", "input", "cbm3d"], default="model",
                     help="score the model, the degraded input itself, or CBM3D (denoising sets)")
     _add_self_ensemble(sp)
+    _add_device(sp)
 
     sp = add("report", cmd_report, "mean PSNR/SSIM of a model and of the inputs on the standard sets")
     sp.add_argument("--model", required=True, help="shipped model name or .safetensors path")
     sp.add_argument("--sets", default=None, help="comma-separated (default: all six)")
     _add_self_ensemble(sp)
+    _add_device(sp)
     sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
 
     sp = add("compare", cmd_compare, "Table III: several models' PSNR/SSIM per set, parameters, file size, "
@@ -369,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--fresh", action="store_true", help="recompute everything, ignoring what --out holds")
     sp.add_argument("--save-cards", action="store_true",
                     help="write each shipped model's rows (with input, nlm, bm3d) into its card as results_real")
+    _add_device(sp)
 
     sp = add("real-table", cmd_real_table, "the markdown table of a real-eval JSON (as in the README)")
     sp.add_argument("results", type=Path, help="JSON written by real-eval --out")
@@ -388,6 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tile", type=int, default=256, help="tile side for large images (default: 256)")
     sp.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels (default: 32)")
     _add_self_ensemble(sp)
+    _add_device(sp)
+    from restorelab.inference.backends import AUTO, BACKENDS
+
+    sp.add_argument("--backend", choices=(AUTO, *BACKENDS), default=AUTO,
+                    help="runtime of a shipped network on the CPU: auto (default) measures the installed ones once "
+                         "on this machine and keeps the fastest (torch when neither onnxruntime nor openvino is "
+                         "installed, without measuring); with --device cuda only torch")
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
     sp.add_argument("a", help="an image")

@@ -24,8 +24,8 @@ def _protocol(self_ensemble: int) -> str:
     return PROTOCOL + f"; x{self_ensemble} self-ensemble" + (" (flips and half turn)" if self_ensemble == 4 else "")
 
 
-def _restorer(model: str, baseline: str, sigma: int | None,
-              self_ensemble: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+def _restorer(model: str, baseline: str, sigma: int | None, self_ensemble: int = 1,
+              device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
     if baseline == "input":
         return lambda img: img
     if baseline == "cbm3d":
@@ -38,7 +38,7 @@ def _restorer(model: str, baseline: str, sigma: int | None,
     if baseline == "model":
         from restorelab.inference import load_model, restore
 
-        net = load_model(model)
+        net = load_model(model, device=device)
         return lambda img: restore(net, img, self_ensemble=self_ensemble)
     raise RestoreLabError(f"unknown baseline {baseline!r}; valid: model, input, cbm3d")
 
@@ -49,9 +49,10 @@ def _check_ensemble(baseline: str, self_ensemble: int) -> None:
 
 
 def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", limit: int | None = None,
-             baseline: str = "model", progress: bool = False, self_ensemble: int = 1) -> dict:
+             baseline: str = "model", progress: bool = False, self_ensemble: int = 1, device: str = "cpu") -> dict:
     """Per-image and mean PSNR/SSIM of ``model`` (or a baseline) on ``set_name``
-    (``self_ensemble`` 4 or 8: the model's mean over flips/rotations, see :func:`inference.restore`)."""
+    (``self_ensemble`` 4 or 8: the model's mean over flips/rotations, see :func:`inference.restore`;
+    ``device``: where the model runs, see ``tensors.resolve_device``)."""
     from restorelab.data import eval_sets
 
     _check_ensemble(baseline, self_ensemble)
@@ -59,11 +60,13 @@ def evaluate(model: str, set_name: str, data_root: str = "../shared/datasets", l
     if set_name not in sets:
         raise RestoreLabError(f"unknown evaluation set {set_name!r}; valid: {', '.join(sets)}")
     spec = sets[set_name]
-    return _score(model, spec.open(), set_name, spec.task, spec.sigma, limit, baseline, progress, self_ensemble)
+    return _score(model, spec.open(), set_name, spec.task, spec.sigma, limit, baseline, progress, self_ensemble,
+                  device)
 
 
 def evaluate_folder(model: str, folder, sigma: float | None = None, seed: int = 0, limit: int | None = None,
-                    baseline: str = "model", progress: bool = False, self_ensemble: int = 1) -> dict:
+                    baseline: str = "model", progress: bool = False, self_ensemble: int = 1,
+                    device: str = "cpu") -> dict:
     """:func:`evaluate` on any folder: with ``sigma``, a folder of clean images with Gaussian noise
     of that std added (as the CBSD68-s* sets: 0-255 scale, clipped and quantised, image ``i`` of the
     sorted names seeded ``[seed, i]``); without, a paired folder (``input/`` + ``target/`` with
@@ -73,7 +76,7 @@ def evaluate_folder(model: str, folder, sigma: float | None = None, seed: int = 
     _check_ensemble(baseline, self_ensemble)
     data = open_eval_folder(folder, sigma, seed)
     task = "paired" if sigma is None else f"denoise_{sigma:g}"
-    res = _score(model, data, str(folder), task, sigma, limit, baseline, progress, self_ensemble)
+    res = _score(model, data, str(folder), task, sigma, limit, baseline, progress, self_ensemble, device)
     if sigma is not None:
         res["protocol"] += (f"; Gaussian noise σ {sigma:g} (0-255) added, clipped and quantised, "
                             f"seed [{seed}, i] for image i of the sorted names")
@@ -81,11 +84,11 @@ def evaluate_folder(model: str, folder, sigma: float | None = None, seed: int = 
 
 
 def _score(model: str, data, set_name: str, task: str, sigma, limit: int | None, baseline: str, progress: bool,
-           self_ensemble: int) -> dict:
+           self_ensemble: int, device: str = "cpu") -> dict:
     """The evaluation loop: ``data`` items are ``(name, degraded, clean)``."""
     from restorelab.metrics import psnr, ssim
 
-    fn = _restorer(model, baseline, sigma, self_ensemble)
+    fn = _restorer(model, baseline, sigma, self_ensemble, device)
     n = len(data) if limit is None else min(limit, len(data))
     rows, t0 = [], time.perf_counter()
     it = range(n)
@@ -107,12 +110,12 @@ STANDARD_SETS = ("CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-1
 
 
 def report(model: str, sets=STANDARD_SETS, data_root: str = "../shared/datasets", with_input: bool = True,
-           progress: bool = False, self_ensemble: int = 1) -> dict:
+           progress: bool = False, self_ensemble: int = 1, device: str = "cpu") -> dict:
     """Mean PSNR/SSIM of ``model`` (and of the degraded inputs) on each standard set."""
     rows = []
     for name in sets:
-        row = {"set": name,
-               "model": _summary(evaluate(model, name, data_root, progress=progress, self_ensemble=self_ensemble))}
+        row = {"set": name, "model": _summary(evaluate(model, name, data_root, progress=progress,
+                                                       self_ensemble=self_ensemble, device=device))}
         if with_input:
             row["input"] = _summary(evaluate(model, name, data_root, baseline="input"))
         rows.append(row)
@@ -242,7 +245,7 @@ def method_fingerprint(method: str) -> str:
 
 def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", limit: int | None = None,
               slow_limit: int | None = 8, slow=("bm3d",), progress: bool = False, previous: dict | None = None,
-              on_row: Callable[[dict], None] | None = None) -> dict:
+              on_row: Callable[[dict], None] | None = None, device: str = "cpu") -> dict:
     """Every method (``input``, a classical method or a shipped model) on every set, per image.
 
     ``slow`` methods run on the first ``slow_limit`` images of each set only (CBM3D takes ~10-20 s
@@ -250,6 +253,7 @@ def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", li
     images too (``psnr_slow_subset``), so the comparison stays like for like. ``previous``: an
     earlier result; a (set, method) cell with the same fingerprint and image count is reused.
     ``on_row(partial_result)`` after each finished row (the CLI saves it: a killed run keeps its rows).
+    ``device``: where the networks run (classical methods stay on the CPU).
     """
     from restorelab.data import eval_sets
     from restorelab.inference import load_model, restore
@@ -259,7 +263,7 @@ def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", li
     bad = [s for s in sets if s not in specs]
     if bad:
         raise RestoreLabError(f"unknown evaluation set(s) {', '.join(bad)}; valid: {', '.join(specs)}")
-    nets = {m: (None if m == "input" else load_model(m)) for m in methods}
+    nets = {m: (None if m == "input" else load_model(m, device=device)) for m in methods}
     prints = {m: method_fingerprint(m) for m in methods}
     old = {(r["set"], name): cell for r in (previous or {}).get("rows", []) for name, cell in r["methods"].items()}
     rows = []

@@ -126,12 +126,13 @@ def _bullet_grids(root: Path) -> str:
     s = _read(root, GRIDS_GROUPS, delta=("search", "delta"), groups=("groups",))
     t = _read(root, GRIDS_TABLE1, g=("GRIDS", "avg"), mix=("mix-all", "avg"))
     o = _read(root, GRIDS_OOD, acc=("mean_accuracy",), n=("n_photos",), haze=("ood_rates", "haze", "rate"),
-              rain=("ood_rates", "rain", "rate"), false_alarm=("false_alarm_rate",), per_degradation=("accuracy",))
+              rain=("ood_rates", "rain", "rate"), false_alarm=("false_alarm_rate",), per_degradation=("accuracy",),
+              rule=("rule",))
     return (f"- **GRIDS**: the shipped δ {s.delta:g} dB grouping ({len(s.groups)} groups) "
             f"{'beats' if t.g > t.mix else 'does not beat'} "
             f"mix-all ({t.g:.2f} vs {t.mix:.2f} dB, equal batches per task); selection picks the right group for "
             f"{o.acc:.1%} of {o.n} CBSD68 photos × {len(o.per_degradation)} degradations (target ≥ "
-            f"{SELECTION_TARGET:.0%}: {_met(o.acc >= SELECTION_TARGET)}); the out-of-distribution flag catches "
+            f"{SELECTION_TARGET:.0%}: {_met(o.acc >= SELECTION_TARGET)}; rule `{o.rule}`); the out-of-distribution flag catches "
             f"{o.haze:.1%} of hazy and {o.rain:.1%} of rainy photos (target ≥ {OOD_TARGET:.0%}: "
             f"{_met(min(o.haze, o.rain) >= OOD_TARGET)}) at {o.false_alarm:.1%} false alarms "
             f"([docs/grids.md](docs/grids.md)).")

@@ -1,4 +1,5 @@
-"""Small torch helpers every package shares: image <-> tensor, and a scoped torch thread count.
+"""Small torch helpers every package shares: image <-> tensor, a scoped torch thread count, and
+the device a command or a model runs on (the one place ``--device`` names are understood).
 
 >>> x = to_tensor(np.zeros((5, 7, 3), np.float32))
 >>> x.shape, to_image(x).shape
@@ -7,11 +8,14 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from itertools import chain
 from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from restorelab.errors import RestoreLabError
 
@@ -28,7 +32,44 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 
 def to_image(x: torch.Tensor) -> np.ndarray:
     """``(1, 3, H, W)`` -> float32 ``(H, W, 3)``, clamped to [0, 1] (a copy)."""
-    return x.detach()[0].clamp(0, 1).permute(1, 2, 0).numpy().astype(np.float32, copy=True)
+    return x.detach()[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=True)
+
+
+#: What ``--device`` accepts: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:N``.
+DEVICE_NAMES = "auto, cpu, cuda, cuda:N"
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device_name(name: str) -> str:
+    """``name`` if it is a device name ``resolve_device`` understands (no CUDA needed to check it)."""
+    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+        raise RestoreLabError(f"unknown device {name!r}; valid: {DEVICE_NAMES}")
+    return name
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The ``torch.device`` for a device name: ``auto`` -> the current CUDA device when
+    ``torch.cuda.is_available()``, else the CPU. A CUDA name on a machine without CUDA, or an index
+    past the last GPU, is a ``RestoreLabError`` (never a silent fallback to the CPU)."""
+    check_device_name(name)
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RestoreLabError(f"device {name!r}: CUDA is not available here (torch {torch.__version__}); "
+                              "use --device cpu or auto")
+    count = torch.cuda.device_count()
+    index = int(name.split(":")[1]) if ":" in name else torch.cuda.current_device()
+    if index >= count:
+        raise RestoreLabError(f"device {name!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return torch.device("cuda", index)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model`` runs: the device of its first parameter or buffer; the CPU when it has none
+    (classical restorers, exported backends: they take CPU tensors)."""
+    for t in chain(model.parameters(), model.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 @contextmanager

@@ -116,6 +116,41 @@ def test_resume_may_change_how_it_runs_not_what_it_computes(photos, tmp_path):
     assert len([r for r in log if r.get("event") == "execution-change"]) == 1
 
 
+def test_device_is_checked_by_name_where_the_config_is_written():
+    assert TrainConfig().device == "auto"
+    for name in ("auto", "cpu", "cuda", "cuda:3"):  # no GPU needed to write a GPU config
+        assert TrainConfig(device=name).device == name
+    for bad in ("gpu", "CUDA", "cuda:", "cuda:x", ""):
+        with pytest.raises(RestoreLabError, match="unknown device"):
+            TrainConfig(device=bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_run_without_cuda_is_refused_clearly(photos, tmp_path):
+    with pytest.raises(RestoreLabError, match="CUDA is not available"):
+        Trainer(cfg_for(photos, device="cuda"), tmp_path / "r", progress=False)
+
+
+def test_runs_from_before_the_device_field_resume_and_may_change_it(photos, tmp_path):
+    full = Trainer(cfg_for(photos), tmp_path / "a", progress=False).train()
+    run = tmp_path / "b"
+    Trainer(cfg_for(photos), run, progress=False).train(stop_after=2)
+    old = json.loads((run / "config.json").read_text())
+    del old["device"]  # as config.json was written before the field existed
+    (run / "config.json").write_text(json.dumps(old))
+    assert TrainConfig.load(run / "config.json").device == "auto"
+    Trainer(cfg_for(photos, device="cpu"), run, progress=False).train(stop_after=2)
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
+    resumed = Trainer(cfg_for(photos, device="auto"), run, progress=False)
+    out = resumed.train()
+    assert resumed.step == 6 and resumed.device == torch.device("cpu")
+    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    # the key missing from the old config held the default: only cpu -> auto is a change
+    assert [r["changed"] for r in log if r.get("event") == "execution-change"] == [{"device": ["cpu", "auto"]}]
+    for k, v in state(full).items():
+        assert torch.equal(v, out.state_dict()[k]), k
+
+
 def test_batch_split_gives_the_whole_batch_gradients():
     from restorelab.models import create_model
     from restorelab.training.split import BatchSplit

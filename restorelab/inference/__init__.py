@@ -1,4 +1,8 @@
-"""Running restorers on images: the fast CPU path, tiling for big images, loading weights."""
+"""Running restorers on images: the fast CPU path, tiling for big images, loading weights.
+
+A model runs on the device its weights are on (``load_model(..., device=...)``); images go in and
+come out as CPU arrays, and a tiled image's accumulator stays on the CPU (memory stays bounded).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.classical import CLASSICAL, ClassicalRestorer, is_classical
 from restorelab.inference.compact import is_compact
 from restorelab.inference.tiling import restore_tiled
-from restorelab.tensors import to_image, to_tensor
+from restorelab.tensors import model_device, resolve_device, to_image, to_tensor
 from restorelab.inference.weights import (
     WEIGHTS_DIR,
     load_weights,
@@ -37,11 +41,11 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 def run_model(model: nn.Module, img: np.ndarray) -> np.ndarray:
-    """HxWx3 float [0,1] → HxWx3 float [0,1], whole image in one pass."""
+    """HxWx3 float [0,1] → HxWx3 float [0,1], whole image in one pass on the model's device."""
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        out = model(_to_tensor(img))
+        out = model(_to_tensor(img).to(model_device(model)))
     model.train(was_training)
     return to_image(out)
 
@@ -95,8 +99,11 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
             progress(1, 1)
         return out
     model.eval()
+    device = model_device(model)
+    # CPU tiles and accumulator; on a GPU only one tile at a time is there
+    fn = model if device.type == "cpu" else (lambda crop: model(crop.to(device)).to(crop.device))
     with torch.inference_mode():
-        out = restore_tiled(model, _to_tensor(img), tile=tile, overlap=overlap, progress=progress)
+        out = restore_tiled(fn, _to_tensor(img), tile=tile, overlap=overlap, progress=progress)
     return to_image(out)
 
 
@@ -118,23 +125,26 @@ def preview(model: nn.Module, img: np.ndarray, side: int = PREVIEW_SIDE) -> np.n
     return np.clip(out, 0.0, 1.0)
 
 
-def load_model(name_or_path: str, shrink_pruned: bool = True) -> nn.Module:
+def load_model(name_or_path: str, shrink_pruned: bool = True, device: str = "cpu") -> nn.Module:
     """A shipped model name (``weights/NAME.safetensors``, or the Hub if configured), a path, or
-    a classical method (``nlm``, ``bm3d``: see ``inference.classical``)."""
+    a classical method (``nlm``, ``bm3d``: see ``inference.classical``; they run on the CPU
+    whatever ``device`` says)."""
     if is_classical(name_or_path):
         return ClassicalRestorer(name_or_path)
-    return load_for_inference(resolve(name_or_path), shrink_pruned)
+    return load_for_inference(resolve(name_or_path), shrink_pruned, device)
 
 
-def load_for_inference(path, shrink_pruned: bool = True) -> nn.Module:
-    """The model in a weights file, ready to run. A pruned (compact) model loses the structure
-    its pruning made dead (``shrink_pruned``): same outputs (to 1e-4), less work per image."""
+def load_for_inference(path, shrink_pruned: bool = True, device: str = "cpu") -> nn.Module:
+    """The model in a weights file, ready to run on ``device`` (see ``tensors.resolve_device``). A
+    pruned (compact) model loses the structure its pruning made dead (``shrink_pruned``): same
+    outputs (to 1e-4), less work per image."""
+    target = resolve_device(device)  # a bad device fails before the file is read
     model = load_weights(path)
     if shrink_pruned and is_compact(read_metadata(path)):
         from restorelab.inference.shrink import shrink
 
         model, _ = shrink(model)
-    return prepare(model)
+    return prepare(model).to(target)
 
 
 __all__ = ["CLASSICAL", "ClassicalRestorer", "is_classical", "TILE_THRESHOLD", "WEIGHTS_DIR", "load_for_inference", "load_model", "load_weights", "prepare", "read_card",

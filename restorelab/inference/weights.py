@@ -20,13 +20,14 @@ from restorelab.paths import WEIGHTS_DIR, default_weights_dir, hub_config  # noq
 
 
 def save_weights(model, path: str | Path, extra_meta: dict | None = None) -> None:
-    """Write ``model``'s state (contiguous, dense) + its config into a safetensors file, atomically."""
+    """Write ``model``'s state (on the CPU, contiguous, dense) + its config into a safetensors file, atomically
+    (a model trained on a GPU writes the same file as one trained on the CPU)."""
     from safetensors.torch import save_file
 
     cfg = model.config
     meta = {"family": getattr(model, "family", "promptir"), "config": json.dumps(cfg.to_dict())}
     meta.update({k: str(v) for k, v in (extra_meta or {}).items()})
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from restorelab.data import list_images
 from restorelab.errors import RestoreLabError
+from restorelab.tensors import DEVICE_NAMES, check_device_name
 from restorelab.training.precision import check_precision
 
 DEFAULT_DATA = "../shared/datasets"
@@ -38,7 +39,7 @@ def option(default, help_: str):
 
 
 #: How a run executes, not what it computes: these may change when a run is resumed.
-EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads", "precision")
+EXECUTION_FIELDS = ("channels_last", "compile", "threads", "batch_threads", "precision", "device")
 
 
 @dataclass
@@ -106,6 +107,8 @@ class TrainConfig(PhotoTraining):
     precision: str = option("fp32", "fp32 | bf16: forward + backward on a bfloat16 copy of the model, float32 "
                                     "weights and optimizer (restorelab.training.precision; faster only on CPUs "
                                     "with native bf16)")
+    device: str = option("auto", f"where it trains: {DEVICE_NAMES}; auto = CUDA when torch sees a GPU, else the "
+                                 "CPU; under torchrun with CUDA each process takes cuda:LOCAL_RANK")
 
     label = "training config"  # not a field: no annotation
 
@@ -114,6 +117,7 @@ class TrainConfig(PhotoTraining):
         if self.optimizer not in ("adamw", "adam"):
             raise RestoreLabError(f"optimizer must be adamw or adam, not {self.optimizer!r}")
         check_precision(self.precision)
+        check_device_name(self.device)  # the name only: a config is checked where it is written, not where it runs
         if self.batch_threads < 0:
             raise RestoreLabError("batch_threads must be >= 0 (0: automatic)")
         if self.patch_size <= 0 or self.patch_size % 8:

@@ -10,9 +10,12 @@ A run directory holds:
 Resuming is exact because every training sample is a pure function of (seed, index) and the
 loop keeps no other randomness: a killed run restarted on the same directory ends with the
 same weights as an uninterrupted one.
-(With the same execution settings: ``batch_threads``, ``threads`` or ``compile`` change how sums
-are rounded, ``precision`` how finely activations and gradients are, so a resume with others
+(With the same execution settings: ``batch_threads``, ``threads``, ``compile`` or ``device`` change how
+sums are rounded, ``precision`` how finely activations and gradients are, so a resume with others
 computes the same maths but not the same bits; log.jsonl records each such change.)
+
+On CUDA (``device``) the weights are initialised on the CPU (the same θ0 as a CPU run), then the
+model, masks and batches live on the GPU; checkpoints load onto whichever device resumes them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from restorelab.inference.weights import load_state, resolve, save_weights
 from restorelab.io import atomic_write
 from restorelab.models import create_model
 from restorelab.pruning import Masks, apply_masks
+from restorelab.tensors import resolve_device
 from restorelab.training.config import EXECUTION_FIELDS, TrainConfig
 from restorelab.training.core import Step, fit
 from restorelab.training.precision import native_bf16
@@ -50,6 +54,17 @@ def setup_distributed() -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return _dist_info()
+
+
+def train_device(name: str, world: int) -> torch.device:
+    """``TrainConfig.device`` resolved; under torchrun with CUDA each process takes the GPU of its
+    ``LOCAL_RANK`` (one GPU per process, as nccl wants), made the current device."""
+    device = resolve_device(name)
+    if device.type == "cuda":
+        if world > 1:
+            device = resolve_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+        torch.cuda.set_device(device)
+    return device
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, opt_state: dict | None = None):
@@ -89,11 +104,14 @@ class Trainer:
         self.cfg, self.run_dir, self.masks = cfg, Path(run_dir), masks
         self.rank, self.world = _dist_info()
         self.progress = progress and self.rank == 0
+        self.device = train_device(cfg.device, self.world)
         threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
         torch.set_num_threads(threads)
         # automatic: one part per thread when alone (torchrun's ranks already split the batch; and
-        # compiled graphs are not run from several threads)
+        # compiled graphs are not run from several threads). A GPU runs the whole batch as one graph.
         parts = cfg.batch_threads or (threads if self.world == 1 and not cfg.compile else 1)
+        if self.device.type == "cuda":
+            parts = 1
         if parts > 1 and self.world > 1:
             raise RestoreLabError("--batch-threads > 1 does not combine with torchrun's processes (their "
                                   "all-reduce needs one backward per process); leave it at 0 or 1")
@@ -105,10 +123,14 @@ class Trainer:
         if init_state is not None:
             self.model.load_state_dict(init_state)
         apply_masks(self.model, masks)
+        # on the device before the optimizer is built: its state lives beside the parameters
+        self.model = self.model.to(self.device)
+        if masks:
+            self.masks = {n: m.to(self.device) for n, m in masks.items()}
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt, self.sched = make_optimizer(self.model, cfg)
-        if cfg.precision == "bf16" and not native_bf16() and self.rank == 0:
+        if cfg.precision == "bf16" and self.device.type == "cpu" and not native_bf16() and self.rank == 0:
             warnings.warn("--precision bf16 on a CPU without native bfloat16 (no AVX-512 BF16 / AMX): oneDNN "
                           "emulates it, measured ~11x SLOWER than fp32 on an AVX2 CPU; use --precision fp32")
         self.step = 0
@@ -135,7 +157,7 @@ class Trainer:
         if self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
             y = y.contiguous(memory_format=torch.channels_last)
-        return x, y
+        return x.to(self.device), y.to(self.device)
 
     # -- state --------------------------------------------------------------------------
     def _ckpt_path(self) -> Path:
@@ -212,7 +234,8 @@ class Trainer:
                     for p in self.model.parameters():
                         dist.broadcast(p, 0)
                 step.shadow.sync()
-            net = nn.parallel.DistributedDataParallel(net)
+            net = nn.parallel.DistributedDataParallel(
+                net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if self.cfg.compile:
             net = torch.compile(net)
         return net

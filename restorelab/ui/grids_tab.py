@@ -23,8 +23,9 @@ import gradio as gr
 from restorelab.errors import RestoreLabError
 from restorelab.ui import pipeline
 from restorelab.ui.common import photo_with_examples, user_errors
+from restorelab.ui.gpu import gpu_task
 from restorelab.ui.models import ModelStore
-from restorelab.ui.restore_tab import RESTORE_QUEUE
+from restorelab.ui.restore_tab import RESTORE_GPU_SECONDS, RESTORE_QUEUE
 
 NO_DEGRADATION = "none"
 NO_DEGRADATION_LABEL = "None: my photo is already degraded"
@@ -294,8 +295,13 @@ def run_selection(store: ModelStore, photo, degradation, seed, progress=None) ->
 def verdict(result: dict) -> str:
     """The chosen group, the OOD verdict and what restored the photo, in Markdown."""
     s = result["selection"]
-    how = ("to its closest member's GGD" if s.get("rule") == "nearest" else "to the mean of its members' GGDs")
-    lines = [f"**Chosen group: {s['group']}** ({_labels(s['tasks'])}), distance {s['distance']:.4f} ({how})."]
+    if s.get("rule") == "feature":  # chosen by the nearest task Gaussian, not by the GGD distance
+        near = s.get("nearest_task")
+        lines = [f"**Chosen group: {s['group']}** ({_labels(s['tasks'])}): the photo's features are closest to "
+                 f"{_labels([near]) if near else 'a member'} (GGD distance {s['distance']:.4f})."]
+    else:
+        how = ("to its closest member's GGD" if s.get("rule") == "nearest" else "to the mean of its members' GGDs")
+        lines = [f"**Chosen group: {s['group']}** ({_labels(s['tasks'])}), distance {s['distance']:.4f} ({how})."]
     if s["threshold"] is None:
         lines.append(f"OOD threshold: **uncalibrated** (run {HOW['threshold']}), so no out-of-distribution "
                      "check is made.")
@@ -415,6 +421,7 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
 
     delta.release(regroup_ui, delta, [search_md, search_df], api_visibility="private")
 
+    @gpu_task(duration=RESTORE_GPU_SECONDS)  # the group model's restoration (selection itself stays on the CPU)
     @user_errors
     def select_ui(photo_path, degr, sd, progress=gr.Progress()):
         res = run_selection(store, photo_path, degr, sd, progress)
@@ -437,6 +444,7 @@ def build(store: ModelStore | None = None, out_dir: pipeline.OutputDir | None = 
         api_sel = gr.JSON(label="selection")
         api_btn = gr.Button("grids_select (API)")
 
+    @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
     def grids_select(image, degradation, seed, progress=gr.Progress()):
         """Pick the GRIDS group (and its model) for one image, and restore it when the group has a model.

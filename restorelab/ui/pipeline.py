@@ -1,7 +1,9 @@
 """One restore request, independent of Gradio: load → (simulate a degradation) → restore → score.
 
 Everything is computed on server-side float arrays (the clean photo, the degraded input, the
-restored outputs); nothing is measured on images that went through the browser.
+restored outputs); nothing is measured on images that went through the browser. Networks run on
+the GPU when torch sees one (a ZeroGPU Space lends it to the handlers ``ui.gpu.gpu_task`` wraps),
+else on the CPU.
 """
 
 from __future__ import annotations
@@ -108,6 +110,16 @@ class Restored:
     tiled: bool
     metrics: dict = field(default_factory=dict)
     self_ensemble: int = 1
+    device: str = "cpu"  # where it ran: "cpu", "cuda:0"
+
+
+def _on_device(model):
+    """The cached ``model`` moved (in place) to the GPU when torch sees one; on the CPU it is left as
+    it is. Classical restorers have no weights and stay on the CPU. Called inside the handler: on
+    ZeroGPU CUDA exists only there."""
+    from restorelab.tensors import resolve_device
+
+    return model.to(resolve_device("auto"))
 
 
 def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int], None] | None = None,
@@ -115,13 +127,16 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     """Run shipped model ``name`` on ``img`` (tiles above the threshold; progress per tile, or per
     transform with a ``self_ensemble`` of 4 or 8, see :func:`restorelab.inference.restore`)."""
     from restorelab.inference import TILE_THRESHOLD, restore
+    from restorelab.tensors import model_device
 
     model, source = store.get(name)
+    model = _on_device(model)
     t = time.perf_counter()
     out = restore(model, img, progress=progress, self_ensemble=self_ensemble)
     secs = time.perf_counter() - t
     h, w = img.shape[:2]
-    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble)
+    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
+                    device=str(model_device(model)))
 
 
 def preview_with(store, name: str, img: np.ndarray) -> np.ndarray | None:
@@ -133,7 +148,7 @@ def preview_with(store, name: str, img: np.ndarray) -> np.ndarray | None:
     if h * w <= TILE_THRESHOLD:
         return None
     model, _ = store.get(name)
-    return preview(model, img)
+    return preview(_on_device(model), img)
 
 
 class Eta:
@@ -163,7 +178,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
     rec = {"model": r.name, "kind": info.kind, **score(r.image, ref),
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
-           "weights_source": r.source}
+           "device": r.device, "weights_source": r.source}
     if model_in is not None:
         from restorelab.metrics.noise import tone_change
 

@@ -8,6 +8,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 from restorelab.ui import pipeline
 from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
+from restorelab.ui.gpu import gpu_task
 from restorelab.ui.models import ModelStore, classical_models, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
 
@@ -17,6 +18,9 @@ GRIDS_LABEL = "GRIDS: the selected group's model (automatic)"
 # Restores are CPU-bound: one at a time (UI and API share the queue slot), so a long job
 # elsewhere (its own concurrency_id) never blocks them and they never oversubscribe the cores.
 RESTORE_QUEUE = dict(concurrency_id="restore", concurrency_limit=1)
+#: Seconds one restore may hold a ZeroGPU GPU (``ui.gpu``), which ends a call that runs longer. Chosen
+#: without a GPU to measure on: generous for two small networks, a ×4 self-ensemble or a tiled photo.
+RESTORE_GPU_SECONDS = 120
 
 DEGRADATION_CHOICES = [("None: my photo is already degraded", NO_DEGRADATION),
                        ("Gaussian noise", "gaussian_noise"), ("Camera noise", "camera_noise"),
@@ -146,6 +150,7 @@ def _notes(state, pending: list[str]) -> str:
                      + (f"; **{warn}**" if warn else "")
                      + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
                      + (f" per transform, ×{rec['self_ensemble']} self-ensemble" if rec["self_ensemble"] > 1 else "")
+                     + (f" with PyTorch on {rec['device']}" if rec["kind"] != "classical" else "")
                      + f"; weights from {rec['weights_source']}"
                      + (f"; GRIDS chose {g['group']} ({', '.join(g['tasks'])}), distance {g['distance']:.3f}"
                         + (", **out of distribution**: no group fits this photo well" if g["ood"] else "")
@@ -217,6 +222,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
     for button, value in ((b_ticket, default_b), (b_nlm, "nlm"), (b_bm3d, "bm3d")):
         button.click(lambda v=value: v, None, model_b, api_visibility="private", queue=False)
 
+    @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
     def restore_ui(photo_path, degr, prm, sd, a, b, ens, progress=gr.Progress()):
         if not a:
@@ -269,6 +275,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         api_metrics = gr.JSON(label="metrics")
         api_btn = gr.Button("restore (API)")
 
+    @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
     def restore_api(image, model, degradation, param, seed, progress=gr.Progress()):
         """Restore one image with one shipped model.
