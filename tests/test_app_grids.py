@@ -310,3 +310,18 @@ def test_verdict_compares_the_ood_score_not_the_distance():
     assert not selection_figure(res).layout.shapes  # no threshold line on the distance bars
     md = verdict({**res, "selection": {**sel, "ood": True, "ood_score": 2.5}})
     assert "Out of distribution" in md and "2.5000 is above" in md
+
+
+def test_verdict_names_the_nearest_task_under_the_feature_rule():
+    """The shipped rule picks the group of the nearest task Gaussian: the verdict says so instead of
+    calling the GGD distance the reason."""
+    from restorelab.ui.grids_tab import verdict
+
+    sel = {"group": "G2", "tasks": ["sr", "jpeg"], "distance": 3.37, "distances": {"G1": 2.0, "G2": 3.37},
+           "ood": False, "threshold": 1.106, "ood_score": 0.42, "ood_method": "feature",
+           "nearest_task": "jpeg", "rule": "feature"}
+    res = {"selection": sel, "restored": None, "note": None, "simulated": None, "groups_source": "weights"}
+    first = verdict(res).splitlines()[0]
+    assert "closest to" in first and "mean of its members" not in first
+    near = verdict({**res, "selection": {**sel, "rule": "nearest"}}).splitlines()[0]
+    assert "closest member's GGD" in near and "closest to" not in near
