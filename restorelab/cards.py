@@ -39,7 +39,9 @@ class ModelCard:
 
     @property
     def sparsity(self) -> float:
-        return 1 - self.nonzero_params / self.params
+        """The fraction of the weights that are gone: zeros, or for a structured ticket (``dense_params``:
+        its parent's count) the channels it lost too."""
+        return 1 - self.nonzero_params / self.extra.get("dense_params", self.params)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "preset": self.preset, "params": self.params,

@@ -22,6 +22,9 @@ DEFAULT_TICKET = "real-g-lamp"
 #: The tickets the Lottery tab opens on: MIR-L's global vs layer-wise IMP of the same dense model,
 #: same rounds and budgets (the paper's comparison).
 LOTTERY_DEFAULTS = ("mirl-g", "mirl-lw")
+#: Zeros vs speed: the default model, its unstructured and its structured ticket timed in one run
+#: (``benchmarks/bench_tickets.py``), shown in the Lottery tab.
+TICKETS_BENCH = REPO_ROOT / "benchmarks" / "results" / "tickets.json"
 
 
 #: Classical baselines that run like models (``restorelab.inference.classical``): name -> label.

@@ -35,6 +35,7 @@ GRIDS_TABLE1 = "benchmarks/results/grids-table1-per-task-d16.json"
 GRIDS_OOD = "benchmarks/results/grids-ood.json"
 OES = "benchmarks/results/oes-experiment-summary.json"
 CORE = "benchmarks/results/core.json"
+TICKETS = "benchmarks/results/tickets.json"
 
 SIGMA25_TARGET = 29.5        # dB on CBSD68 σ 25, single pass (docs/mirl.md)
 SELECTION_TARGET = 0.90      # GRIDS: right group chosen (docs/grids.md)
@@ -169,6 +170,42 @@ def real_photos_markdown(root: Path = REPO) -> str:
     return real_markdown(_load(root, REAL_PHOTOS))
 
 
+# -- zeros vs speed (``benchmarks/bench_tickets.py``'s JSON) ---------------------------------------
+def tickets_table(bench: dict) -> str:
+    """Markdown: the parent and its tickets side by side (kind, parameters, file size, seconds per
+    photo, speed-up, and each ticket's mean and worst PSNR gap to the parent over the evaluation
+    sets) from a ``bench_tickets`` result."""
+    models, per = bench.get("models") or [], bench.get("per_model") or {}
+    if not models or any(m not in per for m in models):
+        raise RestoreLabError("ticket benchmark: no models recorded")
+    backend = (bench.get("backends") or ["torch"])[0]
+    psnr = bench.get("psnr") or {}
+    head = ["model", "kind", "parameters", "file MB", f"s per {bench.get('size', 512)}² ({backend})", "speed-up",
+            f"PSNR gap to parent, mean of {len(psnr)} sets", "worst set"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, m in enumerate(models):
+        r = per[m]
+        kind = "dense parent" if i == 0 else "structured ticket" if r.get("structured") else "unstructured ticket"
+        nz = r.get("nonzero_params", r["params"])
+        params = f"{r['params']:,}" if nz == r["params"] else f"{nz:,} non-zero of {r['params']:,}"
+        cells = [f"`{m}`", kind, params, f"{r['file_bytes'] / 1e6:.2f}", f"{r['seconds'][backend]:.2f}",
+                 f"×{r['speedup'][backend]:.2f}"]
+        gaps = {s: row[f"{m} gap"] for s, row in psnr.items() if f"{m} gap" in row}
+        if i == 0 or not gaps:
+            cells += ["—", "—"]
+        else:
+            worst = min(gaps, key=gaps.get)
+            cells += [f"{sum(gaps.values()) / len(gaps):+.2f} dB", f"{worst} {gaps[worst]:+.2f} dB"]
+        lines.append("| " + " | ".join(cells) + " |")
+    cpu = "AVX-512" if bench.get("avx512f") else "AVX2" if bench.get("avx2") else "no AVX2"
+    return "\n".join(lines) + (f"\n\nMeasured in one run ({bench.get('threads')} threads, {cpu} CPU); PSNR from "
+                               f"`{bench.get('psnr_from', '-')}` (per set: `real-table`).")
+
+
+def tickets_markdown(root: Path = REPO) -> str:
+    return tickets_table(_load(root, TICKETS))
+
+
 @dataclass(frozen=True)
 class Block:
     name: str
@@ -178,6 +215,7 @@ class Block:
 
 BLOCKS = (
     Block("real-photos", (REAL_PHOTOS,), real_photos_markdown),
+    Block("tickets", (TICKETS,), tickets_markdown),
     Block("summary", (REAL_PHOTOS, AIO_CARD, AIO_X4, MIRL, GRIDS_GROUPS, GRIDS_TABLE1, GRIDS_OOD, OES, CORE),
           summary_markdown),
 )

@@ -147,7 +147,7 @@ def test_rounds_needed_matches_paper_count():
 
 
 def test_config_errors():
-    with pytest.raises(RestoreLabError, match="global or layerwise"):
+    with pytest.raises(RestoreLabError, match="global, layerwise, channels"):
         LotteryConfig(strategy="random")
     with pytest.raises(RestoreLabError, match="unknown lottery config keys"):
         LotteryConfig.from_dict({"rate": 0.2, "pruning_rate": 0.2})

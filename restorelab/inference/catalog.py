@@ -24,7 +24,7 @@ def list_models(weights_dir: str | Path | None = None) -> list[dict]:
         rows.append({"name": name, "kind": card.kind, "family": get_preset(card.preset).family, "preset": card.preset,
                      "params": card.params, "nonzero_params": card.nonzero_params,
                      "weights": str(Path(weights_dir) / f"{name}.safetensors"), "tasks": list(card.tasks),
-                     "sparsity": card.sparsity,
+                     "sparsity": card.sparsity, "structured": bool(card.extra.get("structured", False)),
                      "file_bytes": (Path(weights_dir) / f"{name}.safetensors").stat().st_size})
     for m in CLASSICAL.values():
         rows.append({"name": m.name, "kind": "classical", "family": "classical", "preset": "-", "params": 0, "nonzero_params": 0,

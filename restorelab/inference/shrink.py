@@ -89,11 +89,11 @@ class PrunedAttention(nn.Module):
 
     def __init__(self, attn: Attention, q_keep: list[torch.Tensor], v_keep: list[torch.Tensor], heads: list[int]):
         super().__init__()
-        c = attn.qkv.in_channels // attn.heads
+        c = attn.project_out.in_channels // attn.heads
         q_idx = torch.cat([h * c + q_keep[h] for h in heads])
         k_idx = torch.cat([h * c + torch.arange(c) for h in heads])
         v_idx = torch.cat([h * c + v_keep[h] for h in heads])
-        dim = attn.qkv.in_channels
+        dim = attn.project_out.in_channels
         rows = torch.cat([q_idx, dim + k_idx, 2 * dim + v_idx])
         self.qkv = _conv_like(attn.qkv, attn.qkv.weight[rows])
         self.qkv_dwconv = _conv_like(attn.qkv_dwconv, attn.qkv_dwconv.weight[rows])
@@ -121,7 +121,7 @@ class PrunedAttention(nn.Module):
 
 def attention_keep(attn: Attention) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int]]:
     """Per head: kept query and value channel indices (within the head), and the live heads."""
-    dim, heads = attn.qkv.in_channels, attn.heads
+    dim, heads = attn.project_out.in_channels, attn.heads
     c = dim // heads
     rows = _rows_alive(attn.qkv.weight) & _rows_alive(attn.qkv_dwconv.weight)
     out_used = _cols_alive(attn.project_out.weight)
@@ -143,7 +143,7 @@ def shrink_attention(attn: Attention) -> nn.Module | None:
     q_keep, v_keep, live = attention_keep(attn)
     if not live:
         return None
-    c = attn.qkv.in_channels // attn.heads
+    c = attn.project_out.in_channels // attn.heads
     if len(live) == attn.heads and all(q_keep[h].numel() == c and v_keep[h].numel() == c for h in live):
         return attn
     return PrunedAttention(attn, q_keep, v_keep, live)
@@ -171,7 +171,7 @@ class PrunedBlock(nn.Module):
 def _block_stats(name: str, block: TransformerBlock) -> dict:
     ffn_alive_ = ffn_alive(block.ffn)
     q_keep, v_keep, live = attention_keep(block.attn)
-    c = block.attn.qkv.in_channels
+    c = block.attn.project_out.in_channels
     return {"block": name, "ffn_hidden": int(ffn_alive_.numel()), "ffn_kept": int(ffn_alive_.sum()),
             "attn_channels": c, "q_kept": int(sum(q_keep[h].numel() for h in live)),
             "v_kept": int(sum(v_keep[h].numel() for h in live)), "heads": block.attn.heads, "heads_live": len(live)}

@@ -22,7 +22,7 @@ from pathlib import Path
 from restorelab.errors import RestoreLabError
 from restorelab.training.config import add_arguments
 
-STRATEGIES = ("global", "layerwise", "oneshot-magnitude", "oneshot-random", "reinit")
+STRATEGIES = ("global", "layerwise", "channels", "oneshot-magnitude", "oneshot-random", "reinit")
 
 
 def add_parser(subparsers) -> None:
@@ -33,13 +33,14 @@ def add_parser(subparsers) -> None:
     sp = subparsers.add_parser("prune", help="lottery-ticket pruning (MIR-L) and its baselines; resumable")
     sp.add_argument("--json", action="store_true", help="one JSON object per finished round")
     sp.add_argument("--strategy", choices=STRATEGIES, default="global",
-                    help="global | layerwise: iterative magnitude pruning (MIR-L); oneshot-magnitude | "
+                    help="global | layerwise: iterative magnitude pruning (MIR-L); channels: structured IMP "
+                         "(whole channels leave: a smaller, faster dense network); oneshot-magnitude | "
                          "oneshot-random | reinit: the baselines (default: global)")
     sp.add_argument("--run-dir", required=True, type=Path, help="run directory; rerun the same command to resume")
     sp.add_argument("--dense-run", type=Path, default=None, help="finished dense run (one-shot: required)")
     sp.add_argument("--ticket-run", type=Path, default=None, help="reinit: the IMP run whose final mask is used")
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N training steps (resume later)")
-    g = sp.add_argument_group("IMP (global, layerwise)")
+    g = sp.add_argument_group("IMP (global, layerwise, channels)")
     add_arguments(g, LotteryConfig, skip=("strategy",))
     g = sp.add_argument_group("one-shot and re-init baselines")
     g.add_argument("--amount", type=float, default=0.3, help="one-shot: fraction removed (I: 0.3, II: 0.7)")
@@ -100,10 +101,10 @@ def _emit(args, rec: dict) -> None:
 
 def cmd_prune(args) -> None:
     from restorelab.lottery import baselines
-    from restorelab.lottery.imp import IMP, LotteryConfig
+    from restorelab.lottery.imp import IMP, IMP_STRATEGIES, LotteryConfig
 
     progress = not args.json
-    if args.strategy in ("global", "layerwise"):
+    if args.strategy in IMP_STRATEGIES:
         lottery = LotteryConfig(strategy=args.strategy, **{f.name: getattr(args, f.name)
                                                           for f in fields(LotteryConfig) if f.name != "strategy"})
         imp = IMP(lottery, args.run_dir, train=_train_config(args), dense_run=args.dense_run, progress=progress)

@@ -52,7 +52,7 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
     """Write ``weights_dir/NAME.safetensors`` (compact) and ``NAME.json``; return the card.
     ``commands``: the exact commands that made the run, recorded in the card."""
     from restorelab.inference.compact import save_compact
-    from restorelab.inference.weights import default_weights_dir, load_weights
+    from restorelab.inference.weights import default_weights_dir, load_weights, save_weights
     from restorelab.training import TrainConfig
 
     if not name or "/" in name or name.startswith("."):
@@ -65,12 +65,18 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
     cfg = TrainConfig.load(src / "config.json")
     out = Path(weights_dir or default_weights_dir())
     weights, card_path, rounds_path = (out / f"{name}{ext}" for ext in (".safetensors", ".json", ".rounds.jsonl"))
-    save_compact(model, masks, weights, {"name": name, "kind": "pruned", "strategy": info["strategy"],
-                                         "sparsity": f"{rec['sparsity']:.6f}"})
+    meta = {"name": name, "kind": "pruned", "strategy": info["strategy"], "sparsity": f"{rec['sparsity']:.6f}"}
+    structured = bool(rec.get("structured"))
+    if structured:  # a smaller dense network: a plain file (its widths are its tensors' shapes)
+        save_weights(model, weights, {**meta, "structured": "true"})
+    else:
+        save_compact(model, masks, weights, meta)
     card = {"name": name, "kind": "pruned", "preset": cfg.model, "params": rec["total_params"],
             "nonzero_params": rec["nonzero_params"], "tasks": list(cfg.task_list), "strategy": info["strategy"],
+            "structured": structured, **({"dense_params": rec["dense_params"]} if structured else {}),
             "rounds": info["rounds"], "sparsity": rec["sparsity"], "prunable_sparsity": rec["prunable_sparsity"],
-            "val": rec.get("val"), "val_mean_psnr": rec.get("val_mean_psnr"), "format": "restorelab-compact-v1",
+            "val": rec.get("val"), "val_mean_psnr": rec.get("val_mean_psnr"),
+            "format": "safetensors" if structured else "restorelab-compact-v1",
             "file_bytes": weights.stat().st_size, "source": str(d), "rounds_file": rounds_path.name,
             "commands": list(commands or []), "how": info.get("how"), "train_config": cfg.to_dict(),
             "layers": rec["layers"]}

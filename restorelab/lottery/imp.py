@@ -42,8 +42,10 @@ from restorelab.training.config import DictConfig, option
 from restorelab.lottery import rounds as R
 from restorelab.inference.weights import load_state
 from restorelab.pruning import SCORES, Masks, load_masks, ones_masks, planned_kept, prunable_names, prune, save_masks
+from restorelab.pruning.channels import keep_from_json, keep_to_json, select_channels, slice_state
 
 MAX_ROUNDS = 200
+IMP_STRATEGIES = ("global", "layerwise", "channels")
 EXTENDABLE = ("target", "target_over", "rounds")
 
 
@@ -51,9 +53,13 @@ EXTENDABLE = ("target", "target_over", "rounds")
 class LotteryConfig(DictConfig):
     label = "lottery config"  # not a field: no annotation
 
-    strategy: str = option("global", "global | layerwise magnitude pruning (random is a baseline, see baselines)")
-    rate: float = option(0.2, "fraction of the surviving prunable weights removed per round")
-    target: float = option(0.9, "stop at the first round whose sparsity >= target")
+    strategy: str = option("global", "global | layerwise magnitude pruning | channels: structured, whole channels "
+                                     "removed, the ticket is a smaller dense network (random is a baseline, see "
+                                     "baselines)")
+    rate: float = option(0.2, "fraction of the surviving prunable weights (channels: of every channel group) removed "
+                              "per round")
+    target: float = option(0.9, "stop at the first round whose sparsity >= target (channels: the fraction of the "
+                                "parent's parameters removed)")
     target_over: str = option("all", "all (the paper's 'trainable parameters') | prunable: what target measures")
     rounds: int = option(0, "> 0: exactly this many pruning rounds, target ignored (the paper: 15)")
     steps_per_round: int = option(2000, "training steps of every pruning round (fresh optimizer and schedule)")
@@ -71,8 +77,10 @@ class LotteryConfig(DictConfig):
     final_steps: int = option(0, "training steps of the last round (the shipped ticket); 0: steps_per_round")
 
     def __post_init__(self):
-        if self.strategy not in ("global", "layerwise"):
-            raise RestoreLabError(f"IMP strategy must be global or layerwise, not {self.strategy!r}")
+        if self.strategy not in IMP_STRATEGIES:
+            raise RestoreLabError(f"IMP strategy must be one of {', '.join(IMP_STRATEGIES)}, not {self.strategy!r}")
+        if self.strategy == "channels" and (self.target_over != "all" or self.keep_norms_dense):
+            raise RestoreLabError("channels: target is over all parameters and LayerNorms lose channels too")
         if self.target_over not in ("all", "prunable"):
             raise RestoreLabError(f"target_over must be all or prunable, not {self.target_over!r}")
         if not 0 < self.rate < 1:
@@ -112,6 +120,14 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
     """Pruning rounds to reach the target (or ``lottery.rounds``); counts need no weights."""
     if lottery.rounds:
         return lottery.rounds
+    if lottery.strategy == "channels":
+        state = model.state_dict()
+        total = sum(p.numel() for p in model.parameters())
+        for r in range(1, MAX_ROUNDS + 1):
+            state = slice_state(state, select_channels(state, 1 - lottery.rate))
+            if 1 - _param_count(state) / total >= lottery.target - 1e-12:
+                return r
+        raise RestoreLabError(f"target {lottery.target} is not reachable by channel pruning")
     masks = ones_masks(model, prunable_names(model, lottery.keep_norms_dense))
     all_total = sum(p.numel() for p in model.parameters())
     dense_rest = all_total - sum(m.numel() for m in masks.values())
@@ -122,6 +138,10 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
             return r
     raise RestoreLabError(f"target sparsity {lottery.target} over {lottery.target_over} parameters is not "
                           f"reachable ({dense_rest} parameters are never pruned)")
+
+
+def _param_count(state: dict[str, torch.Tensor]) -> int:
+    return sum(v.numel() for v in state.values() if v.is_floating_point())
 
 
 def _fixed_part(meta: dict) -> dict:
@@ -251,10 +271,48 @@ class IMP:
                                                             min_density=self.lottery.min_density,
                                                             score=self.lottery.score))
 
+    # -- structured (channels) ---------------------------------------------------------------
+    def _channel_keep(self, r: int):
+        """Round r's kept channels, relative to round r-1's widths (written once: resumes reuse them)."""
+        path = self.round_dir(r) / "channels.json"
+        if path.exists():
+            return keep_from_json(json.loads(path.read_text()))
+        keep = select_channels(self.final_state(r - 1), 1 - self.lottery.rate)
+        R.write_json(path, keep_to_json(keep))
+        return keep
+
+    def _sliced(self, state: dict[str, torch.Tensor], r: int) -> dict[str, torch.Tensor]:
+        """The rewind state cut to round r: round r-1's weights (rewind_step -1) lose round r's channels,
+        full-width ones (θ0, a late-rewinding point) those of rounds 1..r."""
+        for k in range(r if self.lottery.rewind_step == -1 else 1, r + 1):
+            state = slice_state(state, self._channel_keep(k))
+        return state
+
+    def _channel_round(self, r: int, cfg, info: dict) -> dict | None:
+        from restorelab.models import create_model
+
+        d = self.round_dir(r)
+        d.mkdir(parents=True, exist_ok=True)
+        init = self._rewind_state(r)
+        if init is None:
+            return None
+        init = self._sliced(init, r)
+        if not self.lottery.rewind_all:
+            prev = slice_state(self.final_state(r - 1), self._channel_keep(r))
+            init = {n: (v if n.endswith(("weight", "bias")) else prev[n]) for n, v in init.items()}
+        net = create_model(self.train.model).fit_to_state(init)
+        masks = ones_masks(net, prunable_names(net))
+        dense = sum(p.numel() for p in create_model(self.train.model).parameters())
+        return self._train(cfg, d, masks, init, {**info, "structured": True, "dense_params": dense})
+
     def _pruning_round(self, r: int, cfg) -> dict | None:
         d = self.round_dir(r)
         if R.is_done(d):
             return R.read_record(d)
+        info = {"round": r, "kind": "imp", "strategy": self.lottery.strategy, "rate": self.lottery.rate,
+                "rewind_step": self.lottery.rewind_step, "rewind_all": self.lottery.rewind_all}
+        if self.lottery.strategy == "channels":
+            return self._channel_round(r, cfg, info)
         masks = self._pruned_masks(r)
         init = self._rewind_state(r)
         if init is None:
@@ -262,8 +320,6 @@ class IMP:
         if not self.lottery.rewind_all:
             prev = self.final_state(r - 1)
             init = {n: (v if n.endswith(("weight", "bias")) else prev[n]) for n, v in init.items()}
-        info = {"round": r, "kind": "imp", "strategy": self.lottery.strategy, "rate": self.lottery.rate,
-                "rewind_step": self.lottery.rewind_step, "rewind_all": self.lottery.rewind_all}
         return self._train(cfg, d, masks, init, info)
 
     def run(self, stop_after: int | None = None) -> Iterator[dict]:

@@ -102,6 +102,8 @@ def train_round(cfg, round_dir: Path, masks: Masks, init_state: dict | None, *, 
 def finish_round(round_dir: Path, model: nn.Module, masks: Masks, val: dict, info: dict) -> dict:
     """Write and return the record: info + sparsity report + validation."""
     rec = {**info, **sparsity_report(model, masks), **val}
+    if "dense_params" in info:  # a structured ticket: the channels it lost count as pruned
+        rec["sparsity"] = 1 - rec["total_params"] / info["dense_params"]
     write_json(Path(round_dir) / RECORD, rec)
     return rec
 

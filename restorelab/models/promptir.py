@@ -190,19 +190,25 @@ class Attention(nn.Module):
         self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=False)
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=False)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=False)
-        head = torch.arange(dim) // (dim // heads)
+        self.set_inner(dim)
+
+    def set_inner(self, inner: int) -> None:
+        """Attention over ``inner`` channels (= dim unless a structured ticket narrowed it)."""
+        head = torch.arange(inner) // (inner // self.heads)
         self.register_buffer("off_head", head[:, None] != head[None, :], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.impl == "reference":
             return self._reference(x)
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
+        c = self.project_out.in_channels  # the attention's width, not the input's (structured tickets)
         qkv = self.qkv_dwconv(pointwise_conv(x, self.qkv.weight)).permute(0, 2, 3, 1).reshape(n, h * w, 3 * c)
         out = _ChannelAttention.apply(qkv, self.temperature, self.off_head)  # (N, HW, C)
         return pointwise_conv(out.reshape(n, h, w, c).permute(0, 3, 1, 2), self.project_out.weight)
 
     def _reference(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
+        c = self.project_out.in_channels
         q, k, v = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
         q, k, v = (t.reshape(n, self.heads, c // self.heads, h * w) for t in (q, k, v))
         q = F.normalize(q, dim=-1)
@@ -339,6 +345,36 @@ class PromptIR(nn.Module):
                 "reduce_noise_channel_2": nn.Conv2d(d * 2 + 128, d * 2, 1, bias=False),
                 "reduce_noise_channel_3": nn.Conv2d(d * 4 + 256, d * 4, 1, bias=False),
             })
+
+    def fit_to_state(self, state: dict[str, torch.Tensor]) -> "PromptIR":
+        """Resize layers in place to the tensor shapes of ``state``, so ``load_state_dict(state)`` fits.
+
+        A structured ticket (``restorelab.pruning.channels``) is this architecture with channels
+        physically removed: its widths are read from its tensors, its config stays the parent's.
+        Layers whose shapes already match are left alone.
+        """
+        for name, mod in list(self.named_modules()):
+            parent_name, _, child = name.rpartition(".")
+            parent = self.get_submodule(parent_name) if parent_name else self
+            w = state.get(f"{name}.weight")
+            if isinstance(mod, nn.Conv2d) and w is not None and w.shape != mod.weight.shape:
+                groups = w.shape[0] if mod.groups > 1 else 1  # depthwise stays depthwise
+                new = nn.Conv2d(w.shape[1] * groups, w.shape[0], mod.kernel_size, mod.stride, mod.padding,
+                                mod.dilation, groups=groups, bias=mod.bias is not None)
+                setattr(parent, child, new)
+            elif isinstance(mod, nn.Linear) and w is not None and w.shape != mod.weight.shape:
+                setattr(parent, child, nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None))
+            elif isinstance(mod, ChannelLayerNorm) and w is not None and w.shape != mod.weight.shape:
+                mod.weight = nn.Parameter(torch.ones(w.shape))
+                mod.bias = nn.Parameter(torch.zeros(w.shape))
+            elif isinstance(mod, PromptGenBlock):
+                p = state.get(f"{name}.prompt_param")
+                if p is not None and p.shape != mod.prompt_param.shape:
+                    mod.prompt_param = nn.Parameter(torch.zeros(p.shape))
+        for mod in self.modules():
+            if isinstance(mod, Attention) and mod.off_head.shape[0] != mod.project_out.in_channels:
+                mod.set_inner(mod.project_out.in_channels)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

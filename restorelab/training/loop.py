@@ -121,6 +121,9 @@ class Trainer:
         if init_state is None and cfg.init:
             init_state = load_init_weights(cfg.init)
         if init_state is not None:
+            fit = getattr(self.model, "fit_to_state", None)  # a structured ticket: narrower layers
+            if fit is not None:
+                fit(init_state)
             self.model.load_state_dict(init_state)
         apply_masks(self.model, masks)
         # on the device before the optimizer is built: its state lives beside the parameters

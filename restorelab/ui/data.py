@@ -269,3 +269,4 @@ def dense_psnr(tickets: list[TicketRounds], task: str) -> float | None:
             if p is not None:
                 return p
     return None
+

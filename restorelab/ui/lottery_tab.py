@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import gradio as gr
 
 from restorelab.errors import RestoreLabError
@@ -392,7 +395,8 @@ def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     """Build inside the current context; ``tab``: draw the plots when the tab is opened."""
     from restorelab.ui.data import SPARSITY_VIEWS
 
-    models = [m for m in list_models() if m.kind in ("dense", "pruned")]  # the PromptIR family with masks
+    # the PromptIR family with masks (a structured ticket has none: it is a smaller dense network)
+    models = [m for m in list_models() if m.kind in ("dense", "pruned") and not m.structured]
     names = [m.name for m in models]
     gr.Markdown(
         "**Lottery tickets (MIR-L).** Iterative magnitude pruning finds sparse sub-networks (\"tickets\") "
@@ -438,5 +442,30 @@ def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     if tab is not None and names:
         tab.select(open_tab, [pick, view], [plot, info, layer, mask_plot], api_visibility="private")
 
+    _build_zeros_vs_speed()
     _build_rounds(store, tab, view)
     _build_live_demo()
+
+
+def zeros_vs_speed_markdown(path=None) -> str | None:
+    """The Lottery tab's zeros-vs-speed table (``paths.TICKETS_BENCH``); None when not benchmarked."""
+    from restorelab.paths import TICKETS_BENCH
+    from restorelab.reports import tickets_table
+
+    path = Path(path or TICKETS_BENCH)
+    if not path.exists():
+        return None
+    try:
+        table = tickets_table(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError, RestoreLabError):
+        return None  # a broken benchmark file hides the section, it does not break the tab
+    return ("**Zeros vs speed.** A ticket of zeros (90% of the weights zero) is as slow as its parent on a CPU; "
+            "a *structured* ticket (`prune --strategy channels`: whole channels removed, rewound and retrained "
+            "round by round) is a smaller dense network, and faster. Pick it as Model B in the Restore tab to "
+            "see it on your photo.\n\n" + table)
+
+
+def _build_zeros_vs_speed() -> None:
+    md = zeros_vs_speed_markdown()
+    if md:
+        gr.Markdown(md, elem_id="rl-lottery-speed")

@@ -37,6 +37,15 @@ class ModelInfo:
         return str(self.card.get("kind", "dense"))
 
     @property
+    def structured(self) -> bool:
+        """A structured ticket: channels removed, a smaller dense network (not zeros in a full one)."""
+        return bool(self.card.get("structured", False))
+
+    @property
+    def kind_label(self) -> str:
+        return "structured ticket" if self.structured else self.kind
+
+    @property
     def params(self) -> int | None:
         return self.card.get("params")
 
@@ -54,7 +63,7 @@ class ModelInfo:
         """Dropdown label: name, kind and non-zero parameters, e.g. ``aio-cpu · dense · 1.23M``."""
         if self.kind == "classical":
             return f"{self.name} · classical · {self.card['about']}"
-        bits = [self.name, self.kind]
+        bits = [self.name, self.kind_label]
         if self.nonzero_params is not None:
             bits.append(f"{self.nonzero_params / 1e6:.2f}M")
         return " · ".join(bits)

@@ -175,7 +175,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
     """The metrics dict for one restored image (API output and table row source). With the model's
     input: the output's estimated noise level and its tone change against the input
     (``brightness``/``color`` on 0-255, see ``metrics.noise.tone_change``)."""
-    rec = {"model": r.name, "kind": info.kind, **score(r.image, ref),
+    rec = {"model": r.name, "kind": info.kind_label, **score(r.image, ref),
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
            "device": r.device, "weights_source": r.source}
