@@ -60,7 +60,7 @@ def prewarm(store: ModelStore) -> None:
 
             models = list_models()
             if models:
-                store.get(models[0].name)
+                store.runner(models[0].name)  # loads it and starts picking its CPU backend
         except Exception:  # noqa: BLE001 - warm-up is best effort; requests report errors themselves
             pass
 

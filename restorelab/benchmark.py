@@ -22,6 +22,10 @@ ranks: the fast model trained data-parallel by ``ranks`` single-threaded process
        the work a step costs with these kernels; ``train_ceiling_speedup`` = naive (all cores) /
        (fast on one thread / cores) is what the fast path would reach if that work split perfectly
        over the cores (the batch split reaches it when half a batch costs half a full one).
+default: what ``restorelab restore`` runs by default on the shipped default model (``--model``):
+       ``inference.backends.pick_backend(auto)``, the fastest installed runtime on this machine
+       (a reduced-precision one only where the model's card verifies it and the CPU has native
+       bf16), timed in alternation with that model's naive and fast torch paths.
 The variants are timed alternately, several times, and the best time of each is kept, so a burst
 of load on the machine hurts all rather than one.
 """
@@ -29,6 +33,7 @@ of load on the machine hurts all rather than one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import socket
@@ -127,8 +132,35 @@ def _variants(preset: str, compile_: bool):
     return out
 
 
+def default_path_benchmark(model_name: str, size: int = 512, repeats: int = 3) -> dict:
+    """Seconds per ``size``² image of shipped ``model_name``: naive (the reference implementation,
+    NCHW, autograd on), fast (our torch path) and the default restore path (``pick_backend``), in
+    alternation, best of ``repeats``; speed-ups against naive."""
+    from restorelab.inference import load_model
+    from restorelab.inference.backends import cpu_info, pick_backend, verified_reduced
+
+    fast = load_model(model_name)
+    naive = type(fast)(dataclasses.replace(fast.config, impl="reference")).eval()
+    if hasattr(naive, "fit_to_state"):  # a structured ticket is narrower than its config says
+        naive.fit_to_state(fast.state_dict())
+    naive.load_state_dict(fast.state_dict())
+    pick = pick_backend(fast, reduced=verified_reduced(model_name))
+    img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    fmt = {"naive": img, "fast": img.contiguous(memory_format=torch.channels_last)}
+    fmt["default"] = fmt["fast"]
+    runs = {"naive": (naive, False), "fast": (fast, True), "default": (pick.restorer, True)}
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for k, (m, inference) in runs.items():
+            best[k] = min(best[k], _infer_time(m, fmt[k], inference, repeats=1))
+    return {"model": model_name, "size": size, "backend": pick.backend, "pick": pick.summary(),
+            "skipped": pick.skipped, "seconds": best,
+            "speedup": {k: best["naive"] / v for k, v in best.items()}, "cpu": cpu_info()}
+
+
 def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batch: int = 8, patch: int = 64,
-                       compile_: bool = False, rounds: int = 2, ranks: int = 2) -> dict:
+                       compile_: bool = False, rounds: int = 2, ranks: int = 2,
+                       default_model: str | None = None) -> dict:
     """Training steps/s (batch x patch²) and seconds per size² image, per preset and path.
 
     ``ranks`` > 1 also times data-parallel training of the fast model (see the module doc).
@@ -182,6 +214,9 @@ def run_core_benchmark(presets: list[str], steps: int = 6, size: int = 512, batc
         if compile_:
             row.update({"train_compiled_it_s": 1 / train["compiled"], "infer_compiled_s": infer["compiled"]})
         rows.append(row)
-    return {"benchmark": "core", "threads": cores, "ranks": ranks, "batch": batch, "patch": patch,
-            "infer_size": size, "torch": torch.__version__, "machine": platform.machine(),
-            "cpus": os.cpu_count(), "native_bf16": native_bf16(), "presets": rows}
+    out = {"benchmark": "core", "threads": cores, "ranks": ranks, "batch": batch, "patch": patch,
+           "infer_size": size, "torch": torch.__version__, "machine": platform.machine(),
+           "cpus": os.cpu_count(), "native_bf16": native_bf16(), "presets": rows}
+    if default_model:
+        out["default_path"] = default_path_benchmark(default_model, size)
+    return out

@@ -143,6 +143,31 @@ def cmd_real_eval(args) -> None:
     _emit(args, res, f"{res['protocol']}; PSNR (dB)\n" + real_markdown(res))
 
 
+def cmd_verify_backend(args) -> None:
+    from restorelab.evaluation import REAL_SETS, verify_backend
+    from restorelab.inference.backends import cpu_info
+    from restorelab.io import write_json_atomic
+
+    sets = [x.strip() for x in args.sets.split(",")] if args.sets else REAL_SETS
+    previous = json.loads(args.results.read_text()) if args.results and args.results.exists() else None
+    res = verify_backend(args.model, args.backend, sets, data_root=args.data_dir, limit=args.limit,
+                         previous=previous, progress=not args.json)
+    res.update(command="python -m restorelab " + " ".join(args.argv), cpu=cpu_info())
+    if args.out:
+        write_json_atomic(args.out, res)
+    if args.save_card:
+        from restorelab.inference.weights import update_card
+
+        update_card(args.model, lambda card: card.setdefault("backend_quality", {}).__setitem__(
+            args.backend, {k: res[k] for k in ("ok", "worst_set", "worst_loss_db", "max_loss_db", "limit",
+                                               "per_set", "command", "cpu")}))
+    rows = "\n".join(f"  {s_}: {r['psnr']:.3f} -> {r['backend_psnr']:.3f} dB (loss {r['loss_db']:+.3f})"
+                     for s_, r in res["per_set"].items())
+    verdict = "kept" if res["ok"] else "rejected"
+    _emit(args, res, f"{args.model} on {args.backend}: worst loss {res['worst_loss_db']:+.3f} dB "
+                     f"({res['worst_set']}; limit {res['max_loss_db']} dB): {verdict}\n{rows}")
+
+
 def cmd_real_table(args) -> None:
     from restorelab.evaluation import real_markdown
 
@@ -186,7 +211,7 @@ def _load_restorer(args) -> tuple:
     """``(restorer, backend name)``: ``args.model`` on ``args.device`` behind ``args.backend`` (see
     ``inference.backends.pick_backend``), called like the torch model."""
     from restorelab.inference import load_model
-    from restorelab.inference.backends import AUTO, pick_backend
+    from restorelab.inference.backends import AUTO, pick_backend, verified_reduced
     from restorelab.tensors import resolve_device
 
     device = resolve_device(args.device)
@@ -195,7 +220,7 @@ def _load_restorer(args) -> tuple:
         raise RestoreLabError(f"--backend {args.backend} runs on the CPU only, and --device {args.device} is {device}; "
                               "use --backend torch (or auto) or --device cpu")
     backend = args.backend if device.type == "cpu" else "torch"
-    pick = pick_backend(load_model(args.model, device=args.device), backend,
+    pick = pick_backend(load_model(args.model, device=args.device), backend, reduced=verified_reduced(args.model),
                         log=None if args.json else lambda msg: print(msg, file=sys.stderr))
     return pick.restorer, pick.backend
 
@@ -304,9 +329,15 @@ def cmd_check_synthesis(args) -> None:
 def cmd_bench(args) -> None:
     from restorelab.benchmark import run_core_benchmark
 
-    res = run_core_benchmark(args.presets.split(","), steps=args.steps, size=args.size,
-                             compile_=args.compile, ranks=args.ranks)
+    presets = [x.strip() for x in args.presets.split(",") if x.strip()]
+    res = run_core_benchmark(presets, steps=args.steps, size=args.size, compile_=args.compile, ranks=args.ranks,
+                             default_model=args.model or None)
     lines = []
+    if "default_path" in res:
+        d = res["default_path"]
+        lines.append(f"default restore path ({d['model']}, {args.size}²): {d['backend']} {d['seconds']['default']:.2f} s "
+                     f"(x{d['speedup']['default']:.2f} naive), torch fast {d['seconds']['fast']:.2f} s "
+                     f"(x{d['speedup']['fast']:.2f}), naive {d['seconds']['naive']:.2f} s")
     for r in res["presets"]:
         ranks = (f", {args.ranks} ranks {r['train_ranks_it_s']:.2f} it/s (x{r['train_ranks_speedup']:.2f})"
                  if "train_ranks_it_s" in r else "")
@@ -405,6 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write each shipped model's rows (with input, nlm, bm3d) into its card as results_real")
     _add_device(sp)
 
+    sp = add("verify-backend", cmd_verify_backend,
+             "PSNR a reduced-precision backend (openvino-bf16) loses against float32 PyTorch on the real-photo "
+             "sets; with --save-card a passing result makes it a candidate of --backend auto for that model")
+    sp.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model name (default: {DEFAULT_MODEL})")
+    from restorelab.inference.backends import REDUCED
+
+    sp.add_argument("--backend", default="openvino-bf16", choices=REDUCED,
+                    help="the reduced-precision backend to check (default: openvino-bf16)")
+    sp.add_argument("--sets", default=None, help="comma-separated evaluation sets (default: the real-photo rows)")
+    sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
+    sp.add_argument("--limit", type=int, default=None, help="first N images of each set only (default: all)")
+    sp.add_argument("--results", type=Path, default=None,
+                    help="a real-eval JSON whose float32 cells for the same weights and image count are reused")
+    sp.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    sp.add_argument("--save-card", action="store_true",
+                    help="record the verdict in the model's card (backend_quality); `ok` makes restore/app consider it")
+
     sp = add("real-table", cmd_real_table, "the markdown table of a real-eval JSON (as in the README)")
     sp.add_argument("results", type=Path, help="JSON written by real-eval --out")
 
@@ -452,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--compile", action="store_true", help="also time torch.compile")
     sp.add_argument("--ranks", type=int, default=2, help="also time data-parallel training over N single-threaded "
                                                           "processes (1: skip)")
+    sp.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"shipped model whose default restore path (--backend auto) is timed against its naive "
+                         f"and fast torch paths (default: {DEFAULT_MODEL}; empty: skip)")
     from restorelab.grids.cli import add_parser as add_grids
     from restorelab.lottery.cli import add_parser as add_lottery
     from restorelab.oes.cli import add_parser as add_oes

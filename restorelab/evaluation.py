@@ -238,9 +238,44 @@ def method_fingerprint(method: str) -> str:
 
     if method == "input":
         return "input"
+    if "@" in method:  # a model behind another inference backend (see ``load_method``)
+        name, backend = method.rsplit("@", 1)
+        return f"{method_fingerprint(name)}@{backend}"
     if is_classical(method):
         return f"{method}:nlm_h={NLM_H},{NLM_H_COLOR}" if method == "nlm" else method
     return "sha256:" + hashlib.sha256(resolve(method).read_bytes()).hexdigest()[:16]
+
+
+def load_method(method: str, device: str = "cpu"):
+    """A method of ``real_eval``: a shipped name / weights path / classical method, or ``NAME@BACKEND``
+    (that model behind an inference backend, e.g. ``real-cpu@openvino-bf16``; CPU only)."""
+    from restorelab.inference import load_model
+
+    if "@" not in method:
+        return load_model(method, device=device)
+    from restorelab.inference.backends import load_backend
+
+    name, backend = method.rsplit("@", 1)
+    return load_backend(load_model(name), backend)
+
+
+def verify_backend(model: str, backend: str, sets=REAL_SETS, data_root: str = "../shared/datasets",
+                   limit: int | None = None, previous: dict | None = None, progress: bool = False) -> dict:
+    """Whether ``model`` behind ``backend`` (a reduced-precision one) loses at most
+    ``QUALITY_LOSS_DB`` PSNR against the model itself (PyTorch, float32) on every set: both run on
+    the same images; ``previous`` (a real-eval result) supplies the float32 cells it already has."""
+    from restorelab.inference.backends import QUALITY_LOSS_DB
+
+    other = f"{model}@{backend}"
+    res = real_eval([model, other], sets, data_root=data_root, limit=limit, slow_limit=None,
+                    progress=progress, previous=previous)
+    per_set = {r["set"]: {"psnr": r["methods"][model]["psnr"], "backend_psnr": r["methods"][other]["psnr"],
+                          "loss_db": r["methods"][model]["psnr"] - r["methods"][other]["psnr"],
+                          "n": r["n"]} for r in res["rows"]}
+    worst = max(per_set, key=lambda k: per_set[k]["loss_db"])
+    return {"model": model, "backend": backend, "limit": limit, "max_loss_db": QUALITY_LOSS_DB,
+            "worst_set": worst, "worst_loss_db": per_set[worst]["loss_db"],
+            "ok": per_set[worst]["loss_db"] <= QUALITY_LOSS_DB, "per_set": per_set}
 
 
 def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", limit: int | None = None,
@@ -256,14 +291,14 @@ def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", li
     ``device``: where the networks run (classical methods stay on the CPU).
     """
     from restorelab.data import eval_sets
-    from restorelab.inference import load_model, restore
+    from restorelab.inference import restore
     from restorelab.metrics import psnr, ssim
 
     specs = eval_sets(data_root)
     bad = [s for s in sets if s not in specs]
     if bad:
         raise RestoreLabError(f"unknown evaluation set(s) {', '.join(bad)}; valid: {', '.join(specs)}")
-    nets = {m: (None if m == "input" else load_model(m, device=device)) for m in methods}
+    nets = {m: (None if m == "input" else load_method(m, device)) for m in methods}
     prints = {m: method_fingerprint(m) for m in methods}
     old = {(r["set"], name): cell for r in (previous or {}).get("rows", []) for name, cell in r["methods"].items()}
     rows = []
@@ -345,23 +380,20 @@ def real_markdown(res: dict) -> str:
 def save_real_to_cards(res: dict, weights_dir=None) -> list[str]:
     """Write each shipped model's real-photo rows into its card (``results_real``), beside the input
     and the classical methods on the same rows, with the command that made them. Returns the names."""
-    import json
     from pathlib import Path
 
+    from restorelab.inference.weights import update_card
     from restorelab.paths import default_weights_dir
 
     others = [m for m in res["methods"] if not _is_ours(m)]
     done = []
     for m in res["methods"]:
-        path = Path(weights_dir or default_weights_dir()) / f"{m}.json"
-        if m in others or not path.exists():
+        if m in others or not (Path(weights_dir or default_weights_dir()) / f"{m}.json").exists():
             continue
-        card = json.loads(path.read_text())
-        card["results_real"] = {
-            "command": res.get("command"), "protocol": res["protocol"],
-            "rows": [{"set": r["set"], "family": r["family"], "n": r["n"],
-                      **{o: {k: r["methods"][o][k] for k in ("psnr", "ssim", "n")} for o in [m, *others]
-                         if o in r["methods"]}} for r in res["rows"]]}
-        path.write_text(json.dumps(card, indent=2) + "\n")
+        results = {"command": res.get("command"), "protocol": res["protocol"],
+                   "rows": [{"set": r["set"], "family": r["family"], "n": r["n"],
+                             **{o: {k: r["methods"][o][k] for k in ("psnr", "ssim", "n")} for o in [m, *others]
+                                if o in r["methods"]}} for r in res["rows"]]}
+        update_card(m, lambda card, results=results: card.__setitem__("results_real", results), weights_dir)
         done.append(m)
     return done

@@ -5,6 +5,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RESTORELAB_DATA", ROOT.parent / "shared" / "datasets"))
+# The app's models run on PyTorch in tests: ``auto`` would export every tiny model in a background
+# thread (tests/test_app.py covers the auto path with a stubbed pick).
+os.environ.setdefault("RESTORELAB_BACKEND", "torch")
 
 
 @pytest.fixture

@@ -399,3 +399,37 @@ def test_eta_text():
     eta = Eta()
     eta.t0 -= 10.0  # ten seconds for the first 2 of 6 tiles
     assert "about 20 s left" in eta.left(2, 6) and eta.left(6, 6) == "" and eta.left(0, 6) == ""
+
+
+def test_app_serves_on_torch_until_the_picked_backend_is_ready(weights_dir, app_env, monkeypatch):
+    """RESTORELAB_BACKEND=auto: the first request runs on PyTorch while the pick runs in the background;
+    later requests use the picked backend and the notes say which; a failed pick leaves torch serving."""
+    import threading
+
+    import restorelab.inference.backends as B
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    monkeypatch.setenv("RESTORELAB_BACKEND", "auto")
+    release, calls = threading.Event(), []
+
+    def fake_pick(model, backend=None, *, reduced=(), log=None, **kw):
+        calls.append((backend, reduced))
+        release.wait(30)
+        if len(calls) > 1:
+            raise RuntimeError("exporter exploded")
+        return B.Pick("openvino", B.ExportedRestorer("openvino", lambda a: a), {"openvino": 0.1, "torch": 0.2})
+
+    monkeypatch.setattr(B, "pick_backend", fake_pick)
+    store = ModelStore()
+    first = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
+    assert first["records"]["dev-dense"]["backend"] == "torch" and "with PyTorch on cpu" in _notes(first, [])
+    release.set()
+    assert store.wait_for_backend("dev-dense", timeout=30) == "openvino"
+    later = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
+    assert later["records"]["dev-dense"]["backend"] == "openvino" and "with OpenVINO (float32)" in _notes(later, [])
+    np.testing.assert_allclose(later["results"]["dev-dense"].image, later["input"], atol=1e-6)  # the identity stub ran
+    assert calls == [("auto", ())]
+    assert store.wait_for_backend("dev-pruned", timeout=30) == "torch"  # the pick failed: torch serves
+    monkeypatch.setenv("RESTORELAB_BACKEND", "torch")
+    assert store.runner("dev-dense")[1] == "torch" and len(calls) == 2

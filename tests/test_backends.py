@@ -10,6 +10,7 @@ OpenVINO reads the cached ONNX file: both conversion paths are covered without e
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -200,3 +201,54 @@ def test_cpu_info_and_cache_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("RESTORELAB_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert B.default_cache_dir() == tmp_path / "x" / "restorelab"
+
+
+def _flags(monkeypatch, bf16: bool):
+    cpu = {"model": "Test CPU", "avx2": True, "avx512f": bf16, "avx512_bf16": bf16, "amx_bf16": False}
+    monkeypatch.setattr(B, "cpu_info", lambda *a: dict(cpu))
+
+
+def test_reduced_precision_backend_is_gated(models, tmp_path, monkeypatch):
+    """openvino-bf16 is refused where bf16 is emulated, and in ``auto`` it is a candidate only when
+    verified for the model; then a ~1e-2 difference (bf16) is accepted, a broken build is not."""
+    monkeypatch.setattr(B, "missing_packages", lambda b: [])
+    _flags(monkeypatch, bf16=False)
+    with pytest.raises(RestoreLabError, match="native bfloat16"):
+        B.load_backend(models["tiny"], "openvino-bf16", tmp_path)
+    offsets = {"openvino-bf16": 0.01}
+
+    def fake_load(model, backend, cache_dir=None, **kw):
+        """Every backend (torch too) an identity (+ an offset): no model runs, so the timings are
+        the sleeps: each exact backend 0.2 s slower than openvino-bf16."""
+        def run(a, backend=backend):
+            if backend != "openvino-bf16":
+                time.sleep(0.2)
+            return a + offsets.get(backend, 0.0)
+        return B.ExportedRestorer(backend, run)
+
+    monkeypatch.setattr(B, "load_backend", fake_load)
+    p = B.pick_backend(models["tiny"], cache_dir=tmp_path, size=32, repeats=1, reduced=("openvino-bf16",))
+    assert "no native bfloat16" in p.skipped["openvino-bf16"] and p.backend != "openvino-bf16"
+    _flags(monkeypatch, bf16=True)
+    p = B.pick_backend(models["tiny"], cache_dir=tmp_path, size=32, repeats=1, reduced=())
+    assert "not verified" in p.skipped["openvino-bf16"] and p.backend != "openvino-bf16"
+    p = B.pick_backend(models["tiny"], cache_dir=tmp_path, size=32, repeats=1, reduced=("openvino-bf16",))
+    assert p.backend == "openvino-bf16", (p.skipped, p.seconds, p.measured)
+    assert 5e-3 < p.max_abs_diff["openvino-bf16"] <= B.REDUCED_TOLERANCE
+    offsets["openvino-bf16"] = 0.2  # beyond the sanity bound: never picked
+    p = B.pick_backend(models["tiny"], cache_dir=tmp_path, size=32, repeats=1, reduced=("openvino-bf16",),
+                       remeasure=True)
+    assert p.backend != "openvino-bf16" and "max abs diff" in p.skipped["openvino-bf16"]
+
+
+def test_verified_reduced_reads_the_card(tmp_path):
+    from conftest import ROOT
+    from restorelab.inference.weights import update_card
+
+    (tmp_path / "real-cpu.json").write_text((ROOT / "weights" / "real-cpu.json").read_text())
+    assert B.verified_reduced("real-cpu", tmp_path) == ()
+    update_card("real-cpu", lambda c: c.__setitem__("backend_quality", {"openvino-bf16": {"ok": False}}), tmp_path)
+    assert B.verified_reduced("real-cpu", tmp_path) == ()
+    update_card("real-cpu", lambda c: c.__setitem__("backend_quality", {"openvino-bf16": {"ok": True}}), tmp_path)
+    assert B.verified_reduced("real-cpu", tmp_path) == ("openvino-bf16",)
+    assert B.verified_reduced("no-such-model", tmp_path) == ()

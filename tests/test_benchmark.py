@@ -27,9 +27,31 @@ def test_core_benchmark_reports_every_path():
 def test_bench_cli_prints_every_number(capsys):
     from restorelab.cli import main
 
-    assert main(["bench", "--presets", "promptir-test", "--steps", "1", "--size", "32", "--ranks", "1"]) == 0
+    assert main(["bench", "--presets", "promptir-test", "--steps", "1", "--size", "32", "--ranks", "1",
+                 "--model", ""]) == 0
     out = capsys.readouterr().out
     assert "promptir-test" in out and "one thread" in out and "ceiling" in out and "bf16" in out
+
+
+def test_default_path_is_what_restore_picks(monkeypatch):
+    """The default restore path is timed through pick_backend (stubbed here: no export) beside the
+    shipped model's naive and fast torch paths; the naive one computes the same function."""
+    import torch
+
+    import restorelab.inference.backends as B
+    from restorelab.benchmark import default_path_benchmark
+
+    seen = {}
+
+    def fake_pick(model, backend=None, *, reduced=(), **kw):
+        seen["model"], seen["reduced"] = model, reduced
+        return B.Pick("torch", model)
+
+    monkeypatch.setattr(B, "pick_backend", fake_pick)
+    res = default_path_benchmark("real-cpu", size=32, repeats=1)
+    assert res["backend"] == "torch" and set(res["seconds"]) == {"naive", "fast", "default"}
+    assert res["speedup"]["naive"] == 1.0 and all(v > 0 for v in res["seconds"].values())
+    assert seen["reduced"] == B.verified_reduced("real-cpu") and "avx2" in res["cpu"]
 
 
 def _run_script(name: str, *args: str) -> dict:

@@ -234,3 +234,21 @@ def test_readme_real_photo_table_is_generated_from_the_committed_json():
     block = readme.split(start, 1)[1].split(end, 1)[0].strip()
     assert block == real_markdown(res).strip(), "README table is stale: run `python -m restorelab real-table " \
                                                 "docs/results/real-photos.json` and paste it between the markers"
+
+
+@pytest.mark.slow
+def test_verify_backend_compares_a_model_with_itself_behind_a_backend(data_root, tmp_path):
+    """verify-backend runs NAME and NAME@BACKEND on the same images; OpenVINO at float32 loses nothing,
+    so the verdict is ok, and the card records it (a copy of the card here)."""
+    from restorelab.cli import main
+    from restorelab.inference import backends as B
+
+    if B.missing_packages("openvino"):
+        pytest.skip("openvino not installed")
+    out = tmp_path / "v.json"
+    from restorelab.evaluation import verify_backend
+
+    res = verify_backend("real-cpu", "openvino", ["SOTS-outdoor-2"], data_root=str(data_root), limit=1)
+    assert res["ok"] and abs(res["worst_loss_db"]) < 1e-3 and res["per_set"]["SOTS-outdoor-2"]["n"] == 1
+    with pytest.raises(SystemExit):  # only reduced-precision backends are verified from the CLI
+        main(["verify-backend", "--backend", "openvino", "--out", str(out)])

@@ -15,6 +15,12 @@ JSON file and returns the fastest. ``backend="..."`` skips the measurement.
   for the CPU with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO would run bfloat16 on CPUs that have
   it, which misses the tolerance) and one static-shape compilation per input size (an LRU of
   ``max_shapes``): static shapes ran ~1.5x faster than one dynamic-shape compilation.
+* ``openvino-bf16``: the same IR compiled at ``INFERENCE_PRECISION_HINT=bf16``: a *reduced-precision*
+  backend (``REDUCED``). It differs from PyTorch by ~1e-2, so the float32 tolerance does not apply;
+  instead it is a candidate only (a) on a CPU with native bfloat16 (AVX-512 BF16 or AMX; elsewhere
+  bf16 is emulated and slower, so it is refused) and (b) for a model whose card records that it
+  loses at most ``QUALITY_LOSS_DB`` on every evaluation set (``verify-backend``; see
+  ``verified_reduced``).
 
 Every backend object keeps the torch model's call contract, (1, 3, h, w) float tensor in [0, 1]
 -> same shape, and is an ``nn.Module``, so ``restore``, ``run_model`` and ``restore_tiled`` use it
@@ -61,7 +67,13 @@ from torch import nn
 from restorelab.errors import RestoreLabError
 from restorelab.io import atomic_write
 
-BACKENDS = ("torch", "onnxruntime", "openvino")
+BACKENDS = ("torch", "onnxruntime", "openvino", "openvino-bf16")
+#: Backends that compute in less than float32: gated by quality on the evaluation sets, not TOLERANCE.
+REDUCED = ("openvino-bf16",)
+#: The most PSNR (dB) a reduced-precision backend may lose against float32 on any evaluation set.
+QUALITY_LOSS_DB = 0.1
+#: Sanity bound for a reduced backend's max abs difference to PyTorch (catches a broken build).
+REDUCED_TOLERANCE = 0.05
 AUTO = "auto"
 #: The input size backends are measured on: ``restore``'s default tile.
 TILE = 256
@@ -73,8 +85,10 @@ MULTIPLE = 8
 FORMAT = 1
 
 # Python modules each backend needs to be built from scratch (export + run).
-_MODULES = {"torch": (), "onnxruntime": ("onnxruntime", "onnx", "onnxscript"), "openvino": ("openvino",)}
-_PIP = {"onnxruntime": "pip install onnxruntime onnx onnxscript", "openvino": "pip install openvino"}
+_MODULES = {"torch": (), "onnxruntime": ("onnxruntime", "onnx", "onnxscript"), "openvino": ("openvino",),
+            "openvino-bf16": ("openvino",)}
+_PIP = {"onnxruntime": "pip install onnxruntime onnx onnxscript", "openvino": "pip install openvino",
+        "openvino-bf16": "pip install openvino"}
 _VERSIONED = ("torch", "onnxruntime", "onnx", "onnxscript", "openvino")
 _CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 _TIMINGS = "backend-timings.json"
@@ -102,6 +116,28 @@ def _require(backend: str) -> None:
     missing = missing_packages(backend)
     if missing:
         raise RestoreLabError(f"backend {backend} needs {', '.join(missing)} (optional): {_PIP[backend]}")
+    if backend in REDUCED and not native_bf16_cpu():
+        raise RestoreLabError(f"backend {backend} needs a CPU with native bfloat16 (AVX-512 BF16 or AMX); "
+                              "on this one bf16 is emulated and slower than float32: use openvino")
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX-BF16 flags)."""
+    cpu = cpu_info()
+    return bool(cpu.get("avx512_bf16") or cpu.get("amx_bf16"))
+
+
+def verified_reduced(name: str, weights_dir: str | Path | None = None) -> tuple[str, ...]:
+    """The reduced-precision backends the card of shipped model ``name`` records as losing at most
+    ``QUALITY_LOSS_DB`` on every evaluation set (``verify-backend --save-card``); () when none or
+    no card."""
+    from restorelab.inference.weights import read_card
+
+    try:
+        quality = read_card(name, weights_dir).extra.get("backend_quality") or {}
+    except (OSError, ValueError, RestoreLabError):
+        return ()
+    return tuple(b for b in REDUCED if (quality.get(b) or {}).get("ok") is True)
 
 
 def versions() -> dict[str, str | None]:
@@ -163,11 +199,12 @@ def model_key(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _timing_key(mkey: str, size: int) -> str:
+def _timing_key(mkey: str, size: int, names=()) -> str:
     cpu = cpu_info()
     flags = ",".join(k for k in _CPU_FLAGS if cpu[k]) or "none"
     vers = ",".join(f"{k}={v}" for k, v in versions().items())
-    return f"{mkey[:16]}|{cpu['model']}|{flags}|threads={torch.get_num_threads()}|size={size}|{vers}"
+    return (f"{mkey[:16]}|{cpu['model']}|{flags}|threads={torch.get_num_threads()}|size={size}|{vers}"
+            f"|candidates={','.join(names)}")
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -362,7 +399,8 @@ def load_backend(model: nn.Module, backend: str, cache_dir: str | Path | None = 
         path = export_onnx(model, cache_dir, key)
         return ExportedRestorer(backend, onnxruntime_runner(path, spinning=ort_spinning), path)
     path = export_openvino(model, cache_dir, key)
-    runner = OpenVINORunner(path, static_shapes=ov_static_shapes, precision=ov_precision)
+    precision = "bf16" if backend == "openvino-bf16" else ov_precision
+    runner = OpenVINORunner(path, static_shapes=ov_static_shapes, precision=precision)
     return ExportedRestorer(backend, runner, path)
 
 
@@ -430,7 +468,7 @@ def _load(model_or_name) -> nn.Module:
 def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Path | None = None,
                  size: int = TILE, repeats: int = 3, remeasure: bool = False,
                  tolerance: float = TOLERANCE, candidates: tuple[str, ...] | None = None,
-                 log: Callable[[str], None] | None = None) -> Pick:
+                 reduced: tuple[str, ...] | None = None, log: Callable[[str], None] | None = None) -> Pick:
     """The fastest backend for a model on this machine, measured once and remembered.
 
     ``model_name``: a shipped model name, a ``.safetensors`` path (loaded with ``load_model``) or
@@ -439,8 +477,14 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
     ``candidates``: the backends to consider (default: all installed ones). Backends that fail to
     build or differ from PyTorch by more than ``tolerance`` are skipped, with the reason in
     ``Pick.skipped``. Classical methods (nlm, bm3d) and non-PromptIR models always get ``torch``.
+    ``reduced``: the reduced-precision backends verified for this model (default: what the card of
+    a shipped ``model_name`` records, see ``verified_reduced``); the others in ``REDUCED`` are not
+    candidates, and none is on a CPU without native bfloat16.
     """
     say = log or (lambda msg: None)
+    if reduced is None:
+        reduced = verified_reduced(model_name) if isinstance(model_name, str) and not model_name.endswith(
+            ".safetensors") else ()
     model = _load(model_name)
     if backend not in (None, AUTO):
         _check_name(backend)
@@ -451,13 +495,19 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
         return Pick("torch", model, skipped={"*": f"{type(model).__name__} runs on torch only"}, size=size)
     cache = Path(cache_dir or default_cache_dir())
     mkey = model_key(model)
-    tkey = _timing_key(mkey, size)
     timings_path = cache / _TIMINGS
     names = [b for b in (candidates or BACKENDS) if b in BACKENDS]
     if "torch" not in names:
         names.insert(0, "torch")
     skipped = {b: "not installed: " + _PIP[b] for b in names if missing_packages(b)}
+    for b in REDUCED:
+        if b in names and b not in skipped:
+            if not native_bf16_cpu():
+                skipped[b] = "no native bfloat16 on this CPU (emulated: slower than float32)"
+            elif b not in reduced:
+                skipped[b] = f"not verified to lose <= {QUALITY_LOSS_DB} dB on the evaluation sets (verify-backend)"
     names = [b for b in names if b not in skipped]
+    tkey = _timing_key(mkey, size, names)
     if names == ["torch"]:  # nothing to choose between: no export, no measurement
         return Pick("torch", model, skipped=skipped, size=size)
 
@@ -483,8 +533,9 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
     x = x.contiguous(memory_format=torch.channels_last)  # as run_model hands it over
     res = time_backends(restorers, x, repeats)
     for b, r in res.items():
-        if r["max_abs_diff"] is not None and r["max_abs_diff"] > tolerance:
-            skipped[b] = f"max abs diff {r['max_abs_diff']:.2e} to torch > {tolerance:g}"
+        tol = REDUCED_TOLERANCE if b in REDUCED else tolerance
+        if r["max_abs_diff"] is not None and r["max_abs_diff"] > tol:
+            skipped[b] = f"max abs diff {r['max_abs_diff']:.2e} to torch > {tol:g}"
     ok = {b: r["seconds"] for b, r in res.items() if b not in skipped}
     fastest = min(ok, key=ok.get)
     seconds = {b: r["seconds"] for b, r in res.items()}
@@ -507,7 +558,7 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
     return Pick(fastest, restorers[fastest], seconds, diffs, skipped, measured=True, size=size)
 
 
-__all__ = ["AUTO", "BACKENDS", "TILE", "TOLERANCE", "ExportedRestorer", "OpenVINORunner", "Pick",
+__all__ = ["AUTO", "BACKENDS", "QUALITY_LOSS_DB", "REDUCED", "TILE", "TOLERANCE", "ExportedRestorer", "OpenVINORunner", "Pick",
            "available_backends", "cpu_info", "default_cache_dir", "export_onnx", "export_openvino",
-           "load_backend", "missing_packages", "model_key", "onnxruntime_runner", "pick_backend",
-           "time_backends", "versions"]
+           "load_backend", "missing_packages", "model_key", "native_bf16_cpu", "onnxruntime_runner",
+           "pick_backend", "time_backends", "verified_reduced", "versions"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from restorelab.cards import ModelCard, is_restorer_card, load_card
 from restorelab.errors import RestoreLabError
@@ -104,6 +105,17 @@ def read_card(name: str, weights_dir: str | Path | None = None) -> ModelCard:
     if not p.exists():
         raise RestoreLabError(f"no shipped model {name!r}; available: {', '.join(shipped_names(weights_dir)) or 'none'}")
     return load_card(p)
+
+
+def update_card(name: str, change: Callable[[dict], None], weights_dir: str | Path | None = None) -> Path:
+    """Apply ``change`` to the JSON card of shipped model ``name`` in place and write it back atomically."""
+    p = Path(weights_dir or default_weights_dir()) / f"{name}.json"
+    if not p.exists():
+        raise RestoreLabError(f"no card for {name!r} in {p.parent}")
+    card = json.loads(p.read_text())
+    change(card)
+    atomic_write(p, lambda tmp: tmp.write_text(json.dumps(card, indent=2) + "\n"))
+    return p
 
 
 def locate(name_or_path: str, weights_dir: str | Path | None = None) -> tuple[Path, str]:

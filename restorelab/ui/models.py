@@ -9,6 +9,7 @@ where the weights came from, so the UI can say so (e.g. "Hub unreachable, local 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -139,6 +140,7 @@ class ModelStore:
         self._size = size
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
+        self._picks: dict[tuple[str, str, str], Any] = {}  # (name, path, wanted) -> "pending" | (restorer, backend)
 
     @property
     def weights_dir(self) -> Path:
@@ -168,6 +170,54 @@ class ModelStore:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
             return model, source
+
+    def runner(self, name: str, on_cpu: bool = True) -> tuple[Any, str]:
+        """``(restorer, backend)`` for ``name``: the cached torch model until the inference backend
+        picked for it is ready (``settings.backend()``; ``auto`` measures the installed runtimes once
+        per machine in a background thread, so no request waits for an export), then that backend.
+        Classical methods, ``RESTORELAB_BACKEND=torch`` and GPU runs (``on_cpu=False``) use torch."""
+        model, _ = self.get(name)
+        wanted = settings.backend()
+        info = model_info(name, self.weights_dir)
+        if info.kind == "classical" or wanted == "torch" or not on_cpu:
+            return model, "torch"
+        key = (name, str(info.path), wanted)
+        with self._lock:
+            pick = self._picks.get(key)
+            if pick is None:
+                self._picks[key] = "pending"
+                threading.Thread(target=self._pick, args=(key, model, wanted), daemon=True,
+                                 name=f"backend-{name}").start()
+        if isinstance(pick, tuple):
+            return pick
+        return model, "torch"
+
+    def _pick(self, key, model, wanted: str) -> None:
+        from restorelab.inference.backends import pick_backend, verified_reduced
+
+        name = key[0]
+        try:  # on a copy: the export traces the module while requests may be running the original
+            pick = pick_backend(copy.deepcopy(model), wanted, reduced=verified_reduced(name, self.weights_dir),
+                                log=lambda msg: log.info("%s: %s", name, msg))
+            result = (pick.restorer, pick.backend)
+            log.info("%s runs on %s", name, pick.summary())
+        except Exception as err:  # a failed export or a bad RESTORELAB_BACKEND: torch keeps serving
+            log.warning("%s: backend %s unavailable (%s); using torch", name, wanted, err)
+            result = (model, "torch")
+        with self._lock:
+            self._picks[key] = result
+
+    def wait_for_backend(self, name: str, timeout: float = 600.0) -> str:
+        """Block until ``name``'s backend is picked (tests, benchmarks); returns its name."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            restorer, backend = self.runner(name)
+            key = (name, str(model_info(name, self.weights_dir).path), settings.backend())
+            if self._picks.get(key, "done") != "pending" or time.monotonic() > deadline:
+                return self.runner(name)[1]
+            time.sleep(0.2)
 
     def full_model(self, name: str):
         """The model as trained, every tensor at full size (``get`` removes a ticket's dead channels:

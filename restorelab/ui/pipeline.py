@@ -111,6 +111,7 @@ class Restored:
     metrics: dict = field(default_factory=dict)
     self_ensemble: int = 1
     device: str = "cpu"  # where it ran: "cpu", "cuda:0"
+    backend: str = "torch"  # the inference runtime (restorelab.inference.backends)
 
 
 def _on_device(model):
@@ -129,14 +130,19 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     from restorelab.inference import TILE_THRESHOLD, restore
     from restorelab.tensors import model_device
 
-    model, source = store.get(name)
-    model = _on_device(model)
+    from restorelab.tensors import resolve_device
+
+    _, source = store.get(name)
+    on_cpu = resolve_device("auto").type == "cpu"
+    model, backend = store.runner(name, on_cpu=on_cpu)
+    if backend == "torch":
+        model = _on_device(model)
     t = time.perf_counter()
     out = restore(model, img, progress=progress, self_ensemble=self_ensemble)
     secs = time.perf_counter() - t
     h, w = img.shape[:2]
     return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
-                    device=str(model_device(model)))
+                    device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend)
 
 
 def preview_with(store, name: str, img: np.ndarray) -> np.ndarray | None:
@@ -178,7 +184,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
     rec = {"model": r.name, "kind": info.kind_label, **score(r.image, ref),
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
-           "device": r.device, "weights_source": r.source}
+           "device": r.device, "backend": r.backend, "weights_source": r.source}
     if model_in is not None:
         from restorelab.metrics.noise import tone_change
 

@@ -134,6 +134,10 @@ def _table(state):
     return pd.DataFrame(rows, columns=pipeline.TABLE_HEADERS)
 
 
+_RUNTIME = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO (float32)",
+            "openvino-bf16": "OpenVINO (bfloat16, verified on the evaluation sets)"}
+
+
 def _notes(state, pending: list[str]) -> str:
     h, w = state["input"].shape[:2]
     lines = [f"**{w}×{h}** pixels"
@@ -150,7 +154,8 @@ def _notes(state, pending: list[str]) -> str:
                      + (f"; **{warn}**" if warn else "")
                      + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
                      + (f" per transform, ×{rec['self_ensemble']} self-ensemble" if rec["self_ensemble"] > 1 else "")
-                     + (f" with PyTorch on {rec['device']}" if rec["kind"] != "classical" else "")
+                     + (f" with {_RUNTIME.get(rec.get('backend'), rec.get('backend'))} on {rec['device']}"
+                        if rec["kind"] != "classical" else "")
                      + f"; weights from {rec['weights_source']}"
                      + (f"; GRIDS chose {g['group']} ({', '.join(g['tasks'])}), distance {g['distance']:.3f}"
                         + (", **out of distribution**: no group fits this photo well" if g["ood"] else "")

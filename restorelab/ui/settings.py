@@ -7,6 +7,9 @@
 ``RESTORELAB_MAX_FILE_SIZE`` largest accepted upload (Gradio syntax, e.g. ``"50mb"``)
 ``RESTORELAB_HUB_REPO``     Hub model repo holding the weights (with ``RESTORELAB_HUB_REVISION``,
                             a pinned commit hash or tag); local ``weights/`` is the fallback
+``RESTORELAB_BACKEND``      CPU inference backend of our networks: ``auto`` (default: the fastest
+                            installed one, measured once per machine in the background while
+                            PyTorch serves) or a name from ``inference.backends.BACKENDS``
 =========================  ============================================================
 """
 
@@ -36,6 +39,9 @@ def max_pixels() -> int:
 def max_file_size() -> str:
     return os.environ.get("RESTORELAB_MAX_FILE_SIZE") or DEFAULT_MAX_FILE_SIZE
 
+
+def backend() -> str:
+    return (os.environ.get("RESTORELAB_BACKEND") or "auto").strip() or "auto"
 
 
 
