@@ -1,16 +1,16 @@
 """PyTorch vs ONNX Runtime vs OpenVINO for a shipped restorer, timed in alternation in one process.
 
-    python benchmarks/bench_backends.py [--model real-cpu] [--repeats 5] [--threads N] [--big]
-        [--backends torch,onnxruntime,openvino] [--cache-dir DIR] > result.json
+    python benchmarks/bench_backends.py [--model real-cpu] [--repeats 5] [--threads N] [--big] [--tile 256]
+        [--backends torch,onnxruntime,openvino,openvino-bf16] [--cache-dir DIR] > result.json
 
 Each backend restores the same 512x512 photo-sized array through ``restorelab.inference.restore``
 (one pass: below the tiling threshold); the backends take turns, ``--repeats`` rounds after one
 warm-up call each, and the best time per backend is kept, so load from other processes hits all
-of them alike. ``--big`` adds one tiled run per backend of a 4000x3000 (12 MP) image, 256² tiles,
-no warm-up (minutes for torch). Backends are built first (the export into the cache is timed as
-``prepare_seconds``: the first use of a model on a machine pays it once). On CPUs with
-native bfloat16 an extra ``openvino-bf16`` row shows OpenVINO's default bf16 inference precision,
-which is not eligible for ``pick_backend`` (it misses the 1e-3 float32 tolerance).
+of them alike. ``--big`` adds one tiled run per backend of a 4000x3000 (12 MP) image, ``--tile``²
+tiles (32 px overlap), no warm-up (minutes for torch). Backends are built first (the export into the
+cache is timed as ``prepare_seconds``: the first use of a model on a machine pays it once).
+``openvino-bf16`` (reduced precision) runs only on CPUs with native bfloat16; elsewhere it is listed
+in ``skipped``.
 
 Prints one JSON object: seconds, speed-up over torch and max abs difference to torch per backend
 and size, the CPU (``native_bf16()``, avx2 / avx512f flags), ``torch.get_num_threads()``, the
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from restorelab.errors import RestoreLabError  # noqa: E402
 from restorelab.inference import load_model, restore  # noqa: E402
 from restorelab.inference import backends as B  # noqa: E402
 from restorelab.training.precision import native_bf16  # noqa: E402
@@ -56,6 +57,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5, help="timed rounds for the 512² image (best kept)")
     p.add_argument("--threads", type=int, default=0, help="torch/ORT/OpenVINO threads (0: torch's default)")
     p.add_argument("--big", action="store_true", help="also one tiled 4000x3000 (12 MP) run per backend")
+    p.add_argument("--tile", type=int, default=256, help="tile side of the 12 MP run (default: restore's 256)")
     p.add_argument("--backends", default=",".join(B.BACKENDS))
     p.add_argument("--cache-dir", default=None, help="export cache (default: ~/.cache/restorelab)")
     a = p.parse_args(argv)
@@ -75,18 +77,20 @@ def main(argv=None) -> dict:
             skipped[b] = "not installed: " + ", ".join(B.missing_packages(b))
             continue
         t0 = time.perf_counter()
-        restorers[b] = B.load_backend(model, b, a.cache_dir)
+        try:
+            restorers[b] = B.load_backend(model, b, a.cache_dir)
+        except RestoreLabError as err:  # e.g. openvino-bf16 on a CPU without native bf16
+            skipped[b] = str(err)
+            continue
         prepare[b] = round(time.perf_counter() - t0, 2)
     cpu = B.cpu_info()
-    if native_bf16() and "openvino" in restorers:
-        restorers["openvino-bf16"] = B.load_backend(model, "openvino", a.cache_dir, ov_precision="bf16")
     sizes = {"512x512": run_size(restorers, (512, 512), a.repeats)}
     if a.big:  # 12 MP, tiled with restore's defaults; one timed run per backend, no warm-up run
-        sizes["4000x3000"] = run_size(restorers, (3000, 4000), 1, warmup=False)
+        sizes["4000x3000"] = run_size(restorers, (3000, 4000), 1, warmup=False, tile=a.tile)
     res = {"benchmark": "backends", "model": a.model, "threads": torch.get_num_threads(),
            "native_bf16": native_bf16(), "avx2": cpu["avx2"], "avx512f": cpu["avx512f"],
            "cpu": cpu, "versions": B.versions(), "prepare_seconds": prepare, "skipped": skipped,
-           "repeats": a.repeats, "sizes": sizes,
+           "repeats": a.repeats, "tile": a.tile, "sizes": sizes,
            "loadavg_start": [round(v, 2) for v in load_start],
            "loadavg_end": [round(v, 2) for v in os.getloadavg()]}
     print(json.dumps(res, indent=1))

@@ -149,11 +149,15 @@ def _bullet_oes(root: Path) -> str:
 
 def _bullet_speed(root: Path) -> str:
     c = _read(root, CORE, r=("presets", "promptir-cpu"), size=("infer_size",), threads=("threads",))
-    r = c.r
-    return (f"- **Speed**: {r['infer_fast_s']:.2f} s per {c.size}² image on {c.threads} cores "
-            f"(`promptir-cpu`, the preset of `real-cpu`); training ×{r['train_bf16_speedup']:.2f} the naive path "
+    r, d = c.r, c.data.get("default_path")
+    infer = (f"the default restore path ({d['model']} on `{d['backend']}`) takes {d['seconds']['default']:.2f} s per "
+             f"{d['size']}² image on {c.threads} cores, ×{d['speedup']['default']:.2f} the naive PyTorch path "
+             f"(target ≥ 4: {_met(d['speedup']['default'] >= 4)}; PyTorch fast path ×{d['speedup']['fast']:.2f})"
+             if d else f"{r['infer_fast_s']:.2f} s per {c.size}² image on {c.threads} cores "
+                       f"(`promptir-cpu`, the preset of `real-cpu`)")
+    return (f"- **Speed**: {infer}; training ×{r['train_bf16_speedup']:.2f} the naive path "
             f"with `--precision bf16` (×{r['train_speedup']:.2f} in float32) "
-            f"([docs/performance.md](docs/performance.md)).")
+            f"([docs/performance.md](docs/performance.md), [docs/backends.md](docs/backends.md)).")
 
 
 _BULLETS = (_bullet_real, _bullet_sigma25, _bullet_mirl, _bullet_grids, _bullet_oes, _bullet_speed)
