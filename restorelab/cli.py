@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", choices=(AUTO, *BACKENDS), default=AUTO,
                     help="runtime of a shipped network on the CPU: auto (default) measures the installed ones once "
                          "on this machine and keeps the fastest (torch when neither onnxruntime nor openvino is "
-                         "installed, without measuring); with --device cuda only torch")
+                         "installed, without measuring; openvino-bf16 only where the model's card verifies it and "
+                         "the CPU has native bf16, see verify-backend); with --device cuda only torch")
 
     sp = add("metrics", cmd_metrics, "PSNR/SSIM between two images")
     sp.add_argument("a", help="an image")

@@ -149,7 +149,7 @@ def test_device_flags_and_their_help():
         (flag,) = [a for a in subs[cmd]._actions if "--device" in a.option_strings]
         assert flag.default == "cpu" and "auto" in flag.help and "CUDA" in flag.help, cmd
     (backend,) = [a for a in subs["restore"]._actions if "--backend" in a.option_strings]
-    assert backend.default == "auto" and set(backend.choices) == {"auto", "torch", "onnxruntime", "openvino"}
+    assert backend.default == "auto" and set(backend.choices) == {"auto", "torch", "onnxruntime", "openvino", "openvino-bf16"}
     (train,) = [a for a in subs["train"]._actions if "--device" in a.option_strings]
     assert train.default == "auto"
 
