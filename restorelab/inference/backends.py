@@ -121,9 +121,10 @@ def _require(backend: str) -> None:
                               "on this one bf16 is emulated and slower than float32: use openvino")
 
 
-def native_bf16_cpu() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX-BF16 flags)."""
-    cpu = cpu_info()
+def native_bf16_cpu(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX-BF16 flags; False where
+    there is no ``/proc/cpuinfo``). The one test of it: training's ``native_bf16`` is this."""
+    cpu = cpu_info(cpuinfo)
     return bool(cpu.get("avx512_bf16") or cpu.get("amx_bf16"))
 
 

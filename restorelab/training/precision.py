@@ -23,7 +23,6 @@ which kind this one is.
 from __future__ import annotations
 
 import copy
-import sys
 from functools import lru_cache
 
 import torch
@@ -43,14 +42,9 @@ def check_precision(precision: str) -> None:
 @lru_cache(maxsize=None)
 def native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU computes bfloat16 in hardware (Linux: AVX-512 BF16 or AMX-BF16 flags)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        with open(cpuinfo) as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    from restorelab.inference.backends import native_bf16_cpu
+
+    return native_bf16_cpu(cpuinfo)
 
 
 class Bf16Shadow:

@@ -208,16 +208,15 @@ class ModelStore:
             self._picks[key] = result
 
     def wait_for_backend(self, name: str, timeout: float = 600.0) -> str:
-        """Block until ``name``'s backend is picked (tests, benchmarks); returns its name."""
+        """Start ``name``'s backend pick if needed, wait for it (tests, benchmarks); returns its name."""
         import time
 
+        self.runner(name)
+        key = (name, str(model_info(name, self.weights_dir).path), settings.backend())
         deadline = time.monotonic() + timeout
-        while True:
-            restorer, backend = self.runner(name)
-            key = (name, str(model_info(name, self.weights_dir).path), settings.backend())
-            if self._picks.get(key, "done") != "pending" or time.monotonic() > deadline:
-                return self.runner(name)[1]
+        while self._picks.get(key) == "pending" and time.monotonic() < deadline:
             time.sleep(0.2)
+        return self.runner(name)[1]
 
     def full_model(self, name: str):
         """The model as trained, every tensor at full size (``get`` removes a ticket's dead channels:

@@ -128,9 +128,7 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     """Run shipped model ``name`` on ``img`` (tiles above the threshold; progress per tile, or per
     transform with a ``self_ensemble`` of 4 or 8, see :func:`restorelab.inference.restore`)."""
     from restorelab.inference import TILE_THRESHOLD, restore
-    from restorelab.tensors import model_device
-
-    from restorelab.tensors import resolve_device
+    from restorelab.tensors import model_device, resolve_device
 
     _, source = store.get(name)
     on_cpu = resolve_device("auto").type == "cpu"
