@@ -1,13 +1,13 @@
 """PyTorch vs ONNX Runtime vs OpenVINO for a shipped restorer, timed in alternation in one process.
 
-    python benchmarks/bench_backends.py [--model real-cpu] [--repeats 5] [--threads N] [--big] [--tile 256]
+    python benchmarks/bench_backends.py [--model real-cpu] [--repeats 5] [--threads N] [--big] [--tile 512]
         [--backends torch,onnxruntime,openvino,openvino-bf16] [--cache-dir DIR] > result.json
 
 Each backend restores the same 512x512 photo-sized array through ``restorelab.inference.restore``
 (one pass: below the tiling threshold); the backends take turns, ``--repeats`` rounds after one
 warm-up call each, and the best time per backend is kept, so load from other processes hits all
-of them alike. ``--big`` adds one tiled run per backend of a 4000x3000 (12 MP) image, ``--tile``²
-tiles (32 px overlap), no warm-up (minutes for torch). Backends are built first (the export into the
+of them alike. ``--big`` adds one tiled run per backend of a 4000x3000 (12 MP) image, tiles of at
+most ``--tile``² (restore's default; 32 px overlap), no warm-up (minutes for torch). Backends are built first (the export into the
 cache is timed as ``prepare_seconds``: the first use of a model on a machine pays it once).
 ``openvino-bf16`` (reduced precision) runs only on CPUs with native bfloat16; elsewhere it is listed
 in ``skipped``.
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from restorelab.errors import RestoreLabError  # noqa: E402
-from restorelab.inference import load_model, restore  # noqa: E402
+from restorelab.inference import DEFAULT_TILE, load_model, restore  # noqa: E402
 from restorelab.inference import backends as B  # noqa: E402
 from restorelab.training.precision import native_bf16  # noqa: E402
 
@@ -57,7 +57,8 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5, help="timed rounds for the 512² image (best kept)")
     p.add_argument("--threads", type=int, default=0, help="torch/ORT/OpenVINO threads (0: torch's default)")
     p.add_argument("--big", action="store_true", help="also one tiled 4000x3000 (12 MP) run per backend")
-    p.add_argument("--tile", type=int, default=256, help="tile side of the 12 MP run (default: restore's 256)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                   help=f"largest tile side of the 12 MP run (default: restore's {DEFAULT_TILE})")
     p.add_argument("--backends", default=",".join(B.BACKENDS))
     p.add_argument("--cache-dir", default=None, help="export cache (default: ~/.cache/restorelab)")
     a = p.parse_args(argv)

@@ -239,7 +239,8 @@ def _restore_image(model, backend: str, img, src, dst, args) -> dict:
     from restorelab.tensors import model_device
 
     t = time.perf_counter()
-    out = restore(model, img, tile=args.tile, overlap=args.overlap, self_ensemble=args.self_ensemble)
+    tile = {"tile": args.tile} if args.tile else {}
+    out = restore(model, img, overlap=args.overlap, self_ensemble=args.self_ensemble, **tile)
     secs = time.perf_counter() - t
     save_png(dst, out)
     return {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
@@ -468,7 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "written as its own name with .png")
     sp.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name, .safetensors path, nlm or bm3d "
                                                            f"(default: {DEFAULT_MODEL})")
-    sp.add_argument("--tile", type=int, default=256, help="tile side for large images (default: 256)")
+    sp.add_argument("--tile", type=int, default=None,
+                    help="largest tile side for large images; tiles are sized to cover the photo evenly "
+                         "(default: restorelab.inference.DEFAULT_TILE, 512)")
     sp.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels (default: 32)")
     _add_self_ensemble(sp)
     _add_device(sp)

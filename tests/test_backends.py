@@ -77,7 +77,7 @@ def test_matches_torch_on_random_128(models, built, model_id, backend):
 @pytest.mark.parametrize("model_id", ["tiny", "real-cpu"])
 @pytest.mark.parametrize("backend", EXPORTED)
 def test_matches_torch_on_a_two_tile_image(models, built, model_id, backend):
-    img = np.random.default_rng(2).random((256, 448, 3), dtype=np.float32)  # tiles at x = 0 and 192
+    img = np.random.default_rng(2).random((256, 448, 3), dtype=np.float32)  # 2 tiles of 256x240, at x = 0 and 208
     kw = dict(tile=256, overlap=32, threshold=0)  # threshold 0: always tiled
     ref = restore(models[model_id], img, **kw)
     tiles = []

@@ -39,9 +39,33 @@ def test_image_stats_see_haze_and_vertical_streaks():
     assert hazy[0] > base[0] + 0.2  # the dark channel's floor rises with the airlight
     streaked = clean.copy()
     streaked[:, 10::12] = np.clip(streaked[:, 10::12] + 0.4, 0, 1)  # bright 1-px vertical lines
-    assert ood.image_stats(streaked)[5] > base[5] + 0.5
-    rotated = np.ascontiguousarray(np.rot90(streaked))  # the same lines, horizontal: the other sign
-    assert ood.image_stats(rotated)[5] < base[5]
+    s = ood.image_stats(streaked)
+    assert s[1] > base[1] + 0.5
+    rotated = np.ascontiguousarray(np.rot90(streaked))  # the same lines, horizontal: not rain-like
+    assert ood.image_stats(rotated)[1] < s[1] - 0.5
+
+
+def test_streak_stats_find_slanted_bright_lines_not_dark_ones():
+    import cv2
+
+    clean = _photo(5, 128, 128)
+    base = ood.streak_stats(clean)
+    lines = np.zeros((128, 128), np.float32)
+    for x0 in range(-60, 128, 14):  # straight lines 20 degrees from vertical
+        cv2.line(lines, (x0, 0), (x0 + 47, 127), 1.0, 1)
+    bright = ood.streak_stats(np.clip(clean + 0.35 * lines[..., None], 0, 1))
+    dark = ood.streak_stats(np.clip(clean - 0.35 * lines[..., None], 0, 1))
+    assert bright.shape == (8,) and bright[0] > base[0] + 0.5 and bright[4] > base[4] + 0.5
+    assert dark[0] < base[0]
+    assert np.all(ood.streak_stats(np.zeros((30, 30, 3), np.float32)) == 0)  # no room for a line: no asymmetry
+
+
+def test_one_sided_view_scores_only_a_rise():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (200, 2))
+    m = ood.fit(x, ["sr"] * 200, views=[("v", 0, 2, True)])
+    up, down = m.view_scores(np.array([[4.0, 0.0], [-4.0, -4.0]]))["v"]
+    assert up > 3.5 and down < 0
 
 
 def test_feature_stats_layout():
@@ -86,14 +110,14 @@ def test_calibrate_threshold_is_the_out_of_fold_quantile():
 
 def test_file_round_trip(tmp_path):
     x, labels, photo, centres = _clusters()
-    m, _ = ood.calibrate(x, labels, photo, quantile=0.95)  # default views: descriptor 3, haze 5, streaks 4
-    assert [v.name for v in m.views] == ["descriptor", "haze", "streaks"]
+    m, _ = ood.calibrate(x, labels, photo, quantile=0.95)  # default views: descriptor 3, haze 1, streaks 8
+    assert [(v.name, v.one_sided) for v in m.views] == [("descriptor", False), ("haze", True), ("streaks", True)]
     m.meta["command"] = "python -m restorelab grids calibrate ..."
     m.save(tmp_path / "ood.safetensors")
     back = ood.OODModel.load(tmp_path / "ood.safetensors")
     assert back.tasks == m.tasks and back.threshold == m.threshold and back.meta == m.meta
-    assert [(v.name, v.start, v.stop, v.unit) for v in back.views] == [(v.name, v.start, v.stop, v.unit)
-                                                                        for v in m.views]
+    assert [(v.name, v.start, v.stop, v.unit, v.one_sided) for v in back.views] == [
+        (v.name, v.start, v.stop, v.unit, v.one_sided) for v in m.views]
     assert np.allclose(back.scores(x)[0], m.scores(x)[0], rtol=1e-4)
     with pytest.raises(RestoreLabError, match="expects 12 statistics"):
         back.score(np.zeros(5))
@@ -112,7 +136,7 @@ def test_describe_gives_the_selection_ggd(tiny):
                                       tiny / "weights" / "grids" / "descriptor.safetensors")
     g, v = ood.describe(model, _photo(7), CFG, seed=[3, 4])
     assert g == ggd_of_images(model, [_photo(7)], CFG, seed=[3, 4])
-    n_img = sum(n for _, n in ood.IMAGE_VIEWS)
+    n_img = sum(n for _, n, _ in ood.IMAGE_VIEWS)
     assert v.shape == (ood.N_STATS * 4 * len(ood.STAT_LAYERS) + n_img,) and np.isfinite(v).all()
     assert np.allclose(v[-n_img:], ood.image_stats(_photo(7)))
 

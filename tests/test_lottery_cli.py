@@ -72,3 +72,35 @@ def test_export_compact_and_card(tmp_path, lottery_imp_run):
     dense_card = json.loads(run_lottery_cli("export", "--run-dir", lottery_imp_run, "--round", "0", "--name", "d",
                                 "--weights-dir", tmp_path, "--json"))
     assert dense_card["sparsity"] == 0 and dense_card["rounds"] == 0
+
+
+def test_finetune_trains_a_ticket_further_under_its_mask(tmp_path, lottery_imp_run, lottery_tickets, monkeypatch):
+    from restorelab.pruning import load_masks
+
+    dense = lottery_imp_run / "round_00"
+    rec = json.loads(run_lottery_cli("prune", "--strategy", "finetune", "--ticket-run", lottery_imp_run, "--teacher",
+                                     dense, "--steps", "2", "--run-dir", tmp_path / "ft", "--json"))
+    assert (rec["kind"], rec["round"], rec["strategy"], rec["teacher"]) == ("finetune", 2, "global", str(dense))
+    ticket = load_masks(lottery_imp_run / "round_02" / "mask.safetensors")
+    masks = load_masks(tmp_path / "ft" / "mask.safetensors")
+    assert sorted(masks) == sorted(ticket) and all(torch.equal(masks[n], ticket[n]) for n in ticket)
+    final, start = load_state(tmp_path / "ft" / "final.safetensors"), load_state(lottery_imp_run / "round_02" / "final.safetensors")
+    assert all(not final[n][ticket[n] == 0].any() for n in ticket)  # pruned weights stay zero
+    assert any(not torch.equal(final[n], start[n]) for n in ticket)  # the survivors trained on
+    config = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert config["steps"] == 2 and config["teacher"] == str(dense) and config["init"] == str(lottery_imp_run)
+    # exported, it takes the place of the ticket's last round
+    (tmp_path / "w").mkdir()
+    card = json.loads(run_lottery_cli("export", "--run-dir", tmp_path / "ft", "--name", "ft", "--weights-dir",
+                                      tmp_path / "w", "--json"))
+    assert (card["strategy"], card["rounds"], card["nonzero_params"]) == ("global", 2, rec["nonzero_params"])
+    rounds = [json.loads(line) for line in (tmp_path / "w" / "ft.rounds.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in rounds] == [0, 1, 2] and rounds[-1]["kind"] == "finetune"
+    assert card["how"]["lottery"]["strategy"] == "global" and card["how"]["finetune"]["baseline"]["kind"] == "finetune"
+    # a shipped ticket by name; a dense model is refused
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(lottery_tickets))
+    rec = json.loads(run_lottery_cli("prune", "--strategy", "finetune", "--ticket-run", "mirl-g", "--steps", "1",
+                                     "--run-dir", tmp_path / "ft2", "--json"))
+    assert rec["kind"] == "finetune" and rec["teacher"] is None and rec["round"] == 2
+    with pytest.raises(RestoreLabError, match="--ticket-run"):
+        run_lottery_cli("prune", "--strategy", "finetune", "--run-dir", tmp_path / "ft3")

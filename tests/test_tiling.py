@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from restorelab.errors import RestoreLabError
-from restorelab.inference.tiling import restore_tiled
+from restorelab.inference.tiling import _axis, restore_tiled
 
 GEN = torch.Generator().manual_seed(0)
 
@@ -34,7 +34,7 @@ def test_pointwise_fn_exact_with_many_tiles():
     assert torch.allclose(out, x * 2 + 1, atol=1e-6, rtol=0)
 
 
-def test_all_tiles_full_size_and_border_aligned():
+def test_tiles_one_size_at_most_tile_and_border_aligned():
     seen = []
 
     def fn(t):
@@ -42,10 +42,30 @@ def test_all_tiles_full_size_and_border_aligned():
         return t
 
     restore_tiled(fn, _img(50, 33), tile=16, overlap=5)
-    assert set(seen) == {(16, 16)}
+    # rows: 5 tiles of 14 (5 * 14 - 4 * 5 = 50); columns: 3 of 15 (3 * 15 - 2 * 5 = 35 >= 33)
+    assert set(seen) == {(14, 15)} and len(seen) == 15
     seen.clear()
     restore_tiled(fn, _img(10, 12), tile=16, overlap=5)  # smaller than a tile: one call
     assert seen == [(10, 12)]
+
+
+@pytest.mark.parametrize("length,tile,overlap,multiple", [(3000, 512, 32, 8), (4000, 512, 32, 8), (50, 16, 5, 1),
+                                                          (1001, 256, 32, 8), (17, 16, 15, 1), (300, 64, 0, 8)])
+def test_axis_fewest_even_tiles_with_the_overlap(length, tile, overlap, multiple):
+    starts, side = _axis(length, tile, overlap, multiple)
+    n = len(starts)
+    assert side <= tile and starts[0] == 0 and starts[-1] + side == length
+    assert all(b - a <= side - overlap for a, b in zip(starts, starts[1:]))  # neighbours share >= overlap
+    assert all(b > a for a, b in zip(starts, starts[1:]))
+    assert (n - 1) * (tile - overlap) + tile < length + (tile - overlap)  # one tile fewer would not cover it
+    if multiple > 1:
+        assert side % multiple == 0
+
+
+def test_12mp_photo_computes_few_pixels_twice():
+    (ys, th), (xs, tw) = _axis(3000, 512, 32, 8), _axis(4000, 512, 32, 8)
+    assert (th, tw) == (456, 480) and len(ys) * len(xs) == 63
+    assert len(ys) * len(xs) * th * tw / (3000 * 4000) < 1.16  # full 512 tiles pushed to the border: 1.38
 
 
 def test_conv_blends_close_to_whole_image():
@@ -63,8 +83,8 @@ def test_conv_blends_close_to_whole_image():
     # blending must reproduce the whole-image result exactly.
     clean = torch.ones(60, 50, dtype=torch.bool)
     for axis, length in ((0, 60), (1, 50)):
-        starts = list(range(0, length - 20, 12)) + [length - 20]
-        edges = [s for s in starts if s > 0] + [s + 19 for s in starts if s + 19 < length - 1]
+        starts, side = _axis(length, 20, 8)
+        edges = [s for s in starts if s > 0] + [s + side - 1 for s in starts if s + side - 1 < length - 1]
         clean[(edges, slice(None)) if axis == 0 else (slice(None), edges)] = False
     assert clean.float().mean() > 0.5
     torch.testing.assert_close(blended[..., clean], whole[..., clean], atol=1e-6, rtol=0)
@@ -73,7 +93,7 @@ def test_conv_blends_close_to_whole_image():
 def test_progress_callback_counts():
     calls = []
     restore_tiled(lambda t: t, _img(30, 45), tile=16, overlap=4, progress=lambda d, n: calls.append((d, n)))
-    # rows: starts 0, 12, 14 -> 3; cols: 0, 12, 24, 29 -> 4
+    # rows: 3 tiles of 14 (0, 8, 16); columns: 4 of 15 (0, 10, 20, 30)
     assert calls == [(i, 12) for i in range(1, 13)]
 
 

@@ -437,3 +437,27 @@ def test_ship_average_with_ships_the_mean_of_the_weights_and_says_so(photos, tmp
         torch.testing.assert_close(soup[k], (before[k] + after[k]) / 2)
     with pytest.raises(RestoreLabError, match="not finished"):
         ship_dense(tmp_path / "r2", "toy2", [], weights_dir=tmp_path / "w", average_with=(str(tmp_path / "w"),))
+
+
+def test_teacher_blends_its_output_into_the_target(photos, tmp_path):
+    teacher_run = tmp_path / "teacher"
+    Trainer(cfg_for(photos, steps=2), teacher_run, progress=False).train()
+    plain = Trainer(cfg_for(photos, seed=1), tmp_path / "s0", progress=False)
+    x, y = plain.batch(3)
+    for distill in (1.0, 0.25):
+        t = Trainer(cfg_for(photos, seed=1, teacher=str(teacher_run), distill=distill), tmp_path / f"s{distill}",
+                    progress=False)
+        assert not t.teacher.training
+        x2, y2 = t.batch(3)
+        with torch.no_grad():
+            out = t.teacher(x).clamp(0, 1)
+        assert torch.equal(x2, x)
+        torch.testing.assert_close(y2, (1 - distill) * y + distill * out, atol=1e-6, rtol=0)
+    # a run with a teacher resumes exactly like any other
+    cfg = cfg_for(photos, teacher=str(teacher_run))
+    full = Trainer(cfg, tmp_path / "a", progress=False).train()
+    Trainer(cfg, tmp_path / "b", progress=False).train(stop_after=3)
+    resumed = Trainer(cfg, tmp_path / "b", progress=False).train()
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in full.state_dict().items())
+    with pytest.raises(RestoreLabError, match="distill"):
+        cfg_for(photos, distill=1.5)

@@ -29,6 +29,9 @@ from restorelab.inference.weights import (
 
 # Above this many pixels the image is restored in tiles, so memory stays bounded.
 TILE_THRESHOLD = 768 * 768
+#: Largest tile side of a big photo (tiles are then sized to cover it evenly, ``tiling``): on 2 cores
+#: 512 beat 256 by 12% on a 12 MP photo (fewer pixels computed twice; benchmarks/bench_backends.py --big)
+DEFAULT_TILE = 512
 
 
 def prepare(model: nn.Module) -> nn.Module:
@@ -63,7 +66,7 @@ def _undo_dihedral(img: np.ndarray, k: int) -> np.ndarray:
 ENSEMBLES = {1: (0,), 4: (0, 2, 4, 6), 8: tuple(range(8))}  # transforms (see _dihedral) per size
 
 
-def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 32,
+def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap: int = 32,
             threshold: int = TILE_THRESHOLD, progress: Callable[[int, int], None] | None = None,
             self_ensemble: int = 1) -> np.ndarray:
     """Restore an image of any size; above ``threshold`` pixels it goes in overlapping tiles.
@@ -103,7 +106,7 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = 256, overlap: int = 3
     # CPU tiles and accumulator; on a GPU only one tile at a time is there
     fn = model if device.type == "cpu" else (lambda crop: model(crop.to(device)).to(crop.device))
     with torch.inference_mode():
-        out = restore_tiled(fn, _to_tensor(img), tile=tile, overlap=overlap, progress=progress)
+        out = restore_tiled(fn, _to_tensor(img), tile=tile, overlap=overlap, progress=progress, multiple=8)
     return to_image(out)
 
 

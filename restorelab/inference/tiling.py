@@ -1,6 +1,7 @@
 """Tiled inference: run a restoration network on images larger than memory allows.
 
-The image is cut into overlapping ``tile x tile`` crops, each crop goes through
+The image is cut into overlapping crops of at most ``tile x tile`` pixels, all the same size and
+spread evenly so that no more pixels are computed twice than the overlap needs; each crop goes through
 the network on its own, and the outputs are blended with a separable raised-cosine
 window so seams (where a crop's zero padding spoils its border pixels) fade out
 instead of showing. Peak memory is the network's activations for one tile plus
@@ -24,21 +25,24 @@ def restore_tiled(
     tile: int = 256,
     overlap: int = 32,
     progress: Optional[Progress] = None,
+    multiple: int = 1,
 ) -> torch.Tensor:
     """Apply ``fn`` tile by tile to ``img`` and blend the results.
 
     ``fn`` maps a float tensor ``(1, 3, h, w)`` to ``(1, 3, h, w)`` for any h, w.
-    ``img`` is ``(1, 3, H, W)`` float (values typically in [0, 1]). Tiles are
-    ``tile`` pixels square, neighbours share at least ``overlap`` pixels, and the
-    last tile of each row/column is aligned to the border, so all tiles are full
-    size when the image is at least one tile big; an image no bigger than one
-    tile gets a single call. ``progress(done, total)`` runs after every tile.
-    Returns a tensor of ``img``'s shape, dtype and device. Runs under no_grad.
+    ``img`` is ``(1, 3, H, W)`` float (values typically in [0, 1]). Along each axis the
+    tiles are as few as a side of at most ``tile`` pixels allows, all of one size (a
+    multiple of ``multiple`` where the image allows: a network that pads to it wastes
+    nothing), spread evenly from border to border so that neighbours share at least
+    ``overlap`` pixels; an image no bigger than one tile gets a single call.
+    ``progress(done, total)`` runs after every tile. Returns a tensor of ``img``'s
+    shape, dtype and device. Runs under no_grad.
     """
     _validate(img, tile, overlap)
+    if not isinstance(multiple, int) or multiple < 1:
+        raise RestoreLabError(f"tile multiple must be a positive whole number, got {multiple!r}")
     height, width = img.shape[-2:]
-    ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
-    th, tw = min(tile, height), min(tile, width)
+    (ys, th), (xs, tw) = _axis(height, tile, overlap, multiple), _axis(width, tile, overlap, multiple)
     wy, wx = _ramp(th, overlap, img.device), _ramp(tw, overlap, img.device)
     # float64 accumulation makes the blend exact after the final cast: a pointwise
     # fn (identity included) returns bit-identical float32 values.
@@ -82,12 +86,19 @@ def _checked(out: object, crop: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile start offsets along one axis; the last tile ends exactly at the border."""
+def _axis(length: int, tile: int, overlap: int, multiple: int = 1) -> tuple[list[int], int]:
+    """(tile start offsets, tile side) along one axis: the fewest tiles of side <= ``tile`` that
+    overlap by >= ``overlap``, the first at 0 and the last ending at the border, evenly spaced.
+    (Full ``tile``-sized tiles with the last one pushed back to the border computed up to a third
+    more pixels on a 12 MP photo.)"""
     if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile - overlap))
-    return starts + [length - tile]
+        return [0], length
+    n = -(-(length - overlap) // (tile - overlap))  # n tiles of side s cover length iff n s - (n-1) overlap >= length
+    side = -(-(length + (n - 1) * overlap) // n)
+    rounded = -(-side // multiple) * multiple
+    side = rounded if rounded <= min(tile, length) else side
+    # consecutive starts differ by at most ceil((length - side) / (n - 1)) <= side - overlap
+    return [round(i * (length - side) / (n - 1)) for i in range(n)], side
 
 
 def _ramp(size: int, overlap: int, device: torch.device) -> torch.Tensor:

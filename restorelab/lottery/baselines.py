@@ -10,6 +10,9 @@
   ``reinit_steps``: with late rewinding a round retrains an already trained model, so a fair
   control needs a longer budget from scratch). A winning ticket should beat it; if it does
   not, the mask alone (not θ0) carries the result.
+* fine-tune (not a baseline: a way to improve a ticket): a finished ticket (an IMP run or a
+  shipped pruned model) trained further under its own mask from its own weights, e.g. with its
+  dense parent as ``--teacher``. Its record takes the place of the ticket's last round.
 
 Each baseline is one round directory (``rounds``) plus ``baseline.json``; rerunning resumes.
 """
@@ -26,9 +29,9 @@ import torch
 from restorelab.errors import RestoreLabError
 from restorelab.training.config import DictConfig
 from restorelab.lottery import rounds as R
-from restorelab.pruning import load_masks, ones_masks, prunable_names, prune
+from restorelab.pruning import Masks, load_masks, ones_masks, prunable_names, prune
 
-KINDS = ("oneshot-magnitude", "oneshot-random", "reinit")
+KINDS = ("oneshot-magnitude", "oneshot-random", "reinit", "finetune")
 PAPER_NAMES = {("oneshot-magnitude", 0.3): "PIR-OSM I", ("oneshot-magnitude", 0.7): "PIR-OSM II",
                ("oneshot-random", 0.3): "PIR-OSR I", ("oneshot-random", 0.7): "PIR-OSR II"}
 
@@ -37,7 +40,7 @@ PAPER_NAMES = {("oneshot-magnitude", 0.3): "PIR-OSM I", ("oneshot-magnitude", 0.
 class BaselineConfig(DictConfig):
     label = "baseline config"  # not a field: no annotation
 
-    kind: str = "oneshot-magnitude"  # oneshot-magnitude | oneshot-random | reinit
+    kind: str = "oneshot-magnitude"  # oneshot-magnitude | oneshot-random | reinit | finetune
     amount: float = 0.3  # one-shot: fraction of the prunable weights removed (I: 0.3, II: 0.7)
     finetune_frac: float = 0.05  # one-shot: fine-tuning steps as a fraction of the dense steps
     finetune_lr: float = 0.0  # one-shot: peak LR of the fine-tuning; 0 = the dense LR
@@ -140,3 +143,59 @@ def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *,
         lottery = dataclasses.replace(lottery, steps_per_round=cfg.reinit_steps, final_steps=0)
     return R.train_round(round_train_config(train, lottery, final=True), run_dir, masks, init, dataset=dataset,
                          val_set=val_set, progress=progress, stop_after=stop_after, info=info)
+
+
+def ticket_history(ticket: str | Path) -> tuple[list[dict], dict, list[str]]:
+    """How a finished ticket (an IMP run directory or a shipped pruned model) was made: its pruning
+    records by round, its ``how`` (the IMP run's lottery.json, the card's ``how``) and the commands
+    its card records (none for a run directory)."""
+    from restorelab.inference.weights import resolve
+
+    path = Path(ticket)
+    if (path / "lottery.json").exists():
+        last = R.read_record(last_round(path))["round"]
+        how = json.loads((path / "lottery.json").read_text())
+        return [R.read_record(path / f"round_{r:02d}") for r in range(last + 1)], how, []
+    weights = resolve(str(ticket))
+    card = json.loads(weights.with_suffix(".json").read_text())
+    rounds = weights.with_name(card["rounds_file"]) if card.get("rounds_file") else None
+    records = [json.loads(line) for line in rounds.read_text().splitlines() if line.strip()] if rounds else []
+    return records, card.get("how") or {}, list(card.get("commands") or [])
+
+
+def load_ticket(ticket: str | Path) -> tuple[Masks, dict, dict]:
+    """(masks, weights, training config dict) of a finished ticket: an IMP run directory (its last
+    round) or a shipped unstructured pruned model (its compact file and card)."""
+    from restorelab.inference.compact import load_compact
+    from restorelab.inference.weights import resolve
+
+    path = Path(ticket)
+    if (path / "lottery.json").exists():
+        last = last_round(path)
+        return load_masks(last / R.MASK), R.load_final(last), json.loads((path / "lottery.json").read_text())["train"]
+    weights = resolve(str(ticket))
+    card = json.loads(weights.with_suffix(".json").read_text())
+    if card.get("kind") != "pruned" or card.get("structured"):
+        raise RestoreLabError(f"{ticket}: not an unstructured pruned model (fine-tune takes an IMP run or such a ticket)")
+    model, masks = load_compact(weights, with_masks=True)
+    return masks, model.state_dict(), card["train_config"]
+
+
+def run_finetune(cfg: BaselineConfig, ticket: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
+                 progress: bool = False, stop_after: int | None = None, overrides: dict | None = None) -> dict | None:
+    """The ticket trained further under its own mask, from its own weights; the record (None if stopped).
+    ``overrides``: training fields that replace the ticket's (``steps``, ``lr``, ``teacher``, ...; not ``model``)."""
+    from restorelab.training import TrainConfig
+
+    masks, state, train = load_ticket(ticket)
+    if overrides and overrides.get("model", train["model"]) != train["model"]:
+        raise RestoreLabError(f"--model {overrides['model']} differs from the ticket's {train['model']}")
+    train = TrainConfig.from_dict({**train, **(overrides or {}), "init": str(ticket)})
+    run_dir = Path(run_dir)
+    _start(run_dir, cfg, Path(ticket))
+    masks = R.masks_for(run_dir, lambda: masks)
+    last = (ticket_history(ticket)[0] or [{}])[-1]
+    info = {"kind": "finetune", "name": "fine-tuned ticket", "ticket": str(ticket), "round": last.get("round", 0),
+            "strategy": last.get("strategy", "unknown"), "teacher": train.teacher or None}
+    return R.train_round(train, run_dir, masks, state, dataset=dataset, val_set=val_set, progress=progress,
+                         stop_after=stop_after, info=info)

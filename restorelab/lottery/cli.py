@@ -4,6 +4,8 @@
         --dense-run runs/aio-cpu --run-dir runs/mirl-g
     python -m restorelab prune --strategy oneshot-magnitude --amount 0.7 --dense-run runs/aio-cpu --run-dir runs/osm2
     python -m restorelab prune --strategy reinit --ticket-run runs/mirl-g --run-dir runs/mirl-g-reinit
+    python -m restorelab prune --strategy finetune --ticket-run real-g-lamp --teacher real-cpu --steps 16000 \\
+        --run-dir runs/real-g-lamp-kd
     python -m restorelab export --run-dir runs/mirl-g --name mirl-g-cpu
 
 Without ``--dense-run``, IMP trains the dense model itself in ``round_00`` from the training
@@ -22,7 +24,7 @@ from pathlib import Path
 from restorelab.errors import RestoreLabError
 from restorelab.training.config import add_arguments
 
-STRATEGIES = ("global", "layerwise", "channels", "oneshot-magnitude", "oneshot-random", "reinit")
+STRATEGIES = ("global", "layerwise", "channels", "oneshot-magnitude", "oneshot-random", "reinit", "finetune")
 
 
 def add_parser(subparsers) -> None:
@@ -35,10 +37,12 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--strategy", choices=STRATEGIES, default="global",
                     help="global | layerwise: iterative magnitude pruning (MIR-L); channels: structured IMP "
                          "(whole channels leave: a smaller, faster dense network); oneshot-magnitude | "
-                         "oneshot-random | reinit: the baselines (default: global)")
+                         "oneshot-random | reinit: the baselines; finetune: train a finished ticket further under "
+                         "its own mask, e.g. with --teacher (default: global)")
     sp.add_argument("--run-dir", required=True, type=Path, help="run directory; rerun the same command to resume")
     sp.add_argument("--dense-run", type=Path, default=None, help="finished dense run (one-shot: required)")
-    sp.add_argument("--ticket-run", type=Path, default=None, help="reinit: the IMP run whose final mask is used")
+    sp.add_argument("--ticket-run", type=Path, default=None,
+                    help="reinit: the IMP run whose final mask is used; finetune: that, or a shipped pruned model's name")
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N training steps (resume later)")
     g = sp.add_argument_group("IMP (global, layerwise, channels)")
     add_arguments(g, LotteryConfig, skip=("strategy",))
@@ -116,11 +120,12 @@ def cmd_prune(args) -> None:
                                        finetune_lr=args.finetune_lr, seed=args.prune_seed,
                                        reinit_steps=args.reinit_steps,
                                        keep_norms_dense=args.keep_norms_dense)
-        if args.strategy == "reinit":
+        if args.strategy in ("reinit", "finetune"):
             if args.ticket_run is None:
-                raise RestoreLabError("--strategy reinit needs --ticket-run (a finished IMP run)")
-            rec = baselines.run_reinit(cfg, args.ticket_run, args.run_dir, progress=progress,
-                                       stop_after=args.stop_after, overrides=_given_train_flags(args))
+                raise RestoreLabError(f"--strategy {args.strategy} needs --ticket-run (a finished IMP run)")
+            run = baselines.run_reinit if args.strategy == "reinit" else baselines.run_finetune
+            rec = run(cfg, args.ticket_run, args.run_dir, progress=progress, stop_after=args.stop_after,
+                      overrides=_given_train_flags(args))
         else:
             if args.dense_run is None:
                 raise RestoreLabError(f"--strategy {args.strategy} needs --dense-run (a trained dense model)")

@@ -33,17 +33,25 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
         if not R.is_done(d):
             raise RestoreLabError(f"{d} is not a finished round")
         last = R.read_record(d)["round"]
-        history = [run_dir / f"round_{r:02d}" for r in range(last + 1)]
+        history = [R.read_record(run_dir / f"round_{r:02d}") for r in range(last + 1)]
         return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": history, "how": meta}
     if round_ is not None:
         raise RestoreLabError("--round only applies to an IMP run directory (with lottery.json)")
     if (run_dir / "baseline.json").exists():
         meta = json.loads((run_dir / "baseline.json").read_text())
-        info = {"strategy": meta["baseline"]["kind"], "rounds": 1, "history": [run_dir], "how": meta}
+        info = {"strategy": meta["baseline"]["kind"], "rounds": 1, "how": meta}
     else:
-        info = {"strategy": "unknown", "rounds": None, "history": [run_dir]}
+        meta, info = None, {"strategy": "unknown", "rounds": None}
     if not R.is_done(run_dir):
         raise RestoreLabError(f"{run_dir} is not a finished lottery run, baseline or round")
+    rec = R.read_record(run_dir)
+    info["history"] = [rec]
+    if rec.get("kind") == "finetune":  # the fine-tuned ticket takes the place of the ticket's last round
+        from restorelab.lottery.baselines import ticket_history
+
+        records, how, commands = ticket_history(meta["source"])
+        info.update(strategy=rec["strategy"], rounds=rec["round"], history=records[:-1] + [rec],
+                    how={**how, "finetune": meta}, commands=commands)
     return run_dir, info
 
 
@@ -78,9 +86,10 @@ def export(run_dir: str | Path, name: str, round_: int | None = None, weights_di
             "val": rec.get("val"), "val_mean_psnr": rec.get("val_mean_psnr"),
             "format": "safetensors" if structured else "restorelab-compact-v1",
             "file_bytes": weights.stat().st_size, "source": str(d), "rounds_file": rounds_path.name,
-            "commands": list(commands or []), "how": info.get("how"), "train_config": cfg.to_dict(),
+            "commands": info.get("commands", []) + list(commands or []), "how": info.get("how"),
+            "train_config": cfg.to_dict(),
             "layers": rec["layers"]}
-    text = "".join(json.dumps(R.read_record(h)) + "\n" for h in info["history"])
+    text = "".join(json.dumps(h) + "\n" for h in info["history"])
     atomic_write(rounds_path, lambda tmp: tmp.write_text(text))
     R.write_json(card_path, card)
     return {**card, "weights": str(weights), "card": str(card_path)}

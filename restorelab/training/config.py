@@ -98,6 +98,9 @@ class TrainConfig(PhotoTraining):
     weight_decay: float = option(0.01, "AdamW weight decay (torch's default, as MIR-L)")
     warmup_steps: int = option(500, "linear learning-rate warm-up steps")
     val_size: int = option(128, "centre crop side of each validation photo")
+    teacher: str = option("", "knowledge distillation: a model (shipped name, .safetensors path or run directory) "
+                              "whose output on each training input is blended into the target; '' = none")
+    distill: float = option(0.5, "with --teacher: target = (1 - distill) * clean + distill * the teacher's output")
     channels_last: bool = option(True, "NHWC memory format (faster convolutions on CPU)")
     compile: bool = option(False, "torch.compile the model (see benchmarks for when it pays)")
     batch_threads: int = option(0, "threads that each run forward + backward on a share of every batch, one intra-op "
@@ -120,6 +123,8 @@ class TrainConfig(PhotoTraining):
         check_device_name(self.device)  # the name only: a config is checked where it is written, not where it runs
         if self.batch_threads < 0:
             raise RestoreLabError("batch_threads must be >= 0 (0: automatic)")
+        if not 0 <= self.distill <= 1:
+            raise RestoreLabError(f"distill must be in [0, 1], got {self.distill}")
         if self.patch_size <= 0 or self.patch_size % 8:
             raise RestoreLabError("patch_size must be a positive multiple of 8")
 

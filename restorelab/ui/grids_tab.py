@@ -315,7 +315,7 @@ def verdict(result: dict) -> str:
     r = result["restored"]
     if r is not None:
         lines.append(f"Restored by `{r.name}` in {r.seconds:.2f} s"
-                     + (" (256² tiles)" if r.tiled else "") + f"; weights from {r.source}.")
+                     + (f" ({pipeline.tiling_note()})" if r.tiled else "") + f"; weights from {r.source}.")
     if result["note"]:
         lines.append(_sentence(result["note"]) + ".")
     sim = result["simulated"]

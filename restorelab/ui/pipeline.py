@@ -143,6 +143,13 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
                     device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend)
 
 
+def tiling_note() -> str:
+    """How a big photo is cut (restore's defaults), for result notes."""
+    from restorelab.inference import DEFAULT_TILE
+
+    return f"tiles of at most {DEFAULT_TILE}², 32 px overlap"
+
+
 def preview_with(store, name: str, img: np.ndarray) -> np.ndarray | None:
     """A downscaled quick look (:func:`restorelab.inference.preview`) of shipped model ``name`` on a
     photo big enough to be restored in tiles; None for a photo that goes in one pass anyway."""

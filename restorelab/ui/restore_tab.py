@@ -152,7 +152,7 @@ def _notes(state, pending: list[str]) -> str:
         lines.append(f"- `{rec['model']}`: {rec['seconds']:.2f} s"
                      + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
                      + (f"; **{warn}**" if warn else "")
-                     + (", tiled (256² tiles, 32 px overlap)" if rec["tiled"] else ", one pass")
+                     + (f", tiled ({pipeline.tiling_note()})" if rec["tiled"] else ", one pass")
                      + (f" per transform, ×{rec['self_ensemble']} self-ensemble" if rec["self_ensemble"] > 1 else "")
                      + (f" with {_RUNTIME.get(rec.get('backend'), rec.get('backend'))} on {rec['device']}"
                         if rec["kind"] != "classical" else "")
