@@ -121,10 +121,7 @@ class Trainer:
         if init_state is None and cfg.init:
             init_state = load_init_weights(cfg.init)
         if init_state is not None:
-            fit = getattr(self.model, "fit_to_state", None)  # a structured ticket: narrower layers
-            if fit is not None:
-                fit(init_state)
-            self.model.load_state_dict(init_state)
+            load_into(self.model, init_state)
         apply_masks(self.model, masks)
         # on the device before the optimizer is built: its state lives beside the parameters
         self.model = self.model.to(self.device)
@@ -373,13 +370,17 @@ def load_teacher(spec: str) -> nn.Module:
     run = Path(spec)
     if run.is_dir():
         model = create_model(TrainConfig.load(run / "config.json").model)
-        state = load_init_weights(spec)
-        fit = getattr(model, "fit_to_state", None)
-        if fit is not None:
-            fit(state)
-        model.load_state_dict(state)
-        return model.eval()
+        return load_into(model, load_init_weights(spec)).eval()
     return load_weights(resolve(spec))
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Load ``state`` into ``model``, narrowing its layers first for a structured ticket's state."""
+    fit = getattr(model, "fit_to_state", None)
+    if fit is not None:
+        fit(state)
+    model.load_state_dict(state)
+    return model
 
 
 def load_init(run_dir: Path) -> dict[str, torch.Tensor]:
