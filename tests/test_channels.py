@@ -199,3 +199,22 @@ def test_bench_tickets_reads_psnr_from_a_real_eval_result():
     results = {"rows": [{"set": "A", "methods": {"d": {"psnr": 30.0}, "s": {"psnr": 29.5}}},
                         {"set": "B", "methods": {"d": {"psnr": 20.0}}}]}  # B: no ticket score, left out
     assert mod.psnr_rows(results, ["d", "s"]) == {"A": {"d": 30.0, "s": 29.5, "s gap": -0.5}}
+
+
+def test_finetune_keeps_a_structured_ticket_small(channel_run, tmp_path, monkeypatch):
+    from restorelab.lottery.baselines import BaselineConfig, run_finetune
+
+    d, recs = channel_run
+    cfg = BaselineConfig(kind="finetune")
+    rec = run_finetune(cfg, d, tmp_path / "ft", dataset=DATA, val_set=VAL, overrides={"steps": 2})
+    assert rec["structured"] and (rec["total_params"], rec["dense_params"]) == (recs[-1]["total_params"],
+                                                                                recs[-1]["dense_params"])
+    assert rec["sparsity"] == pytest.approx(recs[-1]["sparsity"]) and rec["strategy"] == "channels"
+    # from the exported ticket, by name, and exported again: still the smaller plain network
+    (tmp_path / "w").mkdir()
+    export(d, "chan-test", weights_dir=tmp_path / "w")
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path / "w"))
+    run_finetune(cfg, "chan-test", tmp_path / "ft2", dataset=DATA, val_set=VAL, overrides={"steps": 2})
+    card = export(tmp_path / "ft2", "chan-ft", weights_dir=tmp_path / "w")
+    assert card["structured"] and card["format"] == "safetensors" and card["strategy"] == "channels"
+    assert card["params"] == recs[-1]["total_params"] == count_params(load_weights(tmp_path / "w" / "chan-ft.safetensors"))[0]

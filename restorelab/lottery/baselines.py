@@ -165,7 +165,7 @@ def ticket_history(ticket: str | Path) -> tuple[list[dict], dict, list[str]]:
 
 def load_ticket(ticket: str | Path) -> tuple[Masks, dict, dict]:
     """(masks, weights, training config dict) of a finished ticket: an IMP run directory (its last
-    round) or a shipped unstructured pruned model (its compact file and card)."""
+    round) or a shipped pruned model (its compact file, or a structured ticket's plain file, and card)."""
     from restorelab.inference.compact import load_compact
     from restorelab.inference.weights import resolve
 
@@ -175,8 +175,13 @@ def load_ticket(ticket: str | Path) -> tuple[Masks, dict, dict]:
         return load_masks(last / R.MASK), R.load_final(last), json.loads((path / "lottery.json").read_text())["train"]
     weights = resolve(str(ticket))
     card = json.loads(weights.with_suffix(".json").read_text())
-    if card.get("kind") != "pruned" or card.get("structured"):
-        raise RestoreLabError(f"{ticket}: not an unstructured pruned model (fine-tune takes an IMP run or such a ticket)")
+    if card.get("kind") != "pruned":
+        raise RestoreLabError(f"{ticket}: not a pruned model (fine-tune takes an IMP run or a shipped ticket)")
+    if card.get("structured"):  # a smaller dense network: nothing is masked
+        from restorelab.inference.weights import load_weights
+
+        model = load_weights(weights)
+        return ones_masks(model, prunable_names(model)), model.state_dict(), card["train_config"]
     model, masks = load_compact(weights, with_masks=True)
     return masks, model.state_dict(), card["train_config"]
 
@@ -196,6 +201,7 @@ def run_finetune(cfg: BaselineConfig, ticket: str | Path, run_dir: str | Path, *
     masks = R.masks_for(run_dir, lambda: masks)
     last = (ticket_history(ticket)[0] or [{}])[-1]
     info = {"kind": "finetune", "name": "fine-tuned ticket", "ticket": str(ticket), "round": last.get("round", 0),
-            "strategy": last.get("strategy", "unknown"), "teacher": train.teacher or None}
+            "strategy": last.get("strategy", "unknown"), "teacher": train.teacher or None,
+            **({"structured": True, "dense_params": last["dense_params"]} if last.get("structured") else {})}
     return R.train_round(train, run_dir, masks, state, dataset=dataset, val_set=val_set, progress=progress,
                          stop_after=stop_after, info=info)

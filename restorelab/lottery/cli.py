@@ -4,7 +4,7 @@
         --dense-run runs/aio-cpu --run-dir runs/mirl-g
     python -m restorelab prune --strategy oneshot-magnitude --amount 0.7 --dense-run runs/aio-cpu --run-dir runs/osm2
     python -m restorelab prune --strategy reinit --ticket-run runs/mirl-g --run-dir runs/mirl-g-reinit
-    python -m restorelab prune --strategy finetune --ticket-run real-g-lamp --teacher real-cpu --steps 16000 \\
+    python -m restorelab prune --strategy finetune --ticket-run real-g-lamp --teacher real-cpu --steps 18000 \\
         --run-dir runs/real-g-lamp-kd
     python -m restorelab export --run-dir runs/mirl-g --name mirl-g-cpu
 
