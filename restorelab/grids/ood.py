@@ -107,22 +107,25 @@ def streak_stats(img: np.ndarray) -> np.ndarray:
 
     g = np.asarray(img, np.float32).mean(axis=2)
     h, w = g.shape
+    lengths = [n for n in STREAK_LENGTHS if min(h, w) > 2 * n + 2]  # else too small to tell: no asymmetry
+    lq = lambda v, q: np.log(max(float(np.quantile(v, q)), 0.0) + 1e-4)  # noqa: E731
+    per = {n: [] for n in lengths}
+    for angle in STREAK_ANGLES if lengths else ():
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle), 1.0)
+        r = cv2.warpAffine(g, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        dx, dy = 2 * r[:, 1:-1] - r[:, :-2] - r[:, 2:], 2 * r[1:-1] - r[:-2] - r[2:]
+        for n in lengths:  # one turn serves both lengths
+            vert = cv2.blur(dx, (1, n))[n:-n, n:-n]
+            horiz = cv2.blur(dy, (n, 1))[n:-n, n:-n]
+            per[n].append((lq(vert, 0.995) - lq(-vert, 0.995), lq(vert, 0.995) - lq(horiz, 0.995),
+                           lq(vert, 0.98) - lq(-vert, 0.98)))
     out = []
-    for length in STREAK_LENGTHS:
-        if min(h, w) <= 2 * length + 2:  # too small to tell: no asymmetry
+    for n in STREAK_LENGTHS:
+        if n not in per:
             out += [0.0] * 4
             continue
-        per = []
-        for angle in STREAK_ANGLES:
-            turn = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle), 1.0)
-            r = cv2.warpAffine(g, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            vert = cv2.blur(2 * r[:, 1:-1] - r[:, :-2] - r[:, 2:], (1, length))[length:-length, length:-length]
-            horiz = cv2.blur(2 * r[1:-1] - r[:-2] - r[2:], (length, 1))[length:-length, length:-length]
-            lq = lambda v, q: np.log(max(float(np.quantile(v, q)), 0.0) + 1e-4)  # noqa: E731
-            per.append((lq(vert, 0.995) - lq(-vert, 0.995), lq(vert, 0.995) - lq(horiz, 0.995),
-                        lq(vert, 0.98) - lq(-vert, 0.98)))
-        per = np.array(per)
-        out += [*per.max(axis=0), per[:, 0].max() - np.median(per[:, 0])]
+        a = np.array(per[n])
+        out += [*a.max(axis=0), a[:, 0].max() - np.median(a[:, 0])]
     return np.array(out, np.float64)
 
 

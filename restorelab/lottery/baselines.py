@@ -145,45 +145,41 @@ def run_reinit(cfg: BaselineConfig, imp_run: str | Path, run_dir: str | Path, *,
                          val_set=val_set, progress=progress, stop_after=stop_after, info=info)
 
 
-def ticket_history(ticket: str | Path) -> tuple[list[dict], dict, list[str]]:
+def ticket_history(ticket: str | Path) -> tuple[list[dict], dict, list[str], dict]:
     """How a finished ticket (an IMP run directory or a shipped pruned model) was made: its pruning
-    records by round, its ``how`` (the IMP run's lottery.json, the card's ``how``) and the commands
-    its card records (none for a run directory)."""
+    records by round, its ``how`` (the IMP run's lottery.json, the card's ``how``), the commands its
+    card records (none for a run directory) and its training config (a dict)."""
     from restorelab.inference.weights import resolve
 
     path = Path(ticket)
     if (path / "lottery.json").exists():
-        last = R.read_record(last_round(path))["round"]
         how = json.loads((path / "lottery.json").read_text())
-        return [R.read_record(path / f"round_{r:02d}") for r in range(last + 1)], how, []
-    weights = resolve(str(ticket))
-    card = json.loads(weights.with_suffix(".json").read_text())
-    rounds = weights.with_name(card["rounds_file"]) if card.get("rounds_file") else None
-    records = [json.loads(line) for line in rounds.read_text().splitlines() if line.strip()] if rounds else []
-    return records, card.get("how") or {}, list(card.get("commands") or [])
-
-
-def load_ticket(ticket: str | Path) -> tuple[Masks, dict, dict]:
-    """(masks, weights, training config dict) of a finished ticket: an IMP run directory (its last
-    round) or a shipped pruned model (its compact file, or a structured ticket's plain file, and card)."""
-    from restorelab.inference.compact import load_compact
-    from restorelab.inference.weights import resolve
-
-    path = Path(ticket)
-    if (path / "lottery.json").exists():
-        last = last_round(path)
-        return load_masks(last / R.MASK), R.load_final(last), json.loads((path / "lottery.json").read_text())["train"]
+        return R.history(path, R.read_record(last_round(path))["round"]), how, [], how["train"]
     weights = resolve(str(ticket))
     card = json.loads(weights.with_suffix(".json").read_text())
     if card.get("kind") != "pruned":
         raise RestoreLabError(f"{ticket}: not a pruned model (fine-tune takes an IMP run or a shipped ticket)")
-    if card.get("structured"):  # a smaller dense network: nothing is masked
-        from restorelab.inference.weights import load_weights
+    rounds = weights.with_name(card["rounds_file"]) if card.get("rounds_file") else None
+    records = [json.loads(line) for line in rounds.read_text().splitlines() if line.strip()] if rounds else []
+    return records, card.get("how") or {}, list(card.get("commands") or []), card["train_config"]
 
-        model = load_weights(weights)
-        return ones_masks(model, prunable_names(model)), model.state_dict(), card["train_config"]
-    model, masks = load_compact(weights, with_masks=True)
-    return masks, model.state_dict(), card["train_config"]
+
+def load_ticket(ticket: str | Path) -> tuple[Masks, dict]:
+    """(masks, weights) of a finished ticket: an IMP run directory (its last round) or a shipped pruned
+    model (its compact file; a structured ticket's plain file, where nothing is masked)."""
+    from restorelab.inference.compact import is_compact, load_compact
+    from restorelab.inference.weights import load_weights, read_metadata, resolve
+
+    path = Path(ticket)
+    if (path / "lottery.json").exists():
+        last = last_round(path)
+        return load_masks(last / R.MASK), R.load_final(last)
+    weights = resolve(str(ticket))
+    if is_compact(read_metadata(weights)):
+        model, masks = load_compact(weights, with_masks=True)
+        return masks, model.state_dict()
+    model = load_weights(weights)
+    return ones_masks(model, prunable_names(model)), model.state_dict()
 
 
 def run_finetune(cfg: BaselineConfig, ticket: str | Path, run_dir: str | Path, *, dataset=None, val_set=None,
@@ -192,14 +188,15 @@ def run_finetune(cfg: BaselineConfig, ticket: str | Path, run_dir: str | Path, *
     ``overrides``: training fields that replace the ticket's (``steps``, ``lr``, ``teacher``, ...; not ``model``)."""
     from restorelab.training import TrainConfig
 
-    masks, state, train = load_ticket(ticket)
+    records, _, _, train = ticket_history(ticket)
     if overrides and overrides.get("model", train["model"]) != train["model"]:
         raise RestoreLabError(f"--model {overrides['model']} differs from the ticket's {train['model']}")
     train = TrainConfig.from_dict({**train, **(overrides or {}), "init": str(ticket)})
     run_dir = Path(run_dir)
     _start(run_dir, cfg, Path(ticket))
+    masks, state = load_ticket(ticket)
     masks = R.masks_for(run_dir, lambda: masks)
-    last = (ticket_history(ticket)[0] or [{}])[-1]
+    last = (records or [{}])[-1]
     info = {"kind": "finetune", "name": "fine-tuned ticket", "ticket": str(ticket), "round": last.get("round", 0),
             "strategy": last.get("strategy", "unknown"), "teacher": train.teacher or None,
             **({"structured": True, "dense_params": last["dense_params"]} if last.get("structured") else {})}

@@ -33,8 +33,8 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
         if not R.is_done(d):
             raise RestoreLabError(f"{d} is not a finished round")
         last = R.read_record(d)["round"]
-        history = [R.read_record(run_dir / f"round_{r:02d}") for r in range(last + 1)]
-        return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": history, "how": meta}
+        return d, {"strategy": meta["lottery"]["strategy"], "rounds": last, "history": R.history(run_dir, last),
+                   "how": meta}
     if round_ is not None:
         raise RestoreLabError("--round only applies to an IMP run directory (with lottery.json)")
     if (run_dir / "baseline.json").exists():
@@ -49,7 +49,7 @@ def find_round(run_dir: str | Path, round_: int | None = None) -> tuple[Path, di
     if rec.get("kind") == "finetune":  # the fine-tuned ticket takes the place of the ticket's last round
         from restorelab.lottery.baselines import ticket_history
 
-        records, how, commands = ticket_history(meta["source"])
+        records, how, commands, _ = ticket_history(meta["source"])
         info.update(strategy=rec["strategy"], rounds=rec["round"], history=records[:-1] + [rec],
                     how={**how, "finetune": meta}, commands=commands)
     return run_dir, info

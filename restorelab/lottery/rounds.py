@@ -34,6 +34,11 @@ def read_record(round_dir: Path) -> dict:
     return json.loads((Path(round_dir) / RECORD).read_text())
 
 
+def history(run_dir: Path, last: int) -> list[dict]:
+    """The records of an IMP run's rounds 0 .. ``last``."""
+    return [read_record(Path(run_dir) / f"round_{r:02d}") for r in range(last + 1)]
+
+
 def write_json(path: Path, obj) -> None:
     """Atomic JSON write (a crash leaves the old file or none, never half a file)."""
     text = json.dumps(obj, indent=2)
