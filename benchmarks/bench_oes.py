@@ -123,47 +123,79 @@ def cmd_app(args) -> dict:
             "mean_wall_seconds": mean("wall_seconds"), "mean_psnr": mean("psnr")}
 
 
+def label(spec: str, scope: str) -> str:
+    """A method's name in the JSON: the spec, with the scope where the method builds its own mask."""
+    return spec if spec.startswith("transfer") or spec == "dense" else f"{spec}({scope})"
+
+
 def cmd_experiment(args) -> dict:
     specs = tuple(args.methods.split(","))
     rows, t0 = [], time.perf_counter()
-    for name, noisy, clean in crops(args.images, start=args.start):
+    for name, noisy, clean in crops(args.images, size=args.size, start=args.start):
         res = compare(noisy, clean, steps=args.steps, specs=specs,
-                      plan=MaskPlan(spec=specs[0], preset=args.preset, density=args.density), n_threads=args.threads)
-        rows.append({"image": name, "results": [r.summary() for r in res]})
+                      plan=MaskPlan(spec=specs[0], preset=args.preset, density=args.density, scope=args.scope),
+                      n_threads=args.threads)
+        rows.append({"image": name, "results": [r.summary() | {"label": label(spec, args.scope)}
+                                                for spec, r in zip(specs, res)]})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     means = {}
     for j, s in enumerate(specs):
         rs = [row["results"][j] for row in rows]
-        means[s] = {k: round(float(np.mean([r[k] for r in rs])), 3) for k in ("peak_psnr", "final_psnr", "seconds")}
-    return {"mode": "experiment", "steps": args.steps, "start": args.start, "sigma": 25, "crop": 256, "images": rows, "mean": means,
+        means[label(s, args.scope)] = {k: round(float(np.mean([r[k] for r in rs])), 3) for k in ("peak_psnr", "final_psnr", "seconds")}
+    return {"mode": "experiment", "steps": args.steps, "start": args.start, "sigma": 25, "crop": args.size,
+            "scope": args.scope, "methods": list(specs), "images": rows, "mean": means,
             "wall_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _load_run(path: Path) -> dict:
+    """An ``experiment`` output, or the per-image lines it prints to stderr as it goes (what a run
+    stopped before its end leaves: its finished images)."""
+    text = path.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        steps = {r["steps"] for row in rows for r in row["results"]}
+        if len(steps) != 1:
+            raise SystemExit(f"{path}: no experiment output and no per-image lines with one step budget")
+        return {"steps": steps.pop(), "images": rows}
 
 
 def cmd_summary(args) -> dict:
     """Merge ``experiment`` outputs (split runs: other images or other methods on the same steps)
     into per-method means over the images each method ran on, and the issue's two checks."""
-    runs = [json.loads(Path(f).read_text()) for f in args.files]
+    runs = [_load_run(Path(f)) for f in args.files]
     if len({r["steps"] for r in runs}) != 1:
         raise SystemExit("the runs have different step budgets")
-    per = {}  # method -> image -> summary
+    per = {}  # method label -> image -> summary
     for r in runs:
         for img in r["images"]:
             for res in img["results"]:
-                per.setdefault(res["method"], {})[img["image"]] = res
+                per.setdefault(res.get("label", res["method"]), {})[img["image"]] = res
     means = {m: {"images": sorted(v), **{k: round(float(np.mean([x[k] for x in v.values()])), 3)
                                           for k in ("peak_psnr", "final_psnr")}} for m, v in per.items()}
-    out = {"mode": "summary", "steps": runs[0]["steps"], "files": args.files, "mean": means,
+    out = {"mode": "summary", "steps": runs[0]["steps"], "files": args.files, "learned": args.learned,
+           "random": args.random, "mean": means,
            "per_image": {m: {i: {k: x[k] for k in ("peak_psnr", "final_psnr", "peak_step")} for i, x in v.items()}
                          for m, v in per.items()}}
-    if "dense" in per and "transfer" in per:
-        both = sorted(set(per["dense"]) & set(per["transfer"]))
-        gain = [per["transfer"][i]["final_psnr"] - per["dense"][i]["final_psnr"] for i in both]
-        gap = [per["transfer"][i]["final_psnr"] - per["dense"][i]["peak_psnr"] for i in both]
-        out["checks"] = {"images": both,
-                         "sparse_final_minus_dense_final": [round(g, 3) for g in gain],
-                         "sparse_final_minus_dense_peak": [round(g, 3) for g in gap],
-                         "mean_gain_ge_3dB": bool(np.mean(gain) >= 3.0),
-                         "mean_gap_ge_minus_1dB": bool(np.mean(gap) >= -1.0)}
+
+    def diffs(a: str, b: str, ka: str, kb: str) -> list[float]:
+        both = sorted(set(per[a]) & set(per[b]))
+        return [round(per[a][i][ka] - per[b][i][kb], 3) for i in both]
+
+    learned = args.learned
+    if learned not in per:
+        raise SystemExit(f"no method {learned!r} in the runs (methods: {', '.join(per)})")
+    checks = {}
+    if "dense" in per:  # the issue's checks: learned final >= dense final + 3 dB; (earlier) >= dense peak - 1 dB
+        gain, gap = diffs(learned, "dense", "final_psnr", "final_psnr"), diffs(learned, "dense", "final_psnr", "peak_psnr")
+        checks |= {"learned_final_minus_dense_final": gain, "learned_final_minus_dense_peak": gap,
+                   "mean_gain_over_dense_final_ge_3dB": bool(np.mean(gain) >= 3.0),
+                   "mean_gap_to_dense_peak_ge_minus_1dB": bool(np.mean(gap) >= -1.0)}
+    if args.random in per:  # learned final >= random final + 1 dB
+        lead = diffs(learned, args.random, "final_psnr", "final_psnr")
+        checks |= {"learned_final_minus_random_final": lead, "mean_lead_over_random_ge_1dB": bool(np.mean(lead) >= 1.0)}
+    out["checks"] = checks
     return out
 
 
@@ -189,10 +221,14 @@ def main(argv=None) -> None:
     sp.add_argument("--preset", default=None)
     sp.add_argument("--density", type=float, default=None)
     sp.add_argument("--methods", default="transfer,random,magnitude,dense")
+    sp.add_argument("--size", type=int, default=256, help="centre crop side")
+    sp.add_argument("--scope", default="all", help="masked tensors of random/magnitude/imp: all | weights")
     sp.add_argument("--threads", type=int, default=2)
     sp.set_defaults(fn=cmd_experiment)
     sp = sub.add_parser("summary", help="merge experiment JSON files")
     sp.add_argument("files", nargs="+")
+    sp.add_argument("--learned", default="transfer", help="the learned mask's method label (e.g. transfer:NAME)")
+    sp.add_argument("--random", default="random(all)", help="the random baseline's label")
     sp.set_defaults(fn=cmd_summary)
     args = p.parse_args(argv)
     if args.mode == "app" and args.steps is None:

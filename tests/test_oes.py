@@ -9,7 +9,7 @@ from restorelab.lottery.toydata import toy_images
 from restorelab.oes._common import add_noise
 from restorelab.models.dip import PRESETS, build_generator, crop, get_config, noise_input, padded_size
 from restorelab.oes.learn import LearnConfig, MaskLearner, learn_mask
-from restorelab.oes.mask import magnitude_mask, masked_names, random_mask
+from restorelab.oes.mask import check_masks, magnitude_mask, masked_names, random_mask
 from restorelab.oes.sparse_dip import Fitter, MaskPlan, fit, imp_mask, parse_mask_spec, prepare
 from restorelab.pruning import density_of, n_keep, topk_mask
 
@@ -69,10 +69,32 @@ def test_topk_density_exact_and_survivors_have_the_highest_logits():
     assert float(kept.min()) >= float(pruned.max())
 
 
-def test_masked_tensors_are_conv_weights_but_not_the_output():
-    names = masked_names(build_generator("tiny"))
+def test_masked_tensors_of_each_scope():
+    net = build_generator("tiny")
+    names = masked_names(net, "weights")
     assert names and all(n.endswith("weight") for n in names) and "out.weight" not in names
     assert len(names) == 3 * get_config("tiny").depth  # per scale: two down convs, one up conv
+    assert masked_names(net, "all") == [n for n, _ in net.named_parameters()]  # the reference's: BN, biases too
+    with pytest.raises(RestoreLabError, match="scope"):
+        masked_names(net, "convs")
+
+
+@pytest.mark.parametrize("scope", ["weights", "all"])
+def test_a_mask_knows_its_scope_and_a_misfit_is_refused(scope):
+    net = build_generator("tiny", seed=1)
+    masks = random_mask(net, 0.2, seed=0, scope=scope)
+    assert sorted(masks) == sorted(masked_names(net, scope)) and check_masks(net, masks) == scope
+    with pytest.raises(RestoreLabError, match="does not fit"):
+        check_masks(net, {n: m for n, m in list(masks.items())[1:]})
+
+
+def test_scope_all_random_mask_silences_channels_the_weights_scope_keeps():
+    """Why the reference's random 5% masks collapse: a pruned BN scale zeroes its whole channel."""
+    net = build_generator("tiny", seed=1)
+    bn = [f"{n}.weight" for n, m in net.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    masks = random_mask(net, 0.05, seed=0, scope="all")
+    assert sum(int(masks[b].sum()) for b in bn) < 0.2 * sum(masks[b].numel() for b in bn)
+    assert not set(bn) & set(random_mask(net, 0.05, seed=0, scope="weights"))
 
 
 def test_random_and_magnitude_masks_exact_density():
@@ -97,10 +119,11 @@ def test_learning_moves_only_the_logits(pair):
     assert any(float(l.detach().abs().max()) > 0 for l in learner.logits.values())
 
 
-def test_functional_call_matches_a_masked_module(pair):
+@pytest.mark.parametrize("scope", ["weights", "all"])
+def test_functional_call_matches_a_masked_module(pair, scope):
     noisy, _ = pair
-    learner = MaskLearner(noisy, LearnConfig(preset="tiny", seed=0))
-    masks = random_mask(learner.net, 0.3, seed=0)
+    learner = MaskLearner(noisy, LearnConfig(preset="tiny", seed=0, scope=scope))
+    masks = random_mask(learner.net, 0.3, seed=0, scope=scope)
     with torch.no_grad():
         functional = learner.forward(masks)
         net = build_generator("tiny", seed=0)
@@ -172,3 +195,16 @@ def test_live_stream_yields_snapshots_and_stops_cleanly(pair):
     last = list(stream(noisy, plan=MaskPlan(spec="dense", preset="tiny"), config=LiveConfig(steps=7, every=5,
                                                                                           dense=False)))
     assert [s["step"] for s in last] == [5, 7] and last[-1]["done"] and last[-1]["dense"] is None
+
+
+def test_mask_learning_resumed_from_a_checkpoint_equals_one_run(pair, tmp_path):
+    noisy, _ = pair
+    cfg = dict(preset="tiny", density=0.2, lr=0.05, seed=1)
+    whole = learn_mask(noisy, LearnConfig(steps=6, **cfg))
+    ckpt = tmp_path / "learn.pt"
+    learn_mask(noisy, LearnConfig(steps=4, **cfg), checkpoint=ckpt, every=3)  # saved at 3 and 4
+    resumed = learn_mask(noisy, LearnConfig(steps=6, **cfg), checkpoint=ckpt, every=3)
+    assert resumed.mse == whole.mse
+    assert all(torch.equal(resumed.logits[n], whole.logits[n]) for n in whole.logits)
+    with pytest.raises(RestoreLabError, match="other settings.*density"):
+        learn_mask(noisy, LearnConfig(steps=8, **(cfg | {"density": 0.3})), checkpoint=ckpt)

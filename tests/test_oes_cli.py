@@ -61,6 +61,7 @@ def test_transfer_rebuilds_the_mask_files_init_and_refuses_a_wrong_preset(tmp_pa
     out = json.loads(cli(capsys, "learn-mask", images / "img0.png", "--sigma", 25, "--preset", "tiny", "--density",
                          0.2, "--steps", 5, "--seed", 4, "--out", mask, "--json"))
     assert out["density"] == pytest.approx(0.2, abs=1e-3) and mask.with_suffix(".json").exists()
+    assert out["scope"] == "all" and len(load_mask(mask)[0]) == len(list(build_generator("tiny").parameters()))
     noisy = load_image(images / "img1.png")
     a = run(noisy, MaskPlan(spec=f"transfer:{mask}"), steps=3)
     b = run(noisy, MaskPlan(spec="random", preset="tiny", density=0.2, seed=4), steps=0)

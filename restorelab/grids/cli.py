@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from restorelab.errors import RestoreLabError
@@ -202,9 +203,10 @@ def cmd_calibrate(args) -> None:
         from restorelab.grids import ood
         from restorelab.grids.similarity import file_hash
 
-        def tick(done, total):
-            if not args.json and done % 50 == 0:
-                print(f"  {done}/{total} degraded photos described", flush=True)
+        def tick(done, total):  # to stderr under --json, so the JSON on stdout stays clean
+            if done % 50 == 0:
+                print(f"  {done}/{total} degraded photos described", flush=True,
+                      file=sys.stderr if args.json else sys.stdout)
 
         v = ood.degraded_vectors(model, photos, cfg, progress=tick)
         m, oof = ood.calibrate(v["vectors"], v["labels"], v["photo"], args.quantile, args.folds, args.shrink)

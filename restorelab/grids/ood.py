@@ -24,8 +24,8 @@ ever add light): a value's score is its rise above the median of the training ca
 deviations, and the view's score is the largest of them. (Task Gaussians on the earlier haze and
 streak statistics flagged 56% of hazy and 37% of rainy CBSD68 photos; docs/grids.md.) The image's **score**
 (:meth:`OODModel.scores`) is the largest view score, each divided by its ``unit``: that view's
-``quantile`` of out-of-fold scores on held-out photos (:func:`calibrate`). The **threshold** is the
-same ``quantile`` of those out-of-fold combined scores (each photo scored by models fitted without
+0.99 quantile of out-of-fold scores on held-out photos (:func:`calibrate`). The **threshold** is the
+``quantile`` (the operating point) of those out-of-fold combined scores (each photo scored by models fitted without
 it, degraded with every task; the stored model is then fitted on all of them), so about
 ``1 - quantile`` of in-distribution images are flagged.
 
@@ -284,12 +284,17 @@ def fit(vectors: np.ndarray, labels: Sequence[str], shrink: float = 0.5,
                     meta={"shrink": shrink, "n": len(x)})
 
 
+UNIT_QUANTILE = 0.99  # each view's scores are divided by this quantile of its out-of-fold scores
+
+
 def calibrate(vectors: np.ndarray, labels: Sequence[str], groups_of_rows: Sequence[int], quantile: float = 0.99,
               folds: int = 4, shrink: float = 0.5, views: Optional[Sequence[Tuple[str, int, int]]] = None
               ) -> Tuple[OODModel, np.ndarray]:
-    """Fit on all rows; each view's unit and then the threshold are the ``quantile`` of out-of-fold scores.
-    Rows of the same photo share ``groups_of_rows[i]`` (its index) and land in the same fold
-    (``index % folds``), so no photo is scored by a model that saw it. Returns (model, out-of-fold scores)."""
+    """Fit on all rows; each view's unit is the ``UNIT_QUANTILE`` of its out-of-fold scores (a scale, fixed),
+    and the threshold the ``quantile`` of the out-of-fold combined scores (the operating point: about
+    ``1 - quantile`` of in-distribution cases are flagged). Rows of the same photo share
+    ``groups_of_rows[i]`` (its index) and land in the same fold (``index % folds``), so no photo is
+    scored by a model that saw it. Returns (model, out-of-fold scores)."""
     if not 0 < quantile <= 1:
         raise RestoreLabError(f"quantile must be in (0, 1], got {quantile}")
     x, labels = np.asarray(vectors, np.float64), np.asarray(labels)
@@ -303,10 +308,11 @@ def calibrate(vectors: np.ndarray, labels: Sequence[str], groups_of_rows: Sequen
         part = fit(x[~m], labels[~m], shrink, [(v.name, v.start, v.stop, v.one_sided) for v in model.views])
         oof[:, m] = [v.scores(x[m])[0] for v in part.views]
     for v, o in zip(model.views, oof):
-        v.unit = float(np.quantile(o, quantile))
+        v.unit = float(np.quantile(o, UNIT_QUANTILE))
     combined = np.max(oof / np.array([v.unit for v in model.views])[:, None], axis=0)
     model.threshold = float(np.quantile(combined, quantile))
-    model.meta.update(quantile=quantile, folds=folds, units={v.name: v.unit for v in model.views})
+    model.meta.update(quantile=quantile, unit_quantile=UNIT_QUANTILE, folds=folds,
+                      units={v.name: v.unit for v in model.views})
     return model, combined
 
 

@@ -1,7 +1,7 @@
 """OES: learned sparse masks for the deep image prior (Sparse-DIP), issue 5
 (the DIP hourglass it prunes, its presets and fixed input: ``restorelab.models.dip``)
 
-* ``mask``        which tensors are masked (conv weights), random / magnitude masks (the selection
+* ``mask``        which tensors are masked (every parameter, or conv weights only), random / magnitude masks (the selection
                   rules, top-k included, are ``restorelab.pruning``'s)
 * ``learn``       OES mask learning (Gumbel-sigmoid samples, KL to Bernoulli(ρ), Adam on logits)
 * ``sparse_dip``  masked DIP training, baselines (dense, random, magnitude, IMP), mask transfer

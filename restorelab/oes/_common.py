@@ -6,6 +6,9 @@ import numpy as np
 
 from restorelab.errors import RestoreLabError
 
+#: Which generator tensors a mask covers (``restorelab.oes.mask``): every parameter, or conv weights only.
+SCOPES = ("weights", "all")
+
 
 def add_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """``clean`` + N(0, (sigma/255)^2), clipped to [0, 1], **not** quantised.

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from restorelab.errors import RestoreLabError
+from restorelab.oes._common import SCOPES
 
 
 def _common(sp, steps: int, sigma_alias: bool = True) -> None:
@@ -44,7 +45,12 @@ def _common(sp, steps: int, sigma_alias: bool = True) -> None:
     sp.add_argument("--clean", default=None, help="clean reference of a noisy IMAGE (PSNR vs clean)")
     sp.add_argument("--crop", type=int, default=0, help="use the centre NxN crop (0: whole image)")
     sp.add_argument("--preset", default=None, help="generator preset: paper | lean | tiny (default lean)")
-    sp.add_argument("--density", type=float, default=None, help="fraction of conv weights kept (default 0.05)")
+    sp.add_argument("--density", type=float, default=None,
+                    help="fraction of the masked tensors' entries kept (default 0.05)")
+    sp.add_argument("--scope", choices=SCOPES, default="all",
+                    help="masked tensors (learn, random, magnitude, imp; a transferred mask has its own): "
+                         "all = every parameter, BN and biases included (the reference's, default); "
+                         "weights = conv weights only")
     sp.add_argument("--steps", type=int, default=steps, help=f"fitting steps (default: {steps})")
     sp.add_argument("--seed", type=int, default=0, help="generator init and input noise seed")
     sp.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -74,7 +80,13 @@ def add_parser(subparsers) -> None:
 
     sp = sub.add_parser("learn-mask", help="learn an OES mask on one image and save it (+ a JSON card)")
     _common(sp, steps=1000)
-    sp.add_argument("--lr", type=float, default=0.01, help="Adam lr of the logits")
+    sp.add_argument("--lr", type=float, default=0.01, help="Adam lr of the logits (reference 0.01)")
+    sp.add_argument("--kl-weight", type=float, default=1e-9,
+                    help="weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
+    sp.add_argument("--temperature", type=float, default=0.2, help="Gumbel-sigmoid temperature (reference 0.2)")
+    sp.add_argument("--checkpoint", type=Path, default=None,
+                    help="save the learning state here every --every steps; a rerun resumes from it")
+    sp.add_argument("--every", type=int, default=500, help="checkpoint interval in steps (default: 500)")
     sp.add_argument("--out", type=Path, required=True, help="mask file (.safetensors)")
     sp.add_argument("--source", default=None, help="provenance text stored in the file (default: the image path)")
     sp.set_defaults(fn=cmd_learn_mask)
@@ -133,7 +145,7 @@ def _plan(args, spec: str):
 
     return MaskPlan(spec=spec, preset=args.preset, density=args.density, seed=args.seed,
                     init_seed=getattr(args, "init_seed", None), learn_steps=getattr(args, "learn_steps", 1000),
-                    imp_steps_per_round=getattr(args, "imp_steps", 500))
+                    imp_steps_per_round=getattr(args, "imp_steps", 500), scope=args.scope)
 
 
 def _emit(args, obj: dict, text: str) -> None:
@@ -175,13 +187,23 @@ def cmd_learn_mask(args) -> None:
 
     _check(args)
     cfg = LearnConfig(preset=args.preset or "lean", density=args.density if args.density is not None else 0.05,
-                      steps=args.steps, lr=args.lr, seed=args.seed, threads=args.threads)
+                      steps=args.steps, lr=args.lr, seed=args.seed, threads=args.threads, scope=args.scope,
+                      kl_weight=args.kl_weight, temperature=args.temperature)
+    if args.every < 1:
+        raise RestoreLabError(f"--every must be >= 1, got {args.every}")
     noisy, _ = load_inputs(args)
-    res = learn_mask(noisy, cfg)
+
+    def progress(done, mse):  # to stderr: stdout carries the result (JSON under --json)
+        if done % args.every == 0 or done == cfg.steps:
+            print(f"  step {done}/{cfg.steps}: sampled mask PSNR vs noisy {10 * np.log10(1 / max(mse, 1e-12)):.2f} dB",
+                  file=sys.stderr, flush=True)
+
+    res = learn_mask(noisy, cfg, progress, checkpoint=args.checkpoint, every=args.every)
     source = args.source or f"{Path(args.image).name} crop {args.crop or 'full'} sigma {args.add_noise}"
     meta = save_mask(res.masks, args.out, preset=cfg.preset, generator=get_config(cfg.preset).to_dict(),
                      seed=cfg.seed, source=source, extra={"learn": cfg.to_dict()})
-    card = {"name": args.out.stem, "kind": "oes-mask", "preset": cfg.preset, "density": float(meta["density"]),
+    card = {"name": args.out.stem, "kind": "oes-mask", "preset": cfg.preset, "scope": cfg.scope,
+            "density": float(meta["density"]),
             "kept": int(meta["kept"]), "total": int(meta["total"]), "seed": cfg.seed, "source": source,
             "image_size": list(noisy.shape[:2]), "learn": cfg.to_dict(), "seconds": round(res.seconds, 1),
             "command": "python -m restorelab oes " + shlex.join(sys.argv[sys.argv.index("learn-mask"):])

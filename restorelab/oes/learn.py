@@ -1,7 +1,7 @@
 """OES mask learning: a Bernoulli mask over the frozen random generator, fitted to the noisy image.
 
-One logit ``l`` per masked weight (``mask.masked_names``: conv weights, not BN, not biases, not
-the output 1x1), initialised to 0 (π = 0.5). Each step draws a relaxed Bernoulli (binary
+One logit ``l`` per masked weight (``mask.masked_names`` of the config's scope: every parameter,
+as the reference, or the conv weights only), initialised to 0 (π = 0.5). Each step draws a relaxed Bernoulli (binary
 concrete / Gumbel-sigmoid) sample ``m = sigmoid((l + log u - log(1 - u)) / τ)``, τ = 0.2
 (the reference's 2-class Gumbel-softmax, written as one sigmoid), runs the network with
 ``w0 * m`` through ``torch.func.functional_call`` (no copy of the network), and minimises::
@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,10 +27,11 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from restorelab.errors import RestoreLabError
+from restorelab.io import atomic_write
 from restorelab.training.config import LoopConfig, option
 from restorelab.metrics import psnr_from_mse
 from restorelab.models.dip import build_generator, crop, noise_input
-from restorelab.oes.mask import masked_names
+from restorelab.oes.mask import check_scope, masked_names
 from restorelab.pruning import Masks, check_density, topk_mask
 from restorelab.tensors import threads, to_tensor
 from restorelab.training.core import Step, fit
@@ -43,12 +45,15 @@ class LearnConfig(LoopConfig):
     kl_weight: float = option(1e-9, "weight of the summed KL toward Bernoulli(density) (reference 1e-9)")
     steps: int = option(1000, "Adam steps on the logits (the reference: 60,000 on a GPU)")
     lr: float = option(0.01, "Adam learning rate of the logits (reference 0.01)")
+    scope: str = option("all", "masked tensors: all = every parameter (the reference's), weights = conv "
+                        "weights only (BN and biases stay dense)")
 
     label = "learn config"
 
     def __post_init__(self):
         super().__post_init__()
         check_density(self.density)
+        check_scope(self.scope)
         if self.temperature <= 0 or self.kl_weight < 0:
             raise RestoreLabError("learn config: temperature > 0 and kl_weight >= 0 required")
 
@@ -92,7 +97,7 @@ class MaskLearner:
         self.net.requires_grad_(False)
         self.z = noise_input(self.net.config, self.height, self.width, seed=config.seed)
         params = dict(self.net.named_parameters())
-        self.names = masked_names(self.net)
+        self.names = masked_names(self.net, config.scope)
         self.w0 = {n: params[n] for n in self.names}
         self.logits = {n: torch.zeros_like(params[n], requires_grad=True) for n in self.names}
         self.opt = torch.optim.Adam(self.logits.values(), lr=config.lr)
@@ -139,14 +144,43 @@ class MaskLearner:
     def final_masks(self) -> Masks:
         return topk_mask(self.logits, self.config.density)
 
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs: logits, Adam moments, the sampler's state, the curves."""
+        return {"config": self.config.to_dict(), "logits": {n: l.detach() for n, l in self.logits.items()},
+                "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "mse": self.mse,
+                "mean_prob": self.mean_prob}
 
-def learn_mask(noisy: np.ndarray, config: LearnConfig, progress: Callable[[int, float], None] | None = None
-               ) -> LearnResult:
-    """Learn an OES mask on ``noisy`` (float ``(H, W, 3)`` in [0, 1]) for ``config.steps`` steps."""
+    def load_state_dict(self, state: dict) -> None:
+        mine = {k: v for k, v in self.config.to_dict().items() if k not in ("steps", "threads")}
+        theirs = {k: v for k, v in state["config"].items() if k not in ("steps", "threads")}
+        if mine != theirs:
+            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+            raise RestoreLabError(f"the checkpoint was learned with other settings ({', '.join(diff)}); "
+                                  "use another --checkpoint or the same settings")
+        with torch.no_grad():
+            for n, l in self.logits.items():
+                l.copy_(state["logits"][n])
+        self.opt.load_state_dict(state["opt"])
+        self.gen.set_state(state["gen"])
+        self.mse, self.mean_prob = list(state["mse"]), list(state["mean_prob"])
+
+
+def learn_mask(noisy: np.ndarray, config: LearnConfig, progress: Callable[[int, float], None] | None = None,
+               checkpoint: str | Path | None = None, every: int = 500) -> LearnResult:
+    """Learn an OES mask on ``noisy`` (float ``(H, W, 3)`` in [0, 1]) for ``config.steps`` steps.
+
+    With ``checkpoint``, the state is saved there every ``every`` steps and at the end, and a run
+    finds it and goes on from it (the reference learns for 60,000 steps: hours on a CPU)."""
     t0 = time.perf_counter()
     with threads(config.threads):
         learner = MaskLearner(noisy, config)
-        learner.run(config.steps, progress)
+        if checkpoint is not None and Path(checkpoint).is_file():
+            learner.load_state_dict(torch.load(checkpoint, weights_only=False))
+        while len(learner.mse) < config.steps:
+            learner.run(min(every if checkpoint is not None else config.steps, config.steps - len(learner.mse)),
+                        progress)
+            if checkpoint is not None:
+                atomic_write(checkpoint, lambda tmp: torch.save(learner.state_dict(), tmp))
         masks = learner.final_masks()
     logits = {n: l.detach() for n, l in learner.logits.items()}
     return LearnResult(logits, masks, config, learner.mse, learner.mean_prob, time.perf_counter() - t0)

@@ -6,7 +6,8 @@ exactly 0 (``restorelab.pruning.masked_step``); every other parameter (kept weig
 BN γ/β) is trained. Plain MSE to the noisy image, fixed input, no EMA, no early stopping: the
 result is the last iterate.
 
-Methods (``MASK_KINDS``), all at the same density over the masked tensors:
+Methods (``MASK_KINDS``), all at the same density over the masked tensors (``MaskPlan.scope``:
+every parameter as the reference, or the conv weights only; ``restorelab.oes.mask``):
 
 * ``transfer[:NAME]``  a saved OES mask (shipped name or path) on the generator rebuilt from the
   mask file's seed (``init_seed`` overrides: the paper's fresh-init transfer)
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from restorelab.errors import RestoreLabError
 from restorelab.metrics import psnr_from_mse
 from restorelab.models.dip import build_generator, crop, get_config, noise_input
-from restorelab.oes.mask import check_masks, magnitude_mask, masked_names, random_mask
+from restorelab.oes.mask import check_masks, check_scope, magnitude_mask, masked_names, random_mask
 from restorelab.pruning import Masks, apply_masks, check_density, density_of, n_keep, ones_masks, prune_global
 from restorelab.tensors import threads, to_image, to_tensor
 from restorelab.training import core
@@ -130,7 +131,7 @@ def fit(noisy: np.ndarray, *, steps: int, preset: str = "lean", masks: Masks | N
 
 
 def imp_mask(noisy: np.ndarray, *, preset: str, density: float, steps_per_round: int, rate: float = 0.2,
-             lr: float = 0.01, seed: int = 0) -> Masks:
+             lr: float = 0.01, seed: int = 0, scope: str = "weights") -> Masks:
     """IMP: train, prune ``rate`` of the survivors by global magnitude, rewind to θ0, repeat.
 
     The per-round rate is adjusted so the last round lands exactly on ``density``
@@ -138,7 +139,7 @@ def imp_mask(noisy: np.ndarray, *, preset: str, density: float, steps_per_round:
     """
     check_density(density)
     net = build_generator(preset, seed=seed)
-    names = masked_names(net)
+    names = masked_names(net, scope)
     masks = ones_masks(net, names)
     total = sum(m.numel() for m in masks.values())
     rounds = max(1, math.ceil(math.log(density) / math.log(1.0 - rate))) if density < 1 else 0
@@ -176,6 +177,7 @@ class MaskPlan:
     learn_lr: float = 0.01
     imp_steps_per_round: int = 500
     random_seed: int = 1
+    scope: str = "all"  # random, magnitude, learn, imp: which tensors are masked (transfer: the file's)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -198,24 +200,24 @@ def prepare(plan: MaskPlan, noisy: np.ndarray) -> Prepared:
     preset = plan.preset or "lean"
     get_config(preset)
     density = check_density(plan.density if plan.density is not None else 0.05)
-    info = {"mask": kind}
+    info = {"mask": kind} | ({} if kind == "dense" else {"scope": check_scope(plan.scope)})
     if kind == "dense":
         return Prepared(None, preset, plan.seed, 1.0, info)
     net = build_generator(preset, seed=plan.seed)
     if kind == "random":
-        masks = random_mask(net, density, seed=plan.random_seed)
+        masks = random_mask(net, density, seed=plan.random_seed, scope=plan.scope)
     elif kind == "magnitude":
-        masks = magnitude_mask(net, density)
+        masks = magnitude_mask(net, density, scope=plan.scope)
     elif kind == "learn":
         from restorelab.oes.learn import LearnConfig, learn_mask
 
         res = learn_mask(noisy, LearnConfig(preset=preset, density=density, steps=plan.learn_steps,
-                                            lr=plan.learn_lr, seed=plan.seed))
+                                            lr=plan.learn_lr, seed=plan.seed, scope=plan.scope))
         masks, info = res.masks, info | {"learn": res.summary()}
     elif kind == "imp":
         t0 = time.perf_counter()
         masks = imp_mask(noisy, preset=preset, density=density, steps_per_round=plan.imp_steps_per_round,
-                         seed=plan.seed)
+                         seed=plan.seed, scope=plan.scope)
         info["imp_seconds"] = round(time.perf_counter() - t0, 2)
     else:
         raise RestoreLabError(f"unknown mask kind {kind!r}")
@@ -234,7 +236,8 @@ def _transfer(plan: MaskPlan, name: str | None) -> Prepared:
     if plan.density is not None and abs(plan.density - meta["density"]) > 5e-4:
         raise RestoreLabError(f"mask {name} has density {meta['density']:.4f}, not {plan.density}")
     seed = meta["seed"] if plan.init_seed is None else plan.init_seed
-    info = {"mask": "transfer", "mask_file": str(path), "mask_source": meta["source"], "init_seed": seed}
+    info = {"mask": "transfer", "mask_file": str(path), "mask_source": meta["source"], "init_seed": seed,
+            "scope": check_masks(build_generator(meta["preset"], seed=seed), masks)}
     return Prepared(masks, meta["preset"], seed, meta["density"], info)
 
 

@@ -70,7 +70,8 @@ def mask_choices() -> list[tuple[str, str]]:
         card = _mask_card(name)
         bits = [str(card["preset"])] if card.get("preset") else []
         if isinstance(card.get("density"), (int, float)):
-            bits.append(f"{card['density']:.0%} kept")
+            what = "of the conv weights" if card.get("scope") == "weights" else "of all parameters"
+            bits.append(f"{card['density']:.0%} {what} kept")
         if card.get("source"):
             bits.append(f"learned on {card['source']}")
         out.append((f"Shipped mask {name}, transferred" + (f" ({', '.join(bits)})" if bits else ""),
@@ -257,7 +258,8 @@ def status_text(d: dict) -> str:
         src = ("learned here with OES" if m["source"] == "learn"
                else f"`{m['source'].partition(':')[2]}`, transferred" if m["source"].startswith("transfer")
                else m["source"])
-        head += f"  \nMask: {src}; {m['preset']} generator, {m['density']:.1%} of its conv weights kept"
+        what = "conv weights" if m.get("scope") == "weights" else "parameters (BN and biases included)"
+        head += f"  \nMask: {src}; {m['preset']} generator, {m['density']:.1%} of its {what} kept"
     if d["phase"] == "start":
         return head + "  \n*Starting…*"
     if d["phase"] == "learn":
@@ -291,9 +293,9 @@ def oes_denoise(photo, sigma, mask, density, steps, dense, size, learn_steps, pr
     photo: the image file, treated as clean (centre-cropped to size × size first).
     sigma: Gaussian noise std added, 0–255 scale, in [1, 100]. mask: "transfer:NAME" (a shipped
     mask, e.g. "transfer:oes-lean-d05"), "learn" (OES on this photo first, learn_steps steps),
-    "random" or "magnitude". density: fraction of conv weights kept (learn/random/magnitude; a
-    shipped mask keeps its own). steps: Sparse-DIP steps (≤ 3000). dense: also run dense DIP.
-    size: working size in [32, 512] (default 256). preset: "auto" | "lean" | "paper" | "tiny".
+    "random" or "magnitude". density: fraction of the generator's parameters kept, BN and biases
+    included as in the paper (learn/random/magnitude; a shipped mask keeps its own). steps: Sparse-DIP steps (≤ 3000). dense: also run dense DIP.
+    size: working size in [32, 512] (default 128). preset: "auto" | "lean" | "paper" | "tiny".
     seed: noise seed. Yields (noisy PNG, dense-DIP PNG or None, Sparse-DIP PNG, PSNR-curves plot,
     status text, details dict); the last one holds the final images and PSNRs.
     """
@@ -325,7 +327,7 @@ def build() -> None:
                               label="Noise σ added (0–255 scale)", elem_id="rl-oes-sigma")
             mask = gr.Dropdown(choices, value=default, label="Mask source", elem_id="rl-oes-mask")
             density = gr.Slider(MIN_DENSITY, MAX_DENSITY, value=DEFAULT_DENSITY, step=0.01,
-                                label="Mask density (fraction of conv weights kept)",
+                                label="Mask density (fraction of the network's parameters kept)",
                                 interactive=not default.startswith("transfer"),
                                 info="fixed by the shipped mask" if default.startswith("transfer")
                                 else "used by learn / random / magnitude", elem_id="rl-oes-density")
