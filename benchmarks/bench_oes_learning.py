@@ -69,7 +69,7 @@ def cmd_fit(a) -> None:
     torch.set_num_threads(1)
     images = crops(a.test, size=128) if a.test else _photos(1, a.dev)
     for f in a.logits:
-        masks = topk_mask(torch.load(f), a.density)
+        masks = topk_mask(torch.load(f, weights_only=True), a.density)
         for name, noisy, clean in images:
             r = fit(noisy, steps=a.steps, preset="lean", masks=masks, clean=clean, lr=0.01, seed=0).summary()
             print(json.dumps({"logits": str(f), "image": name, **{k: r[k] for k in ("final_psnr", "peak_psnr",

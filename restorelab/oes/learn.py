@@ -175,7 +175,7 @@ def learn_mask(noisy: np.ndarray, config: LearnConfig, progress: Callable[[int, 
     with threads(config.threads):
         learner = MaskLearner(noisy, config)
         if checkpoint is not None and Path(checkpoint).is_file():
-            learner.load_state_dict(torch.load(checkpoint, weights_only=False))
+            learner.load_state_dict(torch.load(checkpoint, weights_only=True))
         while len(learner.mse) < config.steps:
             learner.run(min(every if checkpoint is not None else config.steps, config.steps - len(learner.mse)),
                         progress)
