@@ -36,6 +36,8 @@ GRIDS_OOD = "benchmarks/results/grids-ood.json"
 OES = "benchmarks/results/oes-experiment-all-summary.json"
 CORE = "benchmarks/results/core.json"
 BIG_PHOTO = "benchmarks/results/backends-12mp.json"
+CORE_AVX2 = "benchmarks/results/core-avx2.json"  # the same two benchmarks on an AVX2-only CPU
+BIG_PHOTO_AVX2 = "benchmarks/results/backends-12mp-avx2.json"
 TICKETS = "benchmarks/results/tickets.json"
 
 SIGMA25_TARGET = 29.5        # dB on CBSD68 σ 25, single pass (docs/mirl.md)
@@ -168,8 +170,22 @@ def _bullet_speed(root: Path) -> str:
     infer += (f"; a 12 MP photo takes {big.secs[fastest]:.1f} s on `{fastest}` ({big.cpu}; target ≤ "
               f"{BIG_PHOTO_TARGET:g} s: {_met(big.secs[fastest] <= BIG_PHOTO_TARGET)})")
     return (f"- **Speed**: {infer}; training ×{r['train_bf16_speedup']:.2f} the naive path "
-            f"with `--precision bf16` (×{r['train_speedup']:.2f} in float32) "
+            f"with `--precision bf16` (×{r['train_speedup']:.2f} in float32). {_speed_avx2(root)} "
             f"([docs/performance.md](docs/performance.md), [docs/backends.md](docs/backends.md)).")
+
+
+def _speed_avx2(root: Path) -> str:
+    """The same targets on a CPU without AVX-512 (no native bf16: float32 everywhere)."""
+    c = _read(root, CORE_AVX2, r=("presets", "promptir-cpu"), d=("default_path",), cpu=("default_path", "cpu"))
+    big = _read(root, BIG_PHOTO_AVX2, secs=("sizes", "4000x3000", "seconds"))
+    if c.cpu.get("avx512f") or c.data.get("native_bf16"):
+        raise RestoreLabError(f"{CORE_AVX2}: not measured on an AVX2-only CPU")
+    fastest = min(big.secs, key=big.secs.get)
+    x = c.d["speedup"]["default"]
+    return (f"On an AVX2-only CPU ({c.cpu['model']}, no AVX-512, bf16 refused) the default path "
+            f"(`{c.d['backend']}`) is ×{x:.2f} the naive path ({_met(x >= 4)}), a 12 MP photo takes "
+            f"{big.secs[fastest]:.1f} s on `{fastest}` ({_met(big.secs[fastest] <= BIG_PHOTO_TARGET)}) and float32 "
+            f"training ×{c.r['train_speedup']:.2f} (bf16 would be ×{c.r['train_bf16_speedup']:.2f}: never chosen there)")
 
 
 _BULLETS = (_bullet_real, _bullet_sigma25, _bullet_mirl, _bullet_grids, _bullet_oes, _bullet_speed)
@@ -233,7 +249,7 @@ BLOCKS = (
     Block("real-photos", (REAL_PHOTOS,), real_photos_markdown),
     Block("tickets", (TICKETS,), tickets_markdown),
     Block("summary", (REAL_PHOTOS, AIO_CARD, AIO_X4, MIRL, GRIDS_GROUPS, GRIDS_TABLE1, GRIDS_OOD, OES, CORE,
-                      BIG_PHOTO), summary_markdown),
+                      BIG_PHOTO, CORE_AVX2, BIG_PHOTO_AVX2), summary_markdown),
 )
 
 

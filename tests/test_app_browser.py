@@ -24,6 +24,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-dev-shm-usage"]
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "chelsea.jpg"
+OES_MASK = "oes-lean-d05"
 SHOTS = Path(os.environ.get("RESTORELAB_SCREENSHOT_DIR") or tempfile.gettempdir())
 
 
@@ -52,6 +53,8 @@ def app_url(tmp_path_factory, lottery_tickets):
     weights = tmp_path_factory.mktemp("weights")
     make_test_models(weights)
     for f in lottery_tickets.iterdir():  # tiny exported tickets with their pruning records (conftest)
+        shutil.copy(f, weights / f.name)
+    for f in (REPO / "weights").glob(f"{OES_MASK}.*"):  # the OES tab's default mask, so its replays apply
         shutil.copy(f, weights / f.name)
     with app_environment(weights), launched_app() as (_, url):
         yield url
@@ -190,6 +193,24 @@ def _oes_content(page):
 def _about_content(page):
     expect(page.get_by_text("Lottery Ticket Hypothesis").first).to_be_visible(timeout=30_000)
     expect(page.locator("#rl-about")).to_contain_text("Optimal Eye Surgeon")
+
+
+@pytest.mark.skipif(not (REPO / "examples" / "oes-replay" / f"{EXAMPLE.stem}.json").is_file()
+                    or not (REPO / "weights" / f"{OES_MASK}.safetensors").is_file(),
+                    reason="no shipped OES replay of the example photo or no shipped mask")
+def test_oes_default_click_replays_the_full_run(page):
+    """A visitor who picks an example photo and presses Run sees the whole 3,000-step story at once."""
+    page.get_by_role("tab", name="OES").click()
+    expect(page.locator("#rl-oes-run")).to_be_visible(timeout=30_000)
+    page.locator("#rl-oes-photo input[type=file]").set_input_files(str(EXAMPLE))
+    expect(page.locator("#rl-oes-photo img").first).to_be_visible(timeout=30_000)
+    page.locator("#rl-oes-run").click()
+    status = page.locator("#rl-oes-status")
+    expect(status).to_contain_text("replay of a precomputed run", timeout=60_000)
+    expect(status).to_contain_text("done", timeout=60_000)
+    expect(status).to_contain_text("Step 3000 / 3000")
+    expect(page.locator("#rl-oes-curves .js-plotly-plot")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "restorelab-oes-replay.png"), full_page=True)
 
 
 @pytest.mark.parametrize("tab,check", [("GRIDS", _grids_content), ("OES", _oes_content), ("About", _about_content)])

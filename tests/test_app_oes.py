@@ -56,8 +56,8 @@ def client(app_env):
 
 
 def args(photo=EXAMPLE, sigma=25, mask="random", density=0.1, steps=10, dense=False, size=48, learn_steps=10,
-         preset="tiny", seed=0) -> tuple:
-    return (handle_file(str(photo)), sigma, mask, density, steps, dense, size, learn_steps, preset, seed)
+         preset="tiny", seed=0, replay=True) -> tuple:
+    return (handle_file(str(photo)), sigma, mask, density, steps, dense, size, learn_steps, preset, seed, replay)
 
 
 def expect_error(client, *needles, **kw) -> str:
@@ -82,7 +82,7 @@ def test_endpoint_is_public_and_listed(client):
     assert "/oes_denoise" in eps
     names = [p["parameter_name"] for p in eps["/oes_denoise"]["parameters"]]
     assert names == ["photo", "sigma", "mask", "density", "steps", "dense", "size", "learn_steps", "preset",
-                     "seed"]
+                     "seed", "replay"]
 
 
 def test_oes_denoise_streams_pngs_and_a_figure(client):

@@ -7,7 +7,8 @@
 * ``sparse_dip``  masked DIP training, baselines (dense, random, magnitude, IMP), mask transfer
 * ``maskfile``    bit-packed mask files with provenance; shipped masks in ``weights/``
 * ``live``        a generator of snapshots for the app
-* ``cli``         ``restorelab oes denoise | learn-mask | compare``
+* ``replay``      full-length runs recorded once and replayed instantly (the app's example photos)
+* ``cli``         ``restorelab oes denoise | learn-mask | compare | record-replays``
 
 Sub-modules import torch; this package file does not.
 """

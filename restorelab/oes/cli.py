@@ -99,6 +99,21 @@ def add_parser(subparsers) -> None:
     sp.add_argument("--curves", type=Path, default=None, help="write every method's PSNR curves as JSON")
     sp.set_defaults(fn=cmd_compare)
 
+    sp = sub.add_parser("record-replays", help="record full-length Sparse-DIP + dense DIP runs that the app "
+                                                 "replays instantly for these photos (its example photos)")
+    sp.add_argument("photos", nargs="+", type=Path, help="clean photos (the app's examples/*.jpg)")
+    sp.add_argument("--out", type=Path, default=Path("examples/oes-replay"), help="folder of the replays")
+    sp.add_argument("--steps", type=int, default=3000, help="steps of each run (past dense DIP's peak and its fall)")
+    sp.add_argument("--frames", type=int, default=20, help="images kept per fit (one every steps/frames steps)")
+    sp.add_argument("--size", type=int, default=128, help="centre crop side, as the app's working size")
+    sp.add_argument("--add-noise", "--sigma", dest="add_noise", type=float, default=25.0, metavar="S",
+                    help="Gaussian noise std added (0-255), as the app's σ")
+    sp.add_argument("--noise-seed", type=int, default=0, help="noise seed, as the app's")
+    sp.add_argument("--mask", default="transfer:oes-lean-d05", help="mask source, as the app's (transfer:NAME)")
+    sp.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(fn=cmd_record_replays)
+
 
 def _check(args) -> None:
     from restorelab.pruning import check_density
@@ -232,3 +247,33 @@ def cmd_compare(args) -> None:
     out = {"image": str(args.image), "sigma": args.add_noise, "crop": args.crop,
            "results": [r.summary() for r in results]}
     _emit(args, out, "\n".join(_line(r.summary()) for r in results))
+
+
+def cmd_record_replays(args) -> None:
+    from restorelab.io import load_image
+    from restorelab.oes._common import add_noise
+    from restorelab.oes.live import LiveConfig
+    from restorelab.oes.replay import record, settings_of
+    from restorelab.oes.sparse_dip import MaskPlan, parse_mask_spec
+
+    if args.steps < 1 or not 1 <= args.frames <= args.steps:
+        raise RestoreLabError(f"need --steps >= 1 and 1 <= --frames <= --steps, got {args.steps}, {args.frames}")
+    parse_mask_spec(args.mask)
+    config = LiveConfig(steps=args.steps, every=-(-args.steps // args.frames), dense=True, threads=args.threads)
+    settings = settings_of(args.add_noise, args.noise_seed, args.mask, None, None, True)
+    done = []
+    for photo in args.photos:
+        clean = centre_crop(load_image(photo), args.size)
+        noisy = add_noise(clean, args.add_noise, args.noise_seed)
+        # the app's plan for these settings (ui.oes_tab.run_oes): preset and density from the mask
+        plan = MaskPlan(spec=args.mask, preset=None, density=None, seed=0)
+        path = record(clean, noisy, settings, plan, config, args.out, photo.stem,
+                      log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        rec = json.loads(path.read_text())
+        summary = {k: {"final": round(c["clean"][-1], 3), "peak": round(max(c["clean"]), 3),
+                       "peak_step": 1 + int(np.argmax(c["clean"]))} for k, c in rec["curves"].items()}
+        done.append({"photo": str(photo), "replay": str(path), "seconds": rec["frame_seconds"][-1], **summary})
+    _emit(args, {"replays": done, "settings": settings, "steps": args.steps},
+          "\n".join(f"{d['photo']}: Sparse-DIP {d['sparse']['final']:.2f} dB (peak {d['sparse']['peak']:.2f}), "
+                    f"dense DIP {d['dense']['final']:.2f} dB (peak {d['dense']['peak']:.2f} at step "
+                    f"{d['dense']['peak_step']}), {d['seconds']:.0f} s -> {d['replay']}" for d in done))

@@ -37,8 +37,8 @@ from restorelab.tensors import threads
 
 @dataclass
 class LiveConfig:
-    steps: int = option(800, "Sparse-DIP steps: at 128² dense DIP peaks near step 250 and has lost ~4 dB by 800 "
-                             "(~45 s for both on 2 idle cores)")
+    steps: int = option(600, "Sparse-DIP steps: at 128² dense DIP peaks near step 250 and has lost ~3-4 dB by 600 "
+                             "(~57 s for both on 2 idle AVX2 cores, ~35 s with AVX-512)")
     every: int = option(25, "steps between snapshots")
     lr: float = option(0.01, "Adam lr of Sparse-DIP")
     dense: bool = option(True, "also run dense DIP alongside (doubles the time; shows its overfitting)")

@@ -5,8 +5,12 @@ the OES code and ``benchmarks/bench_oes.py``), then ``restorelab.oes.live.stream
 masked generator (and optionally dense DIP) and its snapshots are streamed to the page. PSNRs are
 the library's own per-step measurements against the clean photo, on the server's float arrays.
 
+For the example photos at the default settings, a precomputed 3,000-step run
+(``restorelab.oes.replay``, ``examples/oes-replay``) is replayed in about two seconds instead, so a
+visitor sees dense DIP peak and overfit while Sparse-DIP holds; uploads run live.
+
 Mask sources: a shipped mask of ``weights/`` transferred to this photo (the default and the path
-``bench_oes.py app`` times: lean preset, 256², 500 steps, ~56 s on 2 cores), a mask learned here
+``benchmarks/bench_oes_default.py`` times: lean preset, 128², 600 steps, 57 s on 2 AVX2 cores), a mask learned here
 with OES first (``restorelab.oes.learn.MaskLearner``, step by step so it streams and stops), or
 the random / magnitude-at-init baselines at the same density.
 """
@@ -16,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -28,13 +33,14 @@ from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.lottery_tab import LONG_JOBS
 
 # Defaults = what benchmarks/bench_oes.py `app` measures (LiveConfig's steps, the shipped lean mask, 256²).
-DEFAULT_STEPS, MIN_STEPS, MAX_STEPS = 800, 10, 3000
+DEFAULT_STEPS, MIN_STEPS, MAX_STEPS = 600, 10, 3000
 # the default shows the paper's point within a minute: at 128² dense DIP peaks near step 250 and has
-# lost ~4 dB by 800 while Sparse-DIP holds (~45 s for both on 2 cores)
+# lost ~3-4 dB by 600 while Sparse-DIP holds (57 s for both on 2 AVX2-only cores, the slowest CPU measured)
 DEFAULT_SIZE, MIN_SIZE, MAX_SIZE = 128, 32, 512
 DEFAULT_DENSITY, MIN_DENSITY, MAX_DENSITY = 0.05, 0.01, 0.5
 DEFAULT_LEARN_STEPS, MIN_LEARN_STEPS, MAX_LEARN_STEPS = 200, 10, 1000
 SIGMA = pipeline.DEGRADATIONS["gaussian_noise"]  # the Restore tab's noise knob: σ in [1, 100], default 25
+REPLAY_FRAME_SECONDS = 0.1  # pause between replayed frames
 SNAPSHOTS = 20  # about this many updates per run…
 MAX_EVERY = 25  # …but at least every 25 steps (~4 s at 256² on 2 cores), so Stop is prompt
 AUTO_PRESET = "auto"
@@ -99,6 +105,7 @@ class OESRequest:
     learn_steps: int
     preset: str | None  # None: the mask's preset (transfer), else lean
     seed: int
+    replay: bool = True  # replay a precomputed run when one matches (the example photos)
 
     @property
     def every(self) -> int:
@@ -122,7 +129,7 @@ def _number(value, name: str, default, lo, hi, integer: bool = False):
 
 
 def parse_request(sigma=None, mask=None, density=None, steps=None, dense=True, size=None, learn_steps=None,
-                  preset=None, seed=None) -> OESRequest:
+                  preset=None, seed=None, replay=True) -> OESRequest:
     """Check every setting; ``None`` takes the default. Raises ``RestoreLabError`` (one line)."""
     sigma = _number(sigma, "noise σ (0–255 scale)", float(SIGMA.default), SIGMA.minimum, SIGMA.maximum)
     steps = _number(steps, "steps", DEFAULT_STEPS, MIN_STEPS, MAX_STEPS, integer=True)
@@ -148,7 +155,7 @@ def parse_request(sigma=None, mask=None, density=None, steps=None, dense=True, s
     elif preset not in {p for _, p in PRESET_CHOICES}:
         raise RestoreLabError(f"unknown generator preset {preset!r}; valid: auto, lean, paper, tiny")
     return OESRequest(sigma=sigma, mask=spec, density=density, steps=steps, dense=bool(dense), size=size,
-                      learn_steps=learn_steps, preset=preset, seed=seed)
+                      learn_steps=learn_steps, preset=preset, seed=seed, replay=bool(replay))
 
 
 # -- the run: load, crop, add noise, (learn a mask), stream the fits ------------------------------------
@@ -169,6 +176,16 @@ def run_oes(photo, req: OESRequest) -> Iterator[dict]:
     base = {"noisy": noisy, "clean": clean, "shape": clean.shape[:2], "original": photo_img.shape[:2],
             "input_psnr": float(psnr(noisy, clean)), "mask": {"source": req.mask}, "req": req}
     yield base | {"phase": "start"}
+    replay = _replay_for(clean, req)
+    if replay is not None:
+        base["req"] = replace(req, steps=replay.steps)  # the recorded length, whatever the slider says
+        base["replay"] = {"steps": replay.steps, "recorded_seconds": replay.record["frame_seconds"][-1],
+                          "recorded_at": replay.record.get("recorded_at"), "file": replay.path.name}
+        for snap in replay.snapshots():
+            base["mask"] = base["mask"] | snap["info"]
+            time.sleep(REPLAY_FRAME_SECONDS)  # an animation, not a wait: ~2 s in all
+            yield base | {"phase": "fit", "snap": snap}
+        return
     config = LiveConfig(steps=req.steps, every=req.every, dense=req.dense)
     with tempfile.TemporaryDirectory(prefix="restorelab-oes-") as tmp:
         if req.mask == "learn":
@@ -184,6 +201,16 @@ def run_oes(photo, req: OESRequest) -> Iterator[dict]:
                 info = {k: v for k, v in snap["info"].items() if k not in ("mask_file", "mask")}
                 base["mask"] = base["mask"] | info
             yield base | {"phase": "fit", "snap": snap}
+
+
+def _replay_for(clean, req: OESRequest):
+    """The precomputed run for this crop and these settings (``restorelab.oes.replay``), or None."""
+    if not req.replay or req.mask == "learn":
+        return None
+    from restorelab.oes.replay import find, settings_of
+
+    return find(clean, settings_of(req.sigma, req.seed, req.mask, req.preset, req.density, req.dense),
+                settings.oes_replay_dir())
 
 
 def _learn_mask_file(noisy, req: OESRequest, path: Path) -> Iterator[tuple[int, float]]:
@@ -224,7 +251,7 @@ def details(state: dict) -> dict:
            "steps": req.steps, "seconds": round(snap["seconds"], 2) if snap else None,
            "width": w, "height": h, "original_width": ow, "original_height": oh, "cropped": (h, w) != (oh, ow),
            "sigma": req.sigma, "noise_seed": req.seed, "input_psnr": round(state["input_psnr"], 3),
-           "mask": state["mask"], "sparse": None, "dense": None}
+           "mask": state["mask"], "replay": state.get("replay"), "sparse": None, "dense": None}
     if state["phase"] == "learn":
         out["learn_step"], out["learn_steps"] = state["learn_step"], req.learn_steps
     if snap:
@@ -265,8 +292,14 @@ def status_text(d: dict) -> str:
     if d["phase"] == "learn":
         return head + f"  \n*Learning the mask with OES: step {d['learn_step']} / {d['learn_steps']}…*"
     learn = f" (+ {m['learn_seconds']:.1f} s learning the mask)" if m.get("learn_seconds") is not None else ""
-    lines = [head, f"**Step {d['step']} / {d['steps']}** · {d['seconds']:.1f} s{learn}"
-             + (" · done" if d["done"] else " · running…")]
+    if d["replay"]:
+        r = d["replay"]
+        lines = [head, f"**Step {d['step']} / {d['steps']}** · replay of a precomputed run ({r['recorded_seconds']:.0f} s "
+                       "to compute when recorded; untick *Replay precomputed runs* to compute it here)"
+                 + (" · done" if d["done"] else " · playing…")]
+    else:
+        lines = [head, f"**Step {d['step']} / {d['steps']}** · {d['seconds']:.1f} s{learn}"
+                 + (" · done" if d["done"] else " · running…")]
     for key, label in (("sparse", "Sparse-DIP"), ("dense", "dense DIP")):
         s = d[key]
         if s:
@@ -287,7 +320,7 @@ def outputs(state: dict) -> tuple:
 
 
 @user_errors
-def oes_denoise(photo, sigma, mask, density, steps, dense, size, learn_steps, preset, seed):
+def oes_denoise(photo, sigma, mask, density, steps, dense, size, learn_steps, preset, seed, replay=True):
     """Denoise one photo with Sparse-DIP (OES), streaming snapshots as it trains.
 
     photo: the image file, treated as clean (centre-cropped to size × size first).
@@ -296,10 +329,12 @@ def oes_denoise(photo, sigma, mask, density, steps, dense, size, learn_steps, pr
     "random" or "magnitude". density: fraction of the generator's parameters kept, BN and biases
     included as in the paper (learn/random/magnitude; a shipped mask keeps its own). steps: Sparse-DIP steps (≤ 3000). dense: also run dense DIP.
     size: working size in [32, 512] (default 128). preset: "auto" | "lean" | "paper" | "tiny".
-    seed: noise seed. Yields (noisy PNG, dense-DIP PNG or None, Sparse-DIP PNG, PSNR-curves plot,
+    seed: noise seed. replay: for a photo and settings recorded in ``examples/oes-replay`` (the
+    example photos at the defaults), replay that precomputed full-length run instead of computing
+    (then ``steps`` is the recorded length). Yields (noisy PNG, dense-DIP PNG or None, Sparse-DIP PNG, PSNR-curves plot,
     status text, details dict); the last one holds the final images and PSNRs.
     """
-    req = parse_request(sigma, mask, density, steps, dense, size, learn_steps, preset, seed)
+    req = parse_request(sigma, mask, density, steps, dense, size, learn_steps, preset, seed, replay)
     for state in run_oes(photo, req):
         yield outputs(state)
 
@@ -332,9 +367,11 @@ def build() -> None:
                                 info="fixed by the shipped mask" if default.startswith("transfer")
                                 else "used by learn / random / magnitude", elem_id="rl-oes-density")
             steps = gr.Slider(MIN_STEPS, MAX_STEPS, value=DEFAULT_STEPS, step=10, label="Steps",
-                              info="800 steps at 128² with dense DIP take about 45 s on 2 cores", elem_id="rl-oes-steps")
+                              info="600 steps at 128² with dense DIP take about 35-60 s on 2 cores", elem_id="rl-oes-steps")
             dense = gr.Checkbox(True, label="Also run dense DIP (doubles the time; shows how it overfits)",
                                 elem_id="rl-oes-dense")
+            replay = gr.Checkbox(True, label="Replay precomputed runs (the example photos at these settings: "
+                                             "3,000 steps, instantly)", elem_id="rl-oes-replay")
             with gr.Accordion("More settings", open=False):
                 size = gr.Slider(MIN_SIZE, MAX_SIZE, value=DEFAULT_SIZE, step=32,
                                  label="Working size (pixels per side)",
@@ -364,7 +401,7 @@ def build() -> None:
                 info = gr.JSON(label="details", elem_id="rl-oes-details")
 
     mask.change(_mask_changed, mask, density, api_visibility="private", queue=False)
-    ev = run.click(oes_denoise, [photo, sigma, mask, density, steps, dense, size, learn_steps, preset, seed],
+    ev = run.click(oes_denoise, [photo, sigma, mask, density, steps, dense, size, learn_steps, preset, seed, replay],
                    [noisy_img, dense_img, sparse_img, plot, status, info], api_name="oes_denoise",
                    show_progress="minimal", **LONG_JOBS)
     stop.click(None, None, None, cancels=[ev], api_visibility="private", queue=False)

@@ -45,6 +45,11 @@ def backend() -> str:
 
 
 
+def oes_replay_dir() -> Path:
+    """Precomputed OES runs of the example photos (``python -m restorelab oes record-replays``)."""
+    return EXAMPLES_DIR / "oes-replay"
+
+
 def example_photos() -> list[Path]:
     exts = {".png", ".jpg", ".jpeg", ".webp"}
     return sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in exts)
