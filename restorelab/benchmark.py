@@ -33,7 +33,6 @@ of load on the machine hurts all rather than one.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import platform
 import socket
@@ -140,10 +139,7 @@ def default_path_benchmark(model_name: str, size: int = 512, repeats: int = 3) -
     from restorelab.inference.backends import cpu_info, pick_backend, verified_reduced
 
     fast = load_model(model_name)
-    naive = type(fast)(dataclasses.replace(fast.config, impl="reference")).eval()
-    if hasattr(naive, "fit_to_state"):  # a structured ticket is narrower than its config says
-        naive.fit_to_state(fast.state_dict())
-    naive.load_state_dict(fast.state_dict())
+    naive = fast.with_impl("reference").to(memory_format=torch.contiguous_format).eval()  # as built, NCHW
     pick = pick_backend(fast, reduced=verified_reduced(model_name))
     img = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1))
     fmt = {"naive": img, "fast": img.contiguous(memory_format=torch.channels_last)}

@@ -130,6 +130,31 @@ def test_synthetic_pairs_options(clean_dir):
         SyntheticPairs(os.path.join(clean_dir, "nope"))
 
 
+def test_synthetic_pairs_photo_augment(clean_dir, tmp_path):
+    plain = SyntheticPairs(clean_dir, tasks=("clean",), patch_size=16)
+    aug = SyntheticPairs(clean_dir, tasks=("clean",), patch_size=16, photo_augment=True)
+    again = SyntheticPairs(clean_dir, tasks=("clean",), patch_size=16, photo_augment=True)
+    samples = [aug.sample(i)[1] for i in range(64)]
+    assert all(np.array_equal(s, again.sample(i)[1]) for i, s in enumerate(samples))  # seeded
+    assert all(s.shape == (16, 16, 3) and s.dtype == np.float32 and 0 <= s.min() and s.max() <= 1 for s in samples)
+    # off by default: the samples of earlier runs are unchanged by the option's existence
+    assert np.array_equal(plain.sample(3)[1], SyntheticPairs(clean_dir, tasks=("clean",), patch_size=16).sample(3)[1])
+    assert sum(not np.array_equal(s, plain.sample(i)[1]) for i, s in enumerate(samples)) > 32
+
+    def chroma(xs):
+        return float(np.mean([np.abs(x - x.mean(-1, keepdims=True)).mean() for x in xs]))
+
+    grey = SyntheticPairs(clean_dir, tasks=("clean",), patch_size=16, files=["grey.png"], photo_augment=True)
+    assert chroma([grey.sample(i)[1] for i in range(16)]) < 1e-6  # saturation acts about the luma: grey stays grey
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0  # a muted colour ramp: saturation can grow without clipping
+    Image.fromarray((255 * np.stack([0.4 + 0.2 * xx, 0.5 + 0.0 * yy, 0.6 - 0.2 * yy], -1)).astype(np.uint8)).save(
+        tmp_path / "ramp.png")
+    ramp = [SyntheticPairs(str(tmp_path), tasks=("clean",), patch_size=16, photo_augment=on) for on in (False, True)]
+    assert chroma([ramp[1].sample(i)[1] for i in range(64)]) > 1.1 * chroma([ramp[0].sample(i)[1] for i in range(64)])
+
+
 def test_synthetic_pairs_denoise_task_has_noise(clean_dir):
     ds = SyntheticPairs(clean_dir, tasks=("denoise_50",), patch_size=32, augment=False)
     x, y, _ = ds.sample(0)

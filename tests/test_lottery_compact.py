@@ -80,9 +80,10 @@ def test_shrink_same_outputs_fewer_params(name, strategy, rate):
     small, report = shrink(model)
     x = torch.rand(2, 3, 37, 45, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        ref, out = model(x), small(x)
+        ref, out, graph = model(x), small(x), small.with_impl("graph")(x)
     assert (ref - x).abs().max() > 1e-3  # the network does something: not a trivial identity
     assert (ref - out).abs().max() <= 1e-4
+    assert (ref - graph).abs().max() <= 1e-4  # the shrunk blocks' exported form too
     assert report["params_after"] == count_params(small)[0] < report["params_before"] == count_params(model)[0]
     assert report["ffn_kept"] < report["ffn_hidden"]
     assert any(isinstance(m, (PrunedAttention, PrunedBlock)) for m in small.modules())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from restorelab.data._imread import list_images, read_uint8
@@ -23,6 +24,12 @@ from restorelab.errors import RestoreLabError
 #: ``len()`` when no ``length`` is given. Indices are already random, so iterate
 #: sequentially (e.g. ``range(start, stop)``); do not shuffle such a long dataset.
 DEFAULT_LENGTH = 10_000_000
+
+
+PHOTO_AUG_PROB = 0.5
+SHRINK_RANGE = (0.5, 1.0)       # scale factor of the photo a crop is cut from
+SATURATION_RANGE = (1.0, 1.6)   # chroma gain about the luma
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 class SyntheticPairs:
@@ -35,6 +42,12 @@ class SyntheticPairs:
     length: ``len()``; default ``DEFAULT_LENGTH``.
     files: optional subset of file names (or paths) inside ``clean_dir``.
     augment: random dihedral transform (8 flips/rot90s, identity included) before synthesis.
+    photo_augment: photos beyond the training set's look (held-out sets such as Set14 and McMaster
+        have finer detail per pixel and stronger colours than BSDS500): with probability
+        ``PHOTO_AUG_PROB`` the crop is cut from the photo shrunk by U``SHRINK_RANGE`` (area
+        resampling: sharper, denser detail), and independently, with the same probability, the
+        clean crop's saturation is scaled by U``SATURATION_RANGE`` about its luma. Off by default
+        (samples of earlier runs stay what they were).
 
     Sample ``index``: ``rng = default_rng([seed, index])``; task ``tasks[index % len(tasks)]``
     (round-robin, so every run of ``len(tasks)`` consecutive indices holds each task once);
@@ -46,7 +59,7 @@ class SyntheticPairs:
 
     def __init__(self, clean_dir: str, tasks: Sequence[str] = ALL_IN_ONE_TASKS, patch_size: int = 64,
                  seed: int = 0, length: Optional[int] = None, files: Optional[Sequence[str]] = None,
-                 augment: bool = True):
+                 augment: bool = True, photo_augment: bool = False):
         from restorelab import degradations as D
 
         if isinstance(tasks, str):
@@ -69,6 +82,7 @@ class SyntheticPairs:
         self.seed = int(seed)
         self.length = int(length) if length is not None else DEFAULT_LENGTH
         self.augment = bool(augment)
+        self.photo_augment = bool(photo_augment)
         self.clean_dir = os.fspath(clean_dir)
         self.files = self._resolve_files(files)
         self.images: List[np.ndarray] = [self._prepare(read_uint8(p)) for p in self.files]
@@ -121,9 +135,14 @@ class SyntheticPairs:
         img = self.images[int(rng.integers(len(self.images)))]
         p = self.patch_size
         h, w = img.shape[:2]
-        y = int(rng.integers(h - p + 1))
-        x = int(rng.integers(w - p + 1))
-        crop = img[y:y + p, x:x + p]
+        q = p  # the side cut from the photo
+        if self.photo_augment and rng.random() < PHOTO_AUG_PROB:
+            q = min(h, w, int(round(p / rng.uniform(*SHRINK_RANGE))))
+        y = int(rng.integers(h - q + 1))
+        x = int(rng.integers(w - q + 1))
+        crop = img[y:y + q, x:x + q]
+        if q != p:
+            crop = cv2.resize(crop, (p, p), interpolation=cv2.INTER_AREA)
         if self.augment:
             k = int(rng.integers(8))
             if k & 4:
@@ -131,6 +150,9 @@ class SyntheticPairs:
             if k & 3:
                 crop = np.rot90(crop, k & 3)
         clean = crop.astype(np.float32) / np.float32(255.0)  # contiguous copy, = load_image values
+        if self.photo_augment and rng.random() < PHOTO_AUG_PROB:
+            luma = clean @ LUMA[:, None]
+            clean = np.clip(luma + np.float32(rng.uniform(*SATURATION_RANGE)) * (clean - luma), 0.0, 1.0)
         fn, params = self._fns[task_id]
         degraded = fn(clean, rng, **params)
         return degraded, clean, task_id
@@ -145,6 +167,7 @@ class SyntheticPairs:
 
     def __repr__(self) -> str:
         return (f"SyntheticPairs({self.clean_dir!r}, tasks={self.tasks}, patch_size={self.patch_size}, "
+                f"photo_augment={self.photo_augment}, "
                 f"seed={self.seed}, {len(self.images)} photos)")
 
 

@@ -8,10 +8,14 @@ agrees with PyTorch (max abs difference <= ``TOLERANCE`` at float32), remembers 
 JSON file and returns the fastest. ``backend="..."`` skips the measurement.
 
 * ``torch``: the prepared model itself (channels_last, ``restore``'s fast path); always there.
+Each export traces the PromptIR form its runtime runs fastest (``EXPORT_FORMS``, ``PromptIR.with_impl``,
+``benchmarks/bench_export_form.py``, AVX2-only CPU, 512²): OpenVINO the ``graph`` form (NCHW, no
+layout permutes; x1.07-1.11 over the ``fast`` form, whose permutes around every LayerNorm become real
+transposes), ONNX Runtime the ``fast`` form (the graph form ran x0.84-0.87 there).
+
 * ``onnxruntime``: the model exported with ``torch.onnx.export`` (the torch.export-based exporter,
   needs ``onnx`` + ``onnxscript``), run by an ``onnxruntime.InferenceSession`` on the CPU.
-* ``openvino``: the same ONNX file when it is cached, else ``openvino.convert_model`` of the
-  ``torch.export`` program, saved as OpenVINO IR (float32 weights: no FP16 compression), compiled
+* ``openvino``: ``openvino.convert_model`` of the ``torch.export`` program, saved as OpenVINO IR (float32 weights: no FP16 compression), compiled
   for the CPU with ``INFERENCE_PRECISION_HINT=f32`` (OpenVINO would run bfloat16 on CPUs that have
   it, which misses the tolerance) and one static-shape compilation per input size (an LRU of
   ``max_shapes``): static shapes ran ~1.5x faster than one dynamic-shape compilation.
@@ -82,7 +86,7 @@ TOLERANCE = 1e-3
 #: PromptIR pads its input to a multiple of this inside; exported graphs take multiples of it.
 MULTIPLE = 8
 #: Bumped when the export recipe changes, so old cached files are not reused.
-FORMAT = 1
+FORMAT = 2  # 2: OpenVINO's export traces the graph form
 
 # Python modules each backend needs to be built from scratch (export + run).
 _MODULES = {"torch": (), "onnxruntime": ("onnxruntime", "onnx", "onnxscript"), "openvino": ("openvino",),
@@ -233,14 +237,18 @@ def _quiet():
             lg.setLevel(lv)
 
 
-def _exported_program(model: nn.Module):
-    """``torch.export`` of ``model`` for (1, 3, 8a, 8b) inputs, a and b dynamic."""
+EXPORT_FORMS = {"onnxruntime": "fast", "openvino": "graph"}  # the PromptIR form each export traces
+
+
+def exported_program(model: nn.Module, form: str):
+    """``torch.export`` of ``model`` in ``form`` (``PromptIRConfig.impl``) for (1, 3, 8a, 8b)
+    inputs, a and b dynamic."""
     from torch.export import Dim
 
     example = torch.rand(1, 3, 8 * MULTIPLE, 8 * MULTIPLE, generator=torch.Generator().manual_seed(0))
     dims = {2: MULTIPLE * Dim("h8", min=1, max=4096), 3: MULTIPLE * Dim("w8", min=1, max=4096)}
     with _quiet(), torch.no_grad():
-        return torch.export.export(model.eval(), (example,), dynamic_shapes=(dims,))
+        return torch.export.export(model.with_impl(form).eval(), (example,), dynamic_shapes=(dims,))
 
 
 def _model_dir(model: nn.Module, cache_dir: str | Path | None, key: str | None = None) -> Path:
@@ -255,7 +263,7 @@ def export_onnx(model: nn.Module, cache_dir: str | Path | None = None, key: str 
         if path.exists():
             return path
         _require("onnxruntime")
-        program = _exported_program(model)
+        program = exported_program(model, EXPORT_FORMS["onnxruntime"])
         with _quiet():
             onnx_program = torch.onnx.export(program, dynamo=True, input_names=["image"],
                                              output_names=["restored"], optimize=True, verbose=False)
@@ -264,8 +272,8 @@ def export_onnx(model: nn.Module, cache_dir: str | Path | None = None, key: str 
 
 
 def export_openvino(model: nn.Module, cache_dir: str | Path | None = None, key: str | None = None) -> Path:
-    """``openvino.xml`` (+ ``.bin``) for ``model`` in the cache: from the cached ONNX file if there
-    is one, else ``openvino.convert_model`` of the ``torch.export`` program. Float32 weights."""
+    """``openvino.xml`` (+ ``.bin``) for ``model`` in the cache: ``openvino.convert_model`` of the
+    ``torch.export`` program in OpenVINO's form. Float32 weights."""
     _supports(model)
     _require("openvino")
     import openvino as ov
@@ -275,9 +283,8 @@ def export_openvino(model: nn.Module, cache_dir: str | Path | None = None, key: 
     with _lock:
         if xml.exists() and xml.with_suffix(".bin").exists():
             return xml
-        onnx_path = d / "model.onnx"
         with _quiet():
-            ov_model = ov.convert_model(str(onnx_path) if onnx_path.exists() else _exported_program(model))
+            ov_model = ov.convert_model(exported_program(model, EXPORT_FORMS["openvino"]))
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / f"openvino.tmp-{os.getpid()}.xml"
         try:
@@ -559,7 +566,7 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
     return Pick(fastest, restorers[fastest], seconds, diffs, skipped, measured=True, size=size)
 
 
-__all__ = ["AUTO", "BACKENDS", "QUALITY_LOSS_DB", "REDUCED", "TILE", "TOLERANCE", "ExportedRestorer", "OpenVINORunner", "Pick",
-           "available_backends", "cpu_info", "default_cache_dir", "export_onnx", "export_openvino",
+__all__ = ["AUTO", "BACKENDS", "EXPORT_FORMS", "QUALITY_LOSS_DB", "REDUCED", "TILE", "TOLERANCE", "ExportedRestorer", "OpenVINORunner", "Pick",
+           "available_backends", "cpu_info", "default_cache_dir", "export_onnx", "export_openvino", "exported_program",
            "load_backend", "missing_packages", "model_key", "native_bf16_cpu", "onnxruntime_runner",
            "pick_backend", "time_backends", "verified_reduced", "versions"]

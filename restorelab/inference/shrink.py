@@ -89,6 +89,7 @@ class PrunedAttention(nn.Module):
 
     def __init__(self, attn: Attention, q_keep: list[torch.Tensor], v_keep: list[torch.Tensor], heads: list[int]):
         super().__init__()
+        self.impl = attn.impl
         c = attn.project_out.in_channels // attn.heads
         q_idx = torch.cat([h * c + q_keep[h] for h in heads])
         k_idx = torch.cat([h * c + torch.arange(c) for h in heads])
@@ -113,9 +114,14 @@ class PrunedAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        y = self.qkv_dwconv(self.qkv(x)).permute(0, 2, 3, 1).reshape(n, h * w, -1)
-        q, k, v = y.split([sum(self.n_q), self.n_k, sum(self.n_v)], dim=-1)
-        out, _ = channel_attention(q, k, v, self.temperature.reshape(-1)[self.q_head], self.off_head, self.v_cols)
+        sizes, t = [sum(self.n_q), self.n_k, sum(self.n_v)], self.temperature.reshape(-1)[self.q_head]
+        y = self.qkv_dwconv(self.qkv(x))
+        if self.impl == "graph":  # NCHW throughout (PromptIRConfig.impl)
+            q, k, v = y.reshape(n, -1, h * w).split(sizes, dim=1)
+            out, _ = channel_attention(q, k, v, t, self.off_head, self.v_cols, layout="nchw")
+            return self.project_out(out.reshape(n, -1, h, w))
+        q, k, v = y.permute(0, 2, 3, 1).reshape(n, h * w, -1).split(sizes, dim=-1)
+        out, _ = channel_attention(q, k, v, t, self.off_head, self.v_cols)
         return self.project_out(out.reshape(n, h, w, -1).permute(0, 3, 1, 2))
 
 

@@ -12,13 +12,14 @@ cropped back). Output: same shape (a global residual is added, so values may lea
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMPLS = ("fast", "reference")
+IMPLS = ("fast", "reference", "graph")
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,11 @@ class PromptIRConfig:
     # The official code builds six 1x1 convs it never calls (215,296 params); kept only so
     # the paper preset's parameter count matches the paper.
     official_unused_layers: bool = False
-    # How the blocks are computed; both give the same outputs (to float rounding).
+    # How the blocks are computed; all three give the same outputs (to float rounding).
     # "fast": written for channels_last CPU tensors (see ChannelLayerNorm, Attention, FeedForward);
-    # "reference": the official code's form (to_3d/to_4d LayerNorm, per-head reshapes, chunk).
+    # "reference": the official code's form (to_3d/to_4d LayerNorm, per-head reshapes, chunk);
+    # "graph": NCHW throughout, no layout permutes (an exported graph runs them as real copies);
+    # what OpenVINO's export traces (``PromptIR.with_impl``): x1.07-1.11 there (docs/backends.md).
     impl: str = "fast"
     in_channels: int = 3
     out_channels: int = 3
@@ -76,6 +79,11 @@ class ChannelLayerNorm(nn.Module):
             else:
                 y = F.layer_norm(v, v.shape[-1:], self.weight, self.bias, 1e-5)
             return y.permute(0, 3, 1, 2)
+        if self.impl == "graph":  # a reduction over dim 1: no NHWC view to copy to
+            mu = x.mean(1, keepdim=True)
+            d = x - mu
+            var = (d * d).mean(1, keepdim=True)
+            return d * torch.rsqrt(var + 1e-5) * self.weight[:, None, None] + self.bias[:, None, None]
         n, c, h, w = x.shape
         t = x.flatten(2).transpose(1, 2)  # the official to_3d: (N, HW, C)
         mu = t.mean(-1, keepdim=True)
@@ -111,25 +119,30 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, min_pixels: int = 64 *
 _NORM_EPS = 1e-12  # F.normalize's
 
 
-def channel_attention(q, k, v, t, off_head=None, v_cols=None):
-    """MDTA's core on (N, HW, ·) views: softmax(q̂ᵀk̂ · t) applied to v. Returns (out, saved).
+def channel_attention(q, k, v, t, off_head=None, v_cols=None, layout="nhwc"):
+    """MDTA's core: softmax(q̂ᵀk̂ · t) applied to v. Returns (out, saved).
 
-    q̂, k̂ are q, k L2-normalised over pixels (as F.normalize). Nothing pixel-sized is normalised:
-    qᵀk (Q x K) is divided by |q_i| |k_j|. ``t`` holds each query row's temperature. Heads are
-    one block-diagonal attention: ``off_head`` (Q x K, bool) marks the logits set to -inf (weight
-    exactly 0). ``v_cols``: the key column of each value, when only some values are kept (shrunk
-    tickets). ``out`` is (N, HW, Q), channels_last once viewed as (N, Q, H, W); ``saved`` is what
-    the backward of ``_ChannelAttention`` reuses.
+    ``layout`` "nhwc": q, k, v are (N, HW, ·) views of channels_last tensors, and ``out`` is
+    (N, HW, Q), channels_last once viewed as (N, Q, H, W); "nchw": they are (N, ·, HW) views of
+    NCHW tensors, and ``out`` is (N, Q, HW). q̂, k̂ are q, k L2-normalised over pixels (as
+    F.normalize). Nothing pixel-sized is normalised: qᵀk (Q x K) is divided by |q_i| |k_j|. ``t``
+    holds each query row's temperature. Heads are one block-diagonal attention: ``off_head``
+    (Q x K, bool) marks the logits set to -inf (weight exactly 0). ``v_cols``: the key column of
+    each value, when only some values are kept (shrunk tickets). ``saved`` is what the backward of
+    ``_ChannelAttention`` reuses.
     """
-    qn = torch.linalg.vector_norm(q, dim=1).clamp_min(_NORM_EPS)
-    kn = torch.linalg.vector_norm(k, dim=1).clamp_min(_NORM_EPS)
-    gram = torch.bmm(q.transpose(1, 2), k).div_(qn.unsqueeze(-1) * kn.unsqueeze(1))  # q̂ᵀk̂
+    px = 1 if layout == "nhwc" else 2
+    qn = torch.linalg.vector_norm(q, dim=px).clamp_min(_NORM_EPS)
+    kn = torch.linalg.vector_norm(k, dim=px).clamp_min(_NORM_EPS)
+    gram = torch.bmm(q.transpose(1, 2), k) if px == 1 else torch.bmm(q, k.transpose(1, 2))
+    gram = gram.div(qn.unsqueeze(-1) * kn.unsqueeze(1))  # q̂ᵀk̂
     logits = gram * t.unsqueeze(-1)
     if off_head is not None:
-        logits.masked_fill_(off_head, float("-inf"))
+        logits = logits.masked_fill(off_head, float("-inf"))
     attn = logits.softmax(dim=-1)
     weights = attn if v_cols is None else attn[..., v_cols]
-    return torch.bmm(v, weights.transpose(1, 2)), (qn, kn, gram, attn)
+    out = torch.bmm(v, weights.transpose(1, 2)) if px == 1 else torch.bmm(weights, v)
+    return out, (qn, kn, gram, attn)
 
 
 class _ChannelAttention(torch.autograd.Function):
@@ -202,6 +215,11 @@ class Attention(nn.Module):
             return self._reference(x)
         n, _, h, w = x.shape
         c = self.project_out.in_channels  # the attention's width, not the input's (structured tickets)
+        if self.impl == "graph":
+            q, k, v = self.qkv_dwconv(self.qkv(x)).reshape(n, 3 * c, h * w).split(c, dim=1)
+            t = self.temperature.reshape(-1).repeat_interleave(c // self.heads)
+            out, _ = channel_attention(q, k, v, t, self.off_head if self.heads > 1 else None, layout="nchw")
+            return self.project_out(out.reshape(n, c, h, w))
         qkv = self.qkv_dwconv(pointwise_conv(x, self.qkv.weight)).permute(0, 2, 3, 1).reshape(n, h * w, 3 * c)
         out = _ChannelAttention.apply(qkv, self.temperature, self.off_head)  # (N, HW, C)
         return pointwise_conv(out.reshape(n, h, w, c).permute(0, 3, 1, 2), self.project_out.weight)
@@ -345,6 +363,16 @@ class PromptIR(nn.Module):
                 "reduce_noise_channel_2": nn.Conv2d(d * 2 + 128, d * 2, 1, bias=False),
                 "reduce_noise_channel_3": nn.Conv2d(d * 4 + 256, d * 4, 1, bias=False),
             })
+
+    def with_impl(self, impl: str) -> "PromptIR":
+        """A deep copy computing the same maths in another form (``PromptIRConfig.impl``): every
+        block that has an ``impl`` (shrunk blocks too) switches to it."""
+        new = copy.deepcopy(self)
+        new.config = replace(self.config, impl=impl)
+        for mod in new.modules():
+            if hasattr(mod, "impl"):
+                mod.impl = impl
+        return new
 
     def fit_to_state(self, state: dict[str, torch.Tensor]) -> "PromptIR":
         """Resize layers in place to the tensor shapes of ``state``, so ``load_state_dict(state)`` fits.

@@ -149,7 +149,8 @@ class Trainer:
 
             files = self.cfg.split_photos()[0]
             self.dataset = SyntheticPairs(self.cfg.data_dir, tasks=self.cfg.task_list,
-                                          patch_size=self.cfg.patch_size, seed=self.cfg.seed, files=files)
+                                          patch_size=self.cfg.patch_size, seed=self.cfg.seed, files=files,
+                                          photo_augment=self.cfg.photo_augment)
         return self.dataset
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,117 @@
+"""Do no harm, off the training distribution: PSNR of input and output against the clean photo for
+photo sets and degradations the real-photo models never trained on.
+
+    python benchmarks/bench_heldout.py --models real-cpu [--images 6] > benchmarks/results/heldout-real-cpu.json
+
+Sets: McMaster and Set14 (not BSDS-like: stronger colours, finer detail, line art and text) beside
+CBSD68 (the BSDS distribution of the training photos). Degradations none of our models trained on
+(WebP, Gaussian blur, bicubic down-up sampling, a resized JPEG, Poisson and salt-and-pepper noise,
+under-exposure noise, a grey photo) plus clean photos and mild JPEGs (q60, q90). Each photo is its
+top-left ``--crop``² (or all of it when smaller), degraded with a seed fixed per photo. "Harm" is a
+mean output below the input; ``worst`` is the worst single photo. Prints JSON (CPU flags included).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from restorelab.data import list_images  # noqa: E402
+from restorelab.degradations import get  # noqa: E402
+from restorelab.inference import load_model, restore  # noqa: E402
+from restorelab.inference.backends import cpu_info  # noqa: E402
+from restorelab.io import load_image  # noqa: E402
+
+SETS = {"CBSD68": "test/denoise/CBSD68", "McMaster": "test/denoise/McMaster", "Set14": "test/sr/Set14"}
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _codec(img: np.ndarray, ext: str, flag: int, quality: int) -> np.ndarray:
+    u8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[:, :, ::-1]
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(u8), [flag, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / 255
+
+
+def _resized_jpeg(img: np.ndarray, rng) -> np.ndarray:
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return _codec(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), ".jpg", cv2.IMWRITE_JPEG_QUALITY, 75)
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    return np.repeat((img @ LUMA)[..., None], 3, axis=-1)
+
+
+DEGRADATIONS = {  # name -> (clean photo -> clean reference, clean reference + rng -> input)
+    "clean": (None, lambda x, r: x),
+    "clean grey": (_grey, lambda x, r: x),
+    "jpeg q90": (None, lambda x, r: get("jpeg")(x, r, quality=90)),
+    "jpeg q60": (None, lambda x, r: get("jpeg")(x, r, quality=60)),
+    "webp q70": (None, lambda x, r: _codec(x, ".webp", cv2.IMWRITE_WEBP_QUALITY, 70)),
+    "webp q30": (None, lambda x, r: _codec(x, ".webp", cv2.IMWRITE_WEBP_QUALITY, 30)),
+    "half size, bicubic back, jpeg q75": (None, _resized_jpeg),
+    "bicubic down-up x0.5": (None, lambda x, r: get("sr")(x, r, scale=0.5, down="bicubic", up="bicubic")),
+    "gaussian blur 1.0": (None, lambda x, r: get("gaussian_blur")(x, r, sigma=1.0)),
+    "poisson noise": (None, lambda x, r: get("poisson_noise")(x, r)),
+    "salt and pepper 1%": (None, lambda x, r: get("salt_pepper")(x, r, snr=0.99)),
+    "under-exposed x0.3, sigma 8, brightened": (
+        None, lambda x, r: np.clip(get("gaussian_noise")(x * 0.3, r, sigma=8) / 0.3, 0, 1)),
+}
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(a, 0, 1) - b) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", default="real-cpu", help="comma-separated shipped model names")
+    p.add_argument("--data-root", default="../shared/datasets", help="folder holding test/")
+    p.add_argument("--images", type=int, default=6, help="photos per set (first N, sorted)")
+    p.add_argument("--crop", type=int, default=512, help="top-left crop side")
+    a = p.parse_args()
+    t0 = time.perf_counter()
+    out = {"benchmark": "heldout", "images": a.images, "crop": a.crop, "models": {}, "cpu": cpu_info()}
+    photos = {}
+    for name, rel in SETS.items():
+        folder = Path(a.data_root) / rel
+        if folder.is_dir():
+            photos[name] = [load_image(f)[:a.crop, :a.crop] for f in list_images(str(folder))[:a.images]]
+    if not photos:
+        raise SystemExit(f"no test sets under {a.data_root}")
+    for model_name in a.models.split(","):
+        model = load_model(model_name)
+        rows = out["models"][model_name] = {}
+        for set_name, imgs in photos.items():
+            for deg, (ref_fn, deg_fn) in DEGRADATIONS.items():
+                res = []
+                for i, img in enumerate(imgs):
+                    ref = ref_fn(img) if ref_fn else img
+                    x = np.clip(deg_fn(ref, np.random.default_rng(i)), 0, 1).astype(np.float32)
+                    with torch.inference_mode():
+                        y = restore(model, x)
+                    res.append((_psnr(x, ref), _psnr(y, ref), float((np.clip(y, 0, 1).mean() - x.mean()) * 255)))
+                r = np.array(res)
+                finite = np.isfinite(r[:, 0])
+                row = {"output": round(float(r[:, 1].mean()), 3), "level_shift": round(float(r[:, 2].mean()), 3)}
+                if finite.all():
+                    gain = r[:, 1] - r[:, 0]
+                    row |= {"input": round(float(r[:, 0].mean()), 3), "gain": round(float(gain.mean()), 3),
+                            "worst_gain": round(float(gain.min()), 3)}
+                rows[f"{set_name} / {deg}"] = row
+                print(f"{model_name:14s} {set_name:9s} {deg:42s} " + " ".join(f"{k} {v:+.2f}" for k, v in row.items()),
+                      file=sys.stderr, flush=True)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
