@@ -10,6 +10,22 @@ DATA = Path(os.environ.get("RESTORELAB_DATA", ROOT.parent / "shared" / "datasets
 os.environ.setdefault("RESTORELAB_BACKEND", "torch")
 
 
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory):
+    """A ``promptir-test`` weights file, seeded: its backend key (``model_key``) is the same in every
+    test and every run, so ``restore``'s default ``--backend auto`` exports and measures it once, into
+    the cache, rather than once per test (~1 min each with OpenVINO and ONNX Runtime installed)."""
+    import torch
+
+    from restorelab.inference import save_weights
+    from restorelab.models import create_model
+
+    torch.manual_seed(0)
+    p = tmp_path_factory.mktemp("weights") / "m.safetensors"
+    save_weights(create_model("promptir-test"), p)
+    return p
+
+
 @pytest.fixture
 def data_root():
     if not DATA.is_dir():

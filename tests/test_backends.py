@@ -110,12 +110,29 @@ def test_export_is_cached(models, built, cache, backend, monkeypatch):
     built("tiny", backend)  # exported once already
     def no_export(*a, **k):
         raise AssertionError("exported again")
-    monkeypatch.setattr(B, "_exported_program", no_export)
+    monkeypatch.setattr(B, "exported_program", no_export)
     monkeypatch.setattr(torch.onnx, "export", no_export)
     r = B.load_backend(models["tiny"], backend, cache)
     x = torch.rand(1, 3, 32, 32)
     assert float((r(x) - _torch_out(models["tiny"], x)).abs().max()) <= TOL
     assert r.source.parent.name == B.model_key(models["tiny"])[:32]
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_each_export_traces_its_runtimes_form(models, tmp_path, backend, monkeypatch):
+    """OpenVINO runs the NCHW graph form faster, ONNX Runtime the fast one (bench_export_form.py)."""
+    if backend not in B.available_backends():
+        pytest.skip(f"{backend} not installed")
+    forms = []
+
+    def record(model, form):
+        forms.append(form)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(B, "exported_program", record)
+    with pytest.raises(RuntimeError, match="recorded"):
+        (B.export_openvino if backend == "openvino" else B.export_onnx)(models["tiny"], tmp_path)
+    assert forms == [B.EXPORT_FORMS[backend]] == [{"openvino": "graph", "onnxruntime": "fast"}[backend]]
 
 
 def test_model_key_follows_the_weights(models):

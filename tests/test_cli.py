@@ -26,13 +26,6 @@ def img(tmp_path):
     return p
 
 
-@pytest.fixture
-def weights(tmp_path):
-    p = tmp_path / "m.safetensors"
-    save_weights(create_model("promptir-test"), p)
-    return p
-
-
 def test_models_json_lists_every_registered_model_with_its_family(capsys):
     from restorelab.models import get_preset, preset_names
 

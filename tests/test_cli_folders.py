@@ -42,16 +42,6 @@ def paired_dir(tmp_path_factory):
     return d
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    from restorelab.inference import save_weights
-    from restorelab.models import create_model
-
-    p = tmp_path_factory.mktemp("w") / "m.safetensors"
-    save_weights(create_model("promptir-test"), p)
-    return p
-
-
 # -- eval --dir ------------------------------------------------------------------------------------
 def test_eval_clean_folder_with_sigma_is_seeded_and_scores_each_image(capsys, clean_dir):
     code, out, _ = run(capsys, "eval", "--model", "nlm", "--dir", clean_dir, "--sigma", 25, "--json")
