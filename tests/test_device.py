@@ -26,7 +26,7 @@ from restorelab.tensors import check_device_name, model_device, resolve_device, 
 from apphelpers import app_environment
 from conftest import ROOT
 from devmodels import make_test_models
-from test_cli import img, run, weights  # noqa: F401  (img, weights: fixtures)
+from test_cli import img, run  # noqa: F401  (img: a fixture; weights comes from conftest)
 from test_training import cfg_for, photos  # noqa: F401  (photos: a fixture)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this project's machines)")
