@@ -28,9 +28,9 @@ from restorelab.degradations import get  # noqa: E402
 from restorelab.inference import load_model, restore  # noqa: E402
 from restorelab.inference.backends import cpu_info  # noqa: E402
 from restorelab.io import load_image  # noqa: E402
+from restorelab.metrics.noise import LUMA  # noqa: E402
 
 SETS = {"CBSD68": "test/denoise/CBSD68", "McMaster": "test/denoise/McMaster", "Set14": "test/sr/Set14"}
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _codec(img: np.ndarray, ext: str, flag: int, quality: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from restorelab.data._imread import list_images, read_uint8
 from restorelab.data.tasks import ALL_IN_ONE_TASKS, parse_task
 from restorelab.errors import RestoreLabError
+from restorelab.metrics.noise import LUMA
 
 #: ``len()`` when no ``length`` is given. Indices are already random, so iterate
 #: sequentially (e.g. ``range(start, stop)``); do not shuffle such a long dataset.
@@ -29,7 +30,6 @@ DEFAULT_LENGTH = 10_000_000
 PHOTO_AUG_PROB = 0.5
 SHRINK_RANGE = (0.5, 1.0)       # scale factor of the photo a crop is cut from
 SATURATION_RANGE = (1.0, 1.6)   # chroma gain about the luma
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 class SyntheticPairs:

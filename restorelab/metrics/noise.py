@@ -36,6 +36,10 @@ def estimate_sigma(img: np.ndarray) -> float:
     return float(np.mean(sig))
 
 
+#: BT.601 luma weights of R, G, B (what ``tone_change`` calls brightness; the saturation augmentation's axis)
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def tone_change(before: np.ndarray, after: np.ndarray) -> dict:
     """How ``after`` differs in overall tone from ``before`` (both H x W x 3 in [0, 1]).
 
@@ -43,7 +47,6 @@ def tone_change(before: np.ndarray, after: np.ndarray) -> dict:
     mean relative to the luma change (a colour cast), on 0-255.
     """
     a, b = np.asarray(before, np.float64), np.asarray(after, np.float64)
-    w = np.array([0.299, 0.587, 0.114])
     d_chan = (b.mean(axis=(0, 1)) - a.mean(axis=(0, 1))) * 255.0
-    d_luma = float(d_chan @ w)
+    d_luma = float(d_chan @ LUMA.astype(np.float64))
     return {"brightness": d_luma, "color": float(np.max(np.abs(d_chan - d_luma)))}
