@@ -234,6 +234,8 @@ def _restore_image(model, backend: str, img, src, dst, args) -> dict:
     import time
 
     from restorelab.inference import restore
+    from restorelab.inference.classical import is_classical
+    from restorelab.inference.guard import guard
     from restorelab.io import save_png
     from restorelab.metrics.noise import estimate_sigma, tone_change
     from restorelab.tensors import model_device
@@ -241,18 +243,23 @@ def _restore_image(model, backend: str, img, src, dst, args) -> dict:
     t = time.perf_counter()
     tile = {"tile": args.tile} if args.tile else {}
     out = restore(model, img, overlap=args.overlap, self_ensemble=args.self_ensemble, **tile)
+    verdict = None
+    if args.guard and not is_classical(args.model):
+        out, verdict = guard(img, out)
     secs = time.perf_counter() - t
     save_png(dst, out)
     return {"input": str(src), "output": str(dst), "model": args.model, "self_ensemble": args.self_ensemble,
             "backend": backend, "device": str(model_device(model)),
             "height": img.shape[0], "width": img.shape[1], "seconds": secs,
+            "guard": None if verdict is None else verdict.as_dict(),
             "input_noise_sigma": 255 * estimate_sigma(img), "output_noise_sigma": 255 * estimate_sigma(out),
             "tone_change": tone_change(img, out)}
 
 
 def _noise_line(res: dict) -> str:
     tone = res["tone_change"]
-    return (f"estimated noise σ {res['input_noise_sigma']:.1f} -> {res['output_noise_sigma']:.1f} (0-255); "
+    verdict = "" if res["guard"] is None else f"do-no-harm guard: {res['guard']['sentence']}\n"
+    return (verdict + f"estimated noise σ {res['input_noise_sigma']:.1f} -> {res['output_noise_sigma']:.1f} (0-255); "
             f"brightness {tone['brightness']:+.1f}/255, largest colour shift {tone['color']:.1f}/255")
 
 
@@ -422,8 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("real-eval", cmd_real_eval, "what users bring: clean photos, web JPEG, blind Gaussian and camera "
                                          "noise, rain, heavy rain, haze; every method beside the input")
-    sp.add_argument("--models", default=f"input,nlm,bm3d,aio-cpu-21k,{DEFAULT_MODEL},{DEFAULT_TICKET}",
-                    help="comma-separated methods: input, nlm, bm3d or shipped model names")
+    sp.add_argument("--models", default=f"input,nlm,bm3d,aio-cpu-21k,{DEFAULT_MODEL},{DEFAULT_MODEL}+guard,"
+                                        f"{DEFAULT_TICKET}",
+                    help="comma-separated methods: input, nlm, bm3d or shipped model names; NAME+guard is that "
+                         "model behind the do-no-harm guard (as restore and the app run it)")
     sp.add_argument("--sets", default=None, help="comma-separated evaluation sets (default: the real-photo rows)")
     sp.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
     sp.add_argument("--limit", type=int, default=None, help="first N images of each set only")
@@ -473,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="largest tile side for large images; tiles are sized to cover the photo evenly "
                          "(default: restorelab.inference.DEFAULT_TILE, 512)")
     sp.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels (default: 32)")
+    sp.add_argument("--guard", action=argparse.BooleanOptionalAction, default=True,
+                    help="do no harm (default: on): hand a network's output back only when the photo showed a "
+                         "degradation (JPEG blocking, noise, rain or haze, a strong change), else the photo itself "
+                         "(restorelab.inference.guard); --no-guard keeps every output")
     _add_self_ensemble(sp)
     _add_device(sp)
     from restorelab.inference.backends import AUTO, BACKENDS

@@ -234,10 +234,14 @@ def method_fingerprint(method: str) -> str:
     import hashlib
 
     from restorelab.inference.classical import NLM_H, NLM_H_COLOR, is_classical
+    from restorelab.inference.guard import GuardConfig, split_method
     from restorelab.inference.weights import resolve
 
     if method == "input":
         return "input"
+    base, guarded = split_method(method)
+    if guarded:  # the thresholds are part of what was computed
+        return f"{method_fingerprint(base)}+guard:{GuardConfig()}"
     if "@" in method:  # a model behind another inference backend (see ``load_method``)
         name, backend = method.rsplit("@", 1)
         return f"{method_fingerprint(name)}@{backend}"
@@ -248,9 +252,12 @@ def method_fingerprint(method: str) -> str:
 
 def load_method(method: str, device: str = "cpu"):
     """A method of ``real_eval``: a shipped name / weights path / classical method, or ``NAME@BACKEND``
-    (that model behind an inference backend, e.g. ``real-cpu@openvino-bf16``; CPU only)."""
+    (that model behind an inference backend, e.g. ``real-cpu@openvino-bf16``; CPU only); a
+    ``+guard`` suffix is handled by the caller (``inference.guard``: the same network)."""
     from restorelab.inference import load_model
+    from restorelab.inference.guard import split_method
 
+    method = split_method(method)[0]
     if "@" not in method:
         return load_model(method, device=device)
     from restorelab.inference.backends import load_backend
@@ -281,7 +288,8 @@ def verify_backend(model: str, backend: str, sets=REAL_SETS, data_root: str = ".
 def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", limit: int | None = None,
               slow_limit: int | None = 8, slow=("bm3d",), progress: bool = False, previous: dict | None = None,
               on_row: Callable[[dict], None] | None = None, device: str = "cpu") -> dict:
-    """Every method (``input``, a classical method or a shipped model) on every set, per image.
+    """Every method (``input``, a classical method or a shipped model, ``NAME+guard`` for a model behind
+    the do-no-harm guard, see ``inference.guard``) on every set, per image.
 
     ``slow`` methods run on the first ``slow_limit`` images of each set only (CBM3D takes ~10-20 s
     per 481x321 photo on 2 cores); each row records, for every other method, its mean on those same
@@ -292,6 +300,7 @@ def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", li
     """
     from restorelab.data import eval_sets
     from restorelab.inference import restore
+    from restorelab.inference.guard import guard, split_method
     from restorelab.metrics import psnr, ssim
 
     specs = eval_sets(data_root)
@@ -318,17 +327,21 @@ def real_eval(methods, sets=REAL_SETS, data_root: str = "../shared/datasets", li
                 from tqdm import tqdm
 
                 it = tqdm(it, desc=f"{set_name} {m}", dynamic_ncols=True, leave=False)
-            ps, ss, secs = [], [], 0.0
+            ps, ss, secs, kept = [], [], 0.0, 0
+            guarded = split_method(m)[1]
             for i in it:
                 _, degraded, clean = items[i]
                 t = time.perf_counter()
                 out = degraded if net is None else restore(net, degraded)
+                if guarded:
+                    out, verdict = guard(degraded, out)
+                    kept += verdict.kept
                 secs += time.perf_counter() - t
                 ps.append(min(psnr(out, clean), PSNR_CAP))
                 ss.append(ssim(out, clean))
             row["methods"][m] = {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "n": k,
                                  "seconds_per_image": secs / k, "psnr_images": [round(p, 4) for p in ps],
-                                 "fingerprint": prints[m]}
+                                 "fingerprint": prints[m], **({"restored": kept} if guarded else {})}
         k_slow = min([r["n"] for name, r in row["methods"].items() if name in slow] or [n])
         for r in row["methods"].values():
             r["psnr_slow_subset"] = float(np.mean(r["psnr_images"][:k_slow]))
@@ -356,7 +369,8 @@ def _is_ours(method: str) -> bool:
 
 def real_markdown(res: dict) -> str:
     """The real-photo table: one row per set, PSNR of every method; a slow method's cell also
-    gives the best of our models on the same images."""
+    gives the best of our models on the same images, a guarded model's how many photos the guard
+    handed back unchanged."""
     methods = res["methods"]
     ours = [m for m in methods if _is_ours(m)]
     lines = ["| situation | images | " + " | ".join(f"`{m}`" if m != "input" else "input" for m in methods) + " |",
@@ -370,8 +384,10 @@ def real_markdown(res: dict) -> str:
             if m in res["slow"] and r["n"] < row["n"]:
                 sub = max((row["methods"][o]["psnr_slow_subset"] for o in ours), default=None)
                 txt = f"{r['psnr']:.2f} ({r['n']}; ours {sub:.2f})" if sub is not None else f"{r['psnr']:.2f} ({r['n']})"
-            elif m != "input" and best is not None and r["psnr"] == best:
+            elif m != "input" and best is not None and round(r["psnr"], 2) == round(best, 2):  # ties: all bold
                 txt = f"**{txt}**"
+            if r.get("restored", r["n"]) < r["n"]:  # behind the guard: how many photos it handed back as they were
+                txt += f" ({r['n'] - r['restored']} unchanged)"
             cells.append(txt)
         lines.append(f"| {row['set']} ({row['family']}) | {row['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -382,6 +398,7 @@ def save_real_to_cards(res: dict, weights_dir=None) -> list[str]:
     and the classical methods on the same rows, with the command that made them. Returns the names."""
     from pathlib import Path
 
+    from restorelab.inference.guard import GUARD_SUFFIX
     from restorelab.inference.weights import update_card
     from restorelab.paths import default_weights_dir
 
@@ -392,8 +409,9 @@ def save_real_to_cards(res: dict, weights_dir=None) -> list[str]:
             continue
         results = {"command": res.get("command"), "protocol": res["protocol"],
                    "rows": [{"set": r["set"], "family": r["family"], "n": r["n"],
-                             **{o: {k: r["methods"][o][k] for k in ("psnr", "ssim", "n")} for o in [m, *others]
-                                if o in r["methods"]}} for r in res["rows"]]}
+                             **{o: {k: r["methods"][o][k] for k in ("psnr", "ssim", "n", "restored")
+                                    if k in r["methods"][o]}
+                                for o in [m, m + GUARD_SUFFIX, *others] if o in r["methods"]}} for r in res["rows"]]}
         update_card(m, lambda card, results=results: card.__setitem__("results_real", results), weights_dir)
         done.append(m)
     return done

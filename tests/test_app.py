@@ -86,6 +86,16 @@ def test_restore_good_image(client):
     assert (metrics["width"], metrics["height"]) == src.size
     assert metrics["params"] > 0 and metrics["file_bytes"] > 0 and metrics["seconds"] > 0
     assert metrics["tiled"] is False and metrics["weights_source"].startswith("local")
+    # do no harm is on unless asked: a verdict with its reasons; the output is the photo or the network's
+    v = metrics["guard"]
+    assert isinstance(v["kept"], bool) and v["sentence"].startswith("restored" if v["kept"] else "left unchanged")
+
+
+def test_restore_api_guard_can_be_switched_off(client):
+    _, _, m = client.predict(handle_file(str(EXAMPLE)), "dev-dense", "none", None, 0, False, api_name="/restore")
+    assert m["guard"] is None
+    _, _, m = restore(client, EXAMPLE, model="nlm")
+    assert m["guard"] is None  # classical methods are not guarded
 
 
 def test_restore_simulated_degradation_has_metrics(client):
@@ -352,6 +362,21 @@ def test_restore_tab_self_ensemble_is_the_x4_mean_and_reports_it(weights_dir, ap
     assert not np.allclose(x4, runs[1]["results"]["dev-dense"].image, atol=1e-4)
     assert runs[4]["records"]["dev-dense"]["self_ensemble"] == 4 and any("×4 self-ensemble" in d for d in seen)
     assert "×4 self-ensemble" in _notes(runs[4], []) and "self-ensemble" not in _notes(runs[1], [])
+
+
+def test_restore_tab_guard_hands_back_the_photo_and_says_so(weights_dir, app_env, monkeypatch):
+    from restorelab.inference import guard as G
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    store = ModelStore()
+    monkeypatch.setattr(G, "judge", lambda img, out, cfg=None: G.Verdict(False))  # nothing counts as degraded
+    state = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
+    np.testing.assert_array_equal(state["results"]["dev-dense"].image, state["input"])
+    assert "handed back unchanged" in _notes(state, [])
+    raw = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None, guard=False))[-1][1]
+    assert raw["records"]["dev-dense"]["guard"] is None and "do no harm" not in _notes(raw, [])
+    assert not np.array_equal(raw["results"]["dev-dense"].image, raw["input"])
 
 
 def test_big_photo_gets_a_preview_first_then_the_full_result_with_time_left(weights_dir, app_env, tmp_path):

@@ -99,6 +99,9 @@ def test_restore_shows_both_slider_images(page):
     assert all(".png" in s for s in srcs[:2]), srcs  # lossless outputs
     expect(page.locator("#rl-files")).to_contain_text(".png", timeout=30_000)
     expect(page.locator("#rl-notes")).to_contain_text("451×300")
+    # do no harm is on by default and says what it found (noise was simulated)
+    expect(page.locator("#rl-guard input")).to_be_checked()
+    expect(page.locator("#rl-notes")).to_contain_text("do no harm: restored")
     page.screenshot(path=str(SHOTS / "restorelab-restore.png"), full_page=True)
 
 

@@ -59,8 +59,16 @@ def test_restore_keeps_size(capsys, img, weights, tmp_path):
     assert res["width"] == 52
     # it says what it did: noise estimates before/after and the tone change
     assert res["input_noise_sigma"] >= 0 and set(res["tone_change"]) == {"brightness", "color"}
+    # and whether the do-no-harm guard kept the network's output (the PNG is the photo itself if not)
+    assert isinstance(res["guard"]["kept"], bool) and res["guard"]["sentence"]
+    if not res["guard"]["kept"]:
+        np.testing.assert_allclose(load_image(out_path), load_image(img), atol=1 / 255)
+    code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", str(weights), "--no-guard", "--json")
+    assert code == 0 and json.loads(out)["guard"] is None
+    code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", str(weights))
+    assert code == 0 and "do-no-harm guard: " in out
     code, out, _ = run(capsys, "restore", str(img), str(out_path), "--model", "nlm")
-    assert code == 0 and "estimated noise σ" in out
+    assert code == 0 and "estimated noise σ" in out and "guard" not in out
 
 
 def test_restore_tiles_large_images(capsys, weights, tmp_path):

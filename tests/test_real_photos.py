@@ -91,9 +91,15 @@ def test_real_eval_rows_and_slow_subset(tmp_path):
     weights = tmp_path / "tiny.safetensors"
     save_weights(create_model("promptir-test"), weights)
     sets = ("CBSD68-clean", "CBSD68-jpeg20", "CBSD68-camera")
-    res = real_eval(["input", "nlm", "bm3d", str(weights)], sets, data_root=str(root), slow_limit=1)
+    guarded = f"{weights}+guard"
+    res = real_eval(["input", "nlm", "bm3d", str(weights), guarded], sets, data_root=str(root), slow_limit=1)
     assert [r["set"] for r in res["rows"]] == list(sets)
     clean = res["rows"][0]["methods"]
+    # the same network behind the do-no-harm guard: a count of the outputs it kept, its own fingerprint
+    assert 0 <= clean[guarded]["restored"] <= 3 and "restored" not in clean[str(weights)]
+    assert clean[guarded]["fingerprint"].startswith(clean[str(weights)]["fingerprint"] + "+guard:")
+    assert all(p_g == 100.0 or p_g == p for p_g, p in zip(clean[guarded]["psnr_images"],
+                                                           clean[str(weights)]["psnr_images"]))
     assert clean["input"]["psnr"] == 100.0  # identical images: capped, finite in JSON
     assert clean["bm3d"]["n"] == 1 and clean["nlm"]["n"] == 3 and res["rows"][0]["slow_subset"] == 1
     assert clean["nlm"]["psnr_slow_subset"] == pytest.approx(clean["nlm"]["psnr_images"][0])

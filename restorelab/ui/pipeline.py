@@ -112,6 +112,7 @@ class Restored:
     self_ensemble: int = 1
     device: str = "cpu"  # where it ran: "cpu", "cuda:0"
     backend: str = "torch"  # the inference runtime (restorelab.inference.backends)
+    guard: dict | None = None  # the do-no-harm verdict (``inference.guard.Verdict.as_dict``); None: not applied
 
 
 def _on_device(model):
@@ -124,10 +125,14 @@ def _on_device(model):
 
 
 def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int], None] | None = None,
-                 self_ensemble: int = 1) -> Restored:
+                 self_ensemble: int = 1, guard: bool = False) -> Restored:
     """Run shipped model ``name`` on ``img`` (tiles above the threshold; progress per tile, or per
-    transform with a ``self_ensemble`` of 4 or 8, see :func:`restorelab.inference.restore`)."""
+    transform with a ``self_ensemble`` of 4 or 8, see :func:`restorelab.inference.restore`). With
+    ``guard``, a network's output is kept only where the photo showed a degradation
+    (:func:`restorelab.inference.guard.guard`; classical methods are not guarded)."""
     from restorelab.inference import TILE_THRESHOLD, restore
+    from restorelab.inference.classical import is_classical
+    from restorelab.inference.guard import guard as do_no_harm
     from restorelab.tensors import model_device, resolve_device
 
     _, source = store.get(name)
@@ -137,10 +142,14 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
         model = _on_device(model)
     t = time.perf_counter()
     out = restore(model, img, progress=progress, self_ensemble=self_ensemble)
+    verdict = None
+    if guard and not is_classical(name):
+        out, verdict = do_no_harm(img, out)
     secs = time.perf_counter() - t
     h, w = img.shape[:2]
     return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
-                    device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend)
+                    device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend,
+                    guard=None if verdict is None else verdict.as_dict())
 
 
 def tiling_note() -> str:
@@ -189,7 +198,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
     rec = {"model": r.name, "kind": info.kind_label, **score(r.image, ref),
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
-           "device": r.device, "backend": r.backend, "weights_source": r.source}
+           "device": r.device, "backend": r.backend, "weights_source": r.source, "guard": r.guard}
     if model_in is not None:
         from restorelab.metrics.noise import tone_change
 

@@ -73,9 +73,10 @@ def _model_choices() -> tuple[list[tuple[str, str]], str | None, str | None]:
 
 
 def _run(store: ModelStore, photo, degradation, param, seed, names, progress, display_name=None,
-         self_ensemble: int = 1, preview: bool = False):
+         self_ensemble: int = 1, preview: bool = False, guard: bool = True):
     """Shared by the UI and the API: yields (stage, state) as models finish. With ``preview``, a photo
-    big enough for tiles first yields ``("preview", state)``: model A on a downscaled copy (~1 s)."""
+    big enough for tiles first yields ``("preview", state)``: model A on a downscaled copy (~1 s).
+    ``guard``: do no harm (a network's output only where the photo showed a degradation)."""
     if not names:
         raise RestoreLabError(f"no trained model to run: put NAME.safetensors + NAME.json in "
                               f"{store.weights_label} (see README)")
@@ -107,7 +108,7 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
                 progress((done, total), desc=f"{_name}: restoring" + (" tile by tile" if total > 1 else "")
                          + _eta.left(done, total), unit="tiles")
 
-        res = pipeline.restore_with(store, run_name, model_in, progress=cb, self_ensemble=self_ensemble)
+        res = pipeline.restore_with(store, run_name, model_in, progress=cb, self_ensemble=self_ensemble, guard=guard)
         state["results"][name] = res
         rec = pipeline.result_record(res, info, ref, model_in)
         if sel is not None:
@@ -149,7 +150,11 @@ def _notes(state, pending: list[str]) -> str:
     for rec in state["records"].values():
         g = rec.get("grids")
         warn = pipeline.tone_warning(rec)
-        lines.append(f"- `{rec['model']}`: {rec['seconds']:.2f} s"
+        verdict = rec.get("guard")
+        lines.append(f"- `{rec['model']}`: "
+                     + ("" if verdict is None else ("" if verdict["kept"] else "**photo handed back unchanged**, ")
+                        + f"do no harm: {verdict['sentence']}; ")
+                     + f"{rec['seconds']:.2f} s"
                      + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
                      + (f"; **{warn}**" if warn else "")
                      + (f", tiled ({pipeline.tiling_note()})" if rec["tiled"] else ", one pass")
@@ -181,7 +186,9 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         "otherwise use, non-local means or CBM3D (noise level estimated from the photo), on the right. "
         "On a clean photo, simulate a degradation first: PSNR/SSIM are then measured against the clean "
         "original (RGB, float, on the server's arrays). The notes give the estimated noise level of the "
-        f"input and of each output, and say when an output came out darker, brighter or tinted. {source}"
+        "input and of each output, and say when an output came out darker, brighter or tinted. With *Do no "
+        "harm* on (the default), a photo that shows none of the degradations the networks know comes back "
+        f"unchanged, and the notes say what was found. {source}"
         + ("" if choices else "\n\n**No trained model found.** Put `NAME.safetensors` + `NAME.json` in "
            f"`{store.weights_label}` (or set `RESTORELAB_WEIGHTS_DIR`)."))
     with gr.Row(equal_height=False):
@@ -206,6 +213,9 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                    "half-turned photo: 4× slower, +0.13 to +0.56 dB on every test set for aio-cpu-21k "
                                    "(docs/mirl.md)",
                                    elem_id="rl-ensemble")
+            guard = gr.Checkbox(True, label="Do no harm: hand a photo back unchanged unless it shows a degradation "
+                                "the networks know (JPEG blocking, noise, rain, haze); untick to see every raw output",
+                                elem_id="rl-guard")
             with gr.Row():
                 run = gr.Button("Restore", variant="primary", elem_id="rl-restore")
                 stop = gr.Button("Stop", variant="stop", elem_id="rl-stop")
@@ -229,14 +239,14 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
 
     @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
-    def restore_ui(photo_path, degr, prm, sd, a, b, ens, progress=gr.Progress()):
+    def restore_ui(photo_path, degr, prm, sd, a, b, ens, grd=True, progress=gr.Progress()):
         if not a:
             raise RestoreLabError("pick a model for A (no trained model is available yet)"
                                   if not choices else "pick a model for A")
         names = [a] + ([b] if b and b not in (INPUT, a) else [])
         stem = pipeline.original_name(photo_path)
         for done, state in _run(store, photo_path, degr, prm, sd, names, progress, self_ensemble=4 if ens else 1,
-                                preview=True):
+                                preview=True, guard=bool(grd)):
             shown_input = state["input"] if state["simulated"] else None
             if done == "preview":
                 yield (state["preview"], state["input"]), _table(state), _notes(state, names), shown_input, None
@@ -263,7 +273,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                     gr.Warning(warn)
             yield (res_a, right), _table(state), _notes(state, []), shown_input, paths
 
-    ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble],
+    ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble, guard],
                    [slider, table, notes, model_input, files], api_visibility="private",
                    show_progress_on=[slider], **RESTORE_QUEUE)
     stop.click(None, None, None, cancels=[ev], api_visibility="private", queue=False)
@@ -275,6 +285,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         api_degr = gr.Textbox(label="degradation", value=NO_DEGRADATION)
         api_param = gr.Number(label="param", value=None)
         api_seed = gr.Number(label="seed", value=0, precision=0)
+        api_guard = gr.Checkbox(label="guard", value=True)
         api_out = gr.File(label="restored_png")
         api_in = gr.File(label="model_input_png")
         api_metrics = gr.JSON(label="metrics")
@@ -282,7 +293,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
 
     @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
-    def restore_api(image, model, degradation, param, seed, progress=gr.Progress()):
+    def restore_api(image, model, degradation, param, seed, guard=True, progress=gr.Progress()):
         """Restore one image with one shipped model.
 
         image: the photo file. model: a shipped model name (see the Restore tab), default the first,
@@ -291,13 +302,16 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         degradation: "none" (default) or gaussian_noise | camera_noise | jpeg | rain | heavy_rain | haze,
         simulated on the photo (seeded) so PSNR/SSIM against it are returned. param: sigma | shot |
         quality | intensity | density | beta (None: the registry's default/seeded value). seed: int.
+        guard (default true): do no harm, a network's output only where the photo showed a degradation,
+        else the photo itself; metrics "guard" says which and why (null for nlm/bm3d).
         Returns the restored PNG, the model's input PNG (the simulated degradation, or None) and a
         metrics dict (psnr/ssim are null without a simulated degradation).
         """
         name = (model or default_a or "").strip()
         if not name:
             raise RestoreLabError("no model given and no shipped model available")
-        *_, (_, state) = _run(store, image, degradation, param, seed, [name], progress)
+        *_, (_, state) = _run(store, image, degradation, param, seed, [name], progress,
+                              guard=True if guard is None else bool(guard))
         res = state["results"][name]
         stem = pipeline.original_name(image)
         out_path = out_dir.save_png(res.image, f"{stem}_{name}")
@@ -311,5 +325,5 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
             rec.update({f"input_{k}": v for k, v in pipeline.score(state["input"], state["ref"]).items()})
         return str(out_path), (str(in_path) if in_path else None), rec
 
-    api_btn.click(restore_api, [api_image, api_model, api_degr, api_param, api_seed],
+    api_btn.click(restore_api, [api_image, api_model, api_degr, api_param, api_seed, api_guard],
                   [api_out, api_in, api_metrics], api_name="restore", **RESTORE_QUEUE)
