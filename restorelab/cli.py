@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("eval", cmd_eval, "PSNR/SSIM of a model on an evaluation set or on any folder")
     sp.add_argument("--model", required=True, help="shipped model name, .safetensors path, nlm or bm3d "
-                                                   "(classical, noise level estimated from each photo)")
+                                                   "(classical, noise level estimated from each photo); NAME+guard: "
+                                                   "that network behind the do-no-harm guard, as restore runs it")
     what = sp.add_mutually_exclusive_group(required=True)
     what.add_argument("--set", help="CBSD68-s15|CBSD68-s25|CBSD68-s50|Rain12|Rain100L-10|SOTS-outdoor-2, "
                                     "or a real-photo row: CBSD68-clean|-jpeg10..40|-camera|-heavyrain")

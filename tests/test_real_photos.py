@@ -127,6 +127,23 @@ def test_real_eval_cli_writes_json(tmp_path, capsys):
     assert main(["eval", "--model", "nlm", "--set", "CBSD68-jpeg40", "--data-dir", str(root), "--json"]) == 0
 
 
+def test_eval_takes_a_guarded_model(tmp_path, capsys):
+    import torch
+
+    from restorelab.evaluation import evaluate
+    from restorelab.inference import save_weights
+    from restorelab.models import create_model
+
+    root = _fake_root(tmp_path, 2)
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(create_model("promptir-test"), weights)
+    raw = evaluate(str(weights), "CBSD68-clean", data_root=str(root))
+    guarded = evaluate(f"{weights}+guard", "CBSD68-clean", data_root=str(root))
+    for a, b in zip(raw["images"], guarded["images"]):  # each photo: the network's output or itself
+        assert b["psnr"] == a["psnr"] or b["psnr"] == 100.0  # identical: capped, finite in JSON
+
+
 def test_train_init_starts_from_given_weights(tmp_path, lottery_photos, monkeypatch):
     import torch
 
