@@ -202,7 +202,8 @@ def cmd_restore(args) -> None:
         return
     img = load_image(args.input)
     res = _restore_image(*_load_restorer(args), img, args.input, args.output, args)
-    human = (f"restored {args.input} ({res['width']}x{res['height']}) with {args.model} ({_ran_on(res)}) in "
+    verb = "restored" if res["guard"] is None or res["guard"]["kept"] else "handed back unchanged"
+    human = (f"{verb} {args.input} ({res['width']}x{res['height']}) with {args.model} ({_ran_on(res)}) in "
              f"{res['seconds']:.2f} s -> {args.output}\n" + _noise_line(res))
     _emit(args, res, human)
 
