@@ -88,7 +88,7 @@ def test_restore_good_image(client):
     assert metrics["tiled"] is False and metrics["weights_source"].startswith("local")
     # do no harm is on unless asked: a verdict with its reasons; the output is the photo or the network's
     v = metrics["guard"]
-    assert isinstance(v["kept"], bool) and v["sentence"].startswith("restored" if v["kept"] else "left unchanged")
+    assert isinstance(v["kept"], bool) and v["sentence"].startswith("restored" if v["kept"] else "handed back unchanged")
 
 
 def test_restore_api_guard_can_be_switched_off(client):

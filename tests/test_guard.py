@@ -54,7 +54,7 @@ def test_guard_hands_a_clean_photo_back_unchanged():
     out, v = guard(img, cv2.GaussianBlur(img, (0, 0), 0.7))  # a restorer that softens a clean photo
     assert not v.kept and v.found == []
     np.testing.assert_array_equal(out, img)
-    assert "left unchanged" in v.sentence()
+    assert "handed back unchanged" in v.sentence()
 
 
 @pytest.mark.parametrize("case", ["noise", "jpeg", "rain"])

@@ -61,7 +61,7 @@ class Verdict:
     def sentence(self) -> str:
         if self.kept:
             return "restored: found " + ", ".join(self.found)
-        return ("left unchanged: no degradation found (JPEG grid {:.2f}, change {:.1f} dB, removed layer "
+        return ("handed back unchanged: no degradation found (JPEG grid {:.2f}, change {:.1f} dB, removed layer "
                 "{:.0%} white-noise-like, {:.0%} brighter than the result)").format(
                     self.blockiness, self.change_db, min(self.white, 1.0), self.brighter)
 

@@ -152,8 +152,8 @@ def _notes(state, pending: list[str]) -> str:
         warn = pipeline.tone_warning(rec)
         verdict = rec.get("guard")
         lines.append(f"- `{rec['model']}`: "
-                     + ("" if verdict is None else ("" if verdict["kept"] else "**photo handed back unchanged**, ")
-                        + f"do no harm: {verdict['sentence']}; ")
+                     + ("" if verdict is None else f"do no harm: {verdict['sentence']}; " if verdict["kept"] else
+                        f"do no harm: **{verdict['sentence']}** (untick *Do no harm* for the network's output); ")
                      + f"{rec['seconds']:.2f} s"
                      + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
                      + (f"; **{warn}**" if warn else "")
