@@ -104,3 +104,38 @@ def test_finetune_trains_a_ticket_further_under_its_mask(tmp_path, lottery_imp_r
     assert rec["kind"] == "finetune" and rec["teacher"] is None and rec["round"] == 2
     with pytest.raises(RestoreLabError, match="--ticket-run"):
         run_lottery_cli("prune", "--strategy", "finetune", "--run-dir", tmp_path / "ft3")
+
+
+def test_imp_from_a_shipped_dense_model_with_prompts_prunable(tmp_path, lottery_imp_run, lottery_photos, monkeypatch):
+    from restorelab.pruning import load_masks
+    from restorelab.training.export import ship_dense
+
+    ship_dense(lottery_imp_run / "round_00", "toy-dense", [], weights_dir=tmp_path / "w")
+    monkeypatch.setenv("RESTORELAB_WEIGHTS_DIR", str(tmp_path / "w"))
+    flags = ["prune", "--strategy", "global", "--score", "lamp", "--rate", "0.5", "--rounds", "1",
+             "--steps-per-round", "2", "--rewind-step", "-1", "--dense-run", "toy-dense", "--data-dir", lottery_photos,
+             "--json"]
+    recs = [json.loads(line) for line in run_lottery_cli(*flags, "--prune-prompts", "true",
+                                                         "--run-dir", tmp_path / "p").splitlines()]
+    assert [r["round"] for r in recs] == [0, 1]
+    dense = tmp_path / "p" / "dense-toy-dense"
+    assert recs[0]["dense_run"] == str(dense) and (dense / "final.safetensors").exists()
+    assert json.loads((dense / "config.json").read_text())["model"] == "promptir-test"
+    masks = load_masks(tmp_path / "p" / "round_01" / "mask.safetensors")
+    prompts = [n for n in masks if n.endswith("prompt_param")]
+    assert prompts and 0 < sum(int((masks[n] == 0).sum()) for n in prompts)  # the prompt banks lost entries
+    card = json.loads(run_lottery_cli("export", "--run-dir", tmp_path / "p", "--name", "toy-pp", "--weights-dir",
+                                      tmp_path / "w", "--json"))
+    assert card["how"]["lottery"]["prune_prompts"] is True
+    model, shipped = load_compact(tmp_path / "w" / "toy-pp.safetensors", with_masks=True)
+    state = model.state_dict()
+    assert all(torch.equal(shipped[n], masks[n]) and not state[n][masks[n] == 0].any() for n in prompts)
+    # MIR-L's rule (the default): the prompt banks stay dense
+    run_lottery_cli(*flags, "--run-dir", tmp_path / "q")
+    assert not any(n.endswith("prompt_param") for n in load_masks(tmp_path / "q" / "round_01" / "mask.safetensors"))
+    # a shipped model has no θ0 to rewind to; a ticket is not a dense model
+    with pytest.raises(RestoreLabError, match="theta0"):
+        run_lottery_cli(*[f if f != "-1" else "0" for f in flags], "--run-dir", tmp_path / "r")
+    run_lottery_cli("export", "--run-dir", lottery_imp_run, "--name", "toy-ticket", "--weights-dir", tmp_path / "w")
+    with pytest.raises(RestoreLabError, match="not a shipped dense model"):
+        run_lottery_cli(*flags[:-5], "--dense-run", "toy-ticket", "--run-dir", tmp_path / "s")

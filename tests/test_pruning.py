@@ -58,6 +58,8 @@ def test_prunable_set_matches_official_code(model):
     dense_norms = prunable_names(model, keep_norms_dense=True)
     assert not any(".norm" in n for n in dense_norms)
     assert set(names) - set(dense_norms) == {n for n in names if ".norm" in n}
+    with_prompts = prunable_names(model, prune_prompts=True)  # not MIR-L's rule: the prompt banks too
+    assert set(with_prompts) - set(names) == {n for n, _ in model.named_parameters() if n.endswith("prompt_param")}
 
 
 def test_ones_masks_and_report(model):

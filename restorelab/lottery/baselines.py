@@ -59,6 +59,34 @@ class BaselineConfig(DictConfig):
             raise RestoreLabError(f"reinit_steps must be >= 0, got {self.reinit_steps}")
 
 
+def shipped_dense_run(name: str, run_dir: str | Path) -> Path:
+    """A shipped dense model (``weights/NAME``) as the finished dense run a pruning run starts from:
+    ``RUN_DIR/dense-NAME/`` with its weights as ``final.safetensors`` and its card's training config
+    (no θ0: shipped models made by fine-tuning have none, so only ``--rewind-step -1`` runs on it)."""
+    import shutil
+
+    from restorelab.inference.weights import read_card, resolve
+
+    card = read_card(name)
+    config = (card.extra.get("train") or {}).get("config")
+    if card.kind != "dense" or not config:
+        raise RestoreLabError(f"{name} is not a shipped dense model with a training config in its card")
+    d = Path(run_dir) / f"dense-{name}"
+    d.mkdir(parents=True, exist_ok=True)
+    if not (d / "final.safetensors").exists():
+        shutil.copyfile(resolve(name), d / "final.safetensors")
+    (d / "config.json").write_text(json.dumps(config, indent=2))
+    return d
+
+
+def dense_run_of(spec: str | Path, run_dir: str | Path) -> Path:
+    """``--dense-run``: a run directory (see :func:`resolve_dense`), or a shipped dense model's name."""
+    path = Path(spec)
+    if path.is_dir() or len(path.parts) > 1:
+        return resolve_dense(path)
+    return shipped_dense_run(str(spec), run_dir)
+
+
 def resolve_dense(path: str | Path) -> Path:
     """A dense Trainer run dir, or an IMP run dir (its dense run / round_00) -> the dense run dir."""
     path = Path(path)

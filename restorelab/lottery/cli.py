@@ -4,12 +4,15 @@
         --dense-run runs/aio-cpu --run-dir runs/mirl-g
     python -m restorelab prune --strategy oneshot-magnitude --amount 0.7 --dense-run runs/aio-cpu --run-dir runs/osm2
     python -m restorelab prune --strategy reinit --ticket-run runs/mirl-g --run-dir runs/mirl-g-reinit
+    python -m restorelab prune --strategy global --score lamp --prune-prompts true --dense-run real-cpu \\
+        --rewind-step -1 --teacher real-cpu --run-dir runs/real-g-lamp-pp
     python -m restorelab prune --strategy finetune --ticket-run real-g-lamp --teacher real-cpu --steps 18000 \\
         --run-dir runs/real-g-lamp-kd
     python -m restorelab export --run-dir runs/mirl-g --name mirl-g-cpu
 
 Without ``--dense-run``, IMP trains the dense model itself in ``round_00`` from the training
-flags (``--model``, ``--steps``, …, as ``restorelab train``); with it, training flags given on
+flags (``--model``, ``--steps``, …, as ``restorelab train``); with it (a run directory, or a shipped
+dense model's name: its weights and its card's training config), training flags given on
 the command line override the dense run's config (for ``reinit``, the ticket run's; e.g.
 ``--threads``). Rerunning the same command resumes. ``--json`` prints one JSON object per
 finished round (the per-layer report stays in ``round_XX/sparsity.json``).
@@ -40,7 +43,8 @@ def add_parser(subparsers) -> None:
                          "oneshot-random | reinit: the baselines; finetune: train a finished ticket further under "
                          "its own mask, e.g. with --teacher (default: global)")
     sp.add_argument("--run-dir", required=True, type=Path, help="run directory; rerun the same command to resume")
-    sp.add_argument("--dense-run", type=Path, default=None, help="finished dense run (one-shot: required)")
+    sp.add_argument("--dense-run", type=Path, default=None,
+                    help="finished dense run, or a shipped dense model's name (one-shot: required)")
     sp.add_argument("--ticket-run", type=Path, default=None,
                     help="reinit: the IMP run whose final mask is used; finetune: that, or a shipped pruned model's name")
     sp.add_argument("--stop-after", type=int, default=None, help="stop after N training steps (resume later)")
@@ -80,9 +84,7 @@ def _train_config(args):
     given = _given_train_flags(args)
     if args.dense_run is None:
         return TrainConfig(**given)
-    from restorelab.lottery.baselines import resolve_dense
-
-    base = TrainConfig.load(resolve_dense(args.dense_run) / "config.json")
+    base = TrainConfig.load(args.dense_run / "config.json")
     if "model" in given and given["model"] != base.model:
         raise RestoreLabError(f"--model {given['model']} differs from the dense run's {base.model}")
     return TrainConfig.from_dict({**base.to_dict(), **given})
@@ -108,6 +110,8 @@ def cmd_prune(args) -> None:
     from restorelab.lottery.imp import IMP, IMP_STRATEGIES, LotteryConfig
 
     progress = not args.json
+    if args.dense_run is not None:
+        args.dense_run = baselines.dense_run_of(args.dense_run, args.run_dir)
     if args.strategy in IMP_STRATEGIES:
         lottery = LotteryConfig(strategy=args.strategy, **{f.name: getattr(args, f.name)
                                                           for f in fields(LotteryConfig) if f.name != "strategy"})

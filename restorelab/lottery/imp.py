@@ -70,6 +70,8 @@ class LotteryConfig(DictConfig):
     rewind_all: bool = option(True, "true: every tensor back to θ0 (pure LTH); false: prompt_param and temperature "
                                 "keep their trained values (the official MIR-L code)")
     keep_norms_dense: bool = option(False, "true: LayerNorm weights are never pruned")
+    prune_prompts: bool = option(False, "true: the prompt banks (prompt_param) are prunable too (not MIR-L's rule: "
+                                        "kept dense, they hold most of what a 90%-sparse promptir-cpu ticket keeps)")
     min_density: float = option(0.0, "global only: every tensor keeps at least this fraction of its weights "
                                  "(its largest), against layer collapse; 0: the paper's plain global threshold")
     score: str = option("magnitude", "global only: rank survivors by magnitude (the paper) or by lamp score "
@@ -79,7 +81,7 @@ class LotteryConfig(DictConfig):
     def __post_init__(self):
         if self.strategy not in IMP_STRATEGIES:
             raise RestoreLabError(f"IMP strategy must be one of {', '.join(IMP_STRATEGIES)}, not {self.strategy!r}")
-        if self.strategy == "channels" and (self.target_over != "all" or self.keep_norms_dense):
+        if self.strategy == "channels" and (self.target_over != "all" or self.keep_norms_dense or self.prune_prompts):
             raise RestoreLabError("channels: target is over all parameters and LayerNorms lose channels too")
         if self.target_over not in ("all", "prunable"):
             raise RestoreLabError(f"target_over must be all or prunable, not {self.target_over!r}")
@@ -128,7 +130,7 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
             if 1 - _param_count(state) / total >= lottery.target - 1e-12:
                 return r
         raise RestoreLabError(f"target {lottery.target} is not reachable by channel pruning")
-    masks = ones_masks(model, prunable_names(model, lottery.keep_norms_dense))
+    masks = ones_masks(model, prunable_names(model, lottery.keep_norms_dense, lottery.prune_prompts))
     all_total = sum(p.numel() for p in model.parameters())
     dense_rest = all_total - sum(m.numel() for m in masks.values())
     p_total = all_total - dense_rest
@@ -165,6 +167,8 @@ class IMP:
         self.dense_run = Path(dense_run) if dense_run else None
         if self.dense_run:
             for f in ("theta0.safetensors", "final.safetensors", "config.json"):
+                if f.startswith("theta0") and lottery.rewind_step == -1:  # no weight rewinding: θ0 unused
+                    continue
                 if not (self.dense_run / f).exists():
                     raise RestoreLabError(f"dense run {self.dense_run} has no {f} (is it finished?)")
             train = train or TrainConfig.load(self.dense_run / "config.json")
@@ -227,7 +231,7 @@ class IMP:
         from restorelab.models import create_model
 
         net = create_model(self.train.model)
-        masks = ones_masks(net, prunable_names(net, self.lottery.keep_norms_dense))
+        masks = ones_masks(net, prunable_names(net, self.lottery.keep_norms_dense, self.lottery.prune_prompts))
         info = {"round": 0, "kind": "dense", "strategy": self.lottery.strategy}
         if self.dense_run is None:
             return self._train(self.train, d, masks, None, info)
