@@ -82,7 +82,8 @@ class LotteryConfig(DictConfig):
         if self.strategy not in IMP_STRATEGIES:
             raise RestoreLabError(f"IMP strategy must be one of {', '.join(IMP_STRATEGIES)}, not {self.strategy!r}")
         if self.strategy == "channels" and (self.target_over != "all" or self.keep_norms_dense or self.prune_prompts):
-            raise RestoreLabError("channels: target is over all parameters and LayerNorms lose channels too")
+            raise RestoreLabError("channels: target is over all parameters, and LayerNorms and prompt banks lose "
+                                  "channels with the rest (no --target-over, --keep-norms-dense or --prune-prompts)")
         if self.target_over not in ("all", "prunable"):
             raise RestoreLabError(f"target_over must be all or prunable, not {self.target_over!r}")
         if not 0 < self.rate < 1:
@@ -105,6 +106,10 @@ class LotteryConfig(DictConfig):
             raise RestoreLabError(f"score must be one of {', '.join(SCORES)}, not {self.score!r}")
         if self.score != "magnitude" and self.strategy != "global":
             raise RestoreLabError("score applies to the global strategy only")
+
+    def prunable(self, model) -> list[str]:
+        """The names of ``model``'s parameters this run may prune."""
+        return prunable_names(model, self.keep_norms_dense, self.prune_prompts)
 
 
 def round_train_config(train, lottery: LotteryConfig, final: bool = False):
@@ -130,7 +135,7 @@ def rounds_needed(model, lottery: LotteryConfig) -> int:
             if 1 - _param_count(state) / total >= lottery.target - 1e-12:
                 return r
         raise RestoreLabError(f"target {lottery.target} is not reachable by channel pruning")
-    masks = ones_masks(model, prunable_names(model, lottery.keep_norms_dense, lottery.prune_prompts))
+    masks = ones_masks(model, lottery.prunable(model))
     all_total = sum(p.numel() for p in model.parameters())
     dense_rest = all_total - sum(m.numel() for m in masks.values())
     p_total = all_total - dense_rest
@@ -231,7 +236,7 @@ class IMP:
         from restorelab.models import create_model
 
         net = create_model(self.train.model)
-        masks = ones_masks(net, prunable_names(net, self.lottery.keep_norms_dense, self.lottery.prune_prompts))
+        masks = ones_masks(net, self.lottery.prunable(net))
         info = {"round": 0, "kind": "dense", "strategy": self.lottery.strategy}
         if self.dense_run is None:
             return self._train(self.train, d, masks, None, info)
