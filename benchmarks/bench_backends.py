@@ -1,7 +1,7 @@
 """PyTorch vs ONNX Runtime vs OpenVINO for a shipped restorer, timed in alternation in one process.
 
     python benchmarks/bench_backends.py [--model real-cpu] [--repeats 5] [--threads N] [--big] [--tile 512]
-        [--backends torch,onnxruntime,openvino,openvino-bf16] [--cache-dir DIR] > result.json
+        [--backends torch,onnxruntime,openvino,openvino-bf16] [--cache-dir DIR] [--ov-one-stream] > result.json
 
 Each backend restores the same 512x512 photo-sized array through ``restorelab.inference.restore``
 (one pass: below the tiling threshold); the backends take turns, ``--repeats`` rounds after one
@@ -61,6 +61,8 @@ def main(argv=None) -> dict:
                    help=f"largest tile side of the 12 MP run (default: restore's {DEFAULT_TILE})")
     p.add_argument("--backends", default=",".join(B.BACKENDS))
     p.add_argument("--cache-dir", default=None, help="export cache (default: ~/.cache/restorelab)")
+    p.add_argument("--ov-one-stream", action="store_true",
+                   help="also time OpenVINO with one stream (tiles one at a time), as before batched tiles")
     a = p.parse_args(argv)
     if a.threads < 0 or a.repeats < 1:
         p.error("--threads must be >= 0 and --repeats >= 1")
@@ -84,6 +86,8 @@ def main(argv=None) -> dict:
             skipped[b] = str(err)
             continue
         prepare[b] = round(time.perf_counter() - t0, 2)
+        if b == "openvino" and a.ov_one_stream:
+            restorers["openvino-1-stream"] = B.load_backend(model, b, a.cache_dir, ov_streams=1)
     cpu = B.cpu_info()
     sizes = {"512x512": run_size(restorers, (512, 512), a.repeats)}
     if a.big:  # 12 MP, tiled with restore's defaults; one timed run per backend, no warm-up run

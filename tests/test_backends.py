@@ -80,9 +80,10 @@ def test_matches_torch_on_a_two_tile_image(models, built, model_id, backend):
     img = np.random.default_rng(2).random((256, 448, 3), dtype=np.float32)  # 2 tiles of 256x240, at x = 0 and 208
     kw = dict(tile=256, overlap=32, threshold=0)  # threshold 0: always tiled
     ref = restore(models[model_id], img, **kw)
-    tiles = []
-    out = restore(built(model_id, backend), img, progress=lambda d, n: tiles.append(n), **kw)
-    assert tiles == [2, 2]
+    calls, r = [], built(model_id, backend)
+    out = restore(r, img, progress=lambda d, n: calls.append((d, n)), **kw)
+    # OpenVINO takes both tiles at once in its parallel streams (2 threads here), ONNX Runtime one by one
+    assert calls == ([(2, 2)] if r.tile_batch == 2 else [(1, 2), (2, 2)])
     assert out.shape == img.shape
     assert float(np.abs(out - ref).max()) <= TOL
 
@@ -103,6 +104,18 @@ def test_any_size_and_batch(models, built, backend):
     assert float(np.abs(ens - restore(model, img, self_ensemble=4)).max()) <= TOL
     with pytest.raises(RestoreLabError, match="expects an"):
         r(torch.rand(3, 8, 8))
+
+
+def test_openvino_streams_run_a_batch_side_by_side(models, built):
+    r = built("tiny", "openvino")
+    x = torch.rand(3, 3, 40, 56, generator=torch.Generator().manual_seed(5))
+    one = B.OpenVINORunner(r.source, threads=2, streams=1)
+    two = B.OpenVINORunner(r.source, threads=2, streams=2)
+    assert (one.streams, two.streams) == (1, 2)
+    ins = [np.ascontiguousarray(x[i : i + 1].numpy()) for i in range(3)]
+    seq, par = [one(a) for a in ins], two.many(ins)
+    assert all(float(np.abs(p - q).max()) <= TOL for p, q in zip(par, seq))
+    assert float((r(x) - _torch_out(models["tiny"], x)).abs().max()) <= TOL  # the batch path in forward
 
 
 @pytest.mark.parametrize("backend", EXPORTED)

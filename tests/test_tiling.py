@@ -97,6 +97,20 @@ def test_progress_callback_counts():
     assert calls == [(i, 12) for i in range(1, 13)]
 
 
+@pytest.mark.parametrize("batch,sizes", [(2, [2] * 6), (5, [5, 5, 2]), (20, [12])])
+def test_batched_tiles_match_one_at_a_time(batch, sizes):
+    x, seen, calls = _img(30, 45), [], []  # 12 tiles (see above)
+
+    def fn(t):
+        seen.append(t.shape[0])
+        return _blur(t)
+
+    out = restore_tiled(fn, x, tile=16, overlap=4, batch=batch, progress=lambda d, n: calls.append((d, n)))
+    assert seen == sizes
+    assert calls == [(sum(sizes[: i + 1]), 12) for i in range(len(sizes))]
+    torch.testing.assert_close(out, restore_tiled(_blur, x, tile=16, overlap=4), atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("tile,overlap", [(16, 16), (8, 12), (16, -1), (0, 0), (16.0, 4)])
 def test_bad_tile_overlap_raise(tile, overlap):
     with pytest.raises(RestoreLabError, match="tile"):
@@ -106,6 +120,10 @@ def test_bad_tile_overlap_raise(tile, overlap):
 def test_bad_inputs_raise():
     with pytest.raises(RestoreLabError, match="tensor"):
         restore_tiled(lambda t: t, torch.rand(3, 8, 8))
+    with pytest.raises(RestoreLabError, match=r"\(1, 3, H, W\)"):
+        restore_tiled(lambda t: t, torch.rand(2, 3, 8, 8))
+    with pytest.raises(RestoreLabError, match="tile batch"):
+        restore_tiled(lambda t: t, _img(8, 8), tile=4, overlap=1, batch=0)
     with pytest.raises(RestoreLabError, match="model returned"):
         restore_tiled(lambda t: t[..., :-1], _img(8, 8), tile=4, overlap=1)
 

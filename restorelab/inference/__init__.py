@@ -106,7 +106,8 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap
     # CPU tiles and accumulator; on a GPU only one tile at a time is there
     fn = model if device.type == "cpu" else (lambda crop: model(crop.to(device)).to(crop.device))
     with torch.inference_mode():
-        out = restore_tiled(fn, _to_tensor(img), tile=tile, overlap=overlap, progress=progress, multiple=8)
+        out = restore_tiled(fn, _to_tensor(img), tile=tile, overlap=overlap, progress=progress, multiple=8,
+                            batch=getattr(model, "tile_batch", 1))
     return to_image(out)
 
 

@@ -26,21 +26,26 @@ def restore_tiled(
     overlap: int = 32,
     progress: Optional[Progress] = None,
     multiple: int = 1,
+    batch: int = 1,
 ) -> torch.Tensor:
     """Apply ``fn`` tile by tile to ``img`` and blend the results.
 
-    ``fn`` maps a float tensor ``(1, 3, h, w)`` to ``(1, 3, h, w)`` for any h, w.
+    ``fn`` maps a float tensor ``(n, 3, h, w)`` to ``(n, 3, h, w)`` for any n, h, w.
     ``img`` is ``(1, 3, H, W)`` float (values typically in [0, 1]). Along each axis the
     tiles are as few as a side of at most ``tile`` pixels allows, all of one size (a
     multiple of ``multiple`` where the image allows: a network that pads to it wastes
     nothing), spread evenly from border to border so that neighbours share at least
     ``overlap`` pixels; an image no bigger than one tile gets a single call.
-    ``progress(done, total)`` runs after every tile. Returns a tensor of ``img``'s
+    ``batch`` tiles go to ``fn`` at once, stacked along the first axis (a runtime with
+    parallel streams runs them side by side); memory grows with ``batch``, not the image.
+    ``progress(done, total)`` runs after every call. Returns a tensor of ``img``'s
     shape, dtype and device. Runs under no_grad.
     """
     _validate(img, tile, overlap)
     if not isinstance(multiple, int) or multiple < 1:
         raise RestoreLabError(f"tile multiple must be a positive whole number, got {multiple!r}")
+    if not isinstance(batch, int) or batch < 1:
+        raise RestoreLabError(f"tile batch must be a positive whole number, got {batch!r}")
     height, width = img.shape[-2:]
     (ys, th), (xs, tw) = _axis(height, tile, overlap, multiple), _axis(width, tile, overlap, multiple)
     wy, wx = _ramp(th, overlap, img.device), _ramp(tw, overlap, img.device)
@@ -48,14 +53,16 @@ def restore_tiled(
     # fn (identity included) returns bit-identical float32 values.
     acc = torch.zeros(img.shape, dtype=torch.float64, device=img.device)
     window = (wy[:, None] * wx[None, :]).to(acc.dtype)
-    total = len(ys) * len(xs)
+    corners = [(y, x) for y in ys for x in xs]
     with torch.no_grad():
-        for i, (y, x) in enumerate((y, x) for y in ys for x in xs):
-            crop = img[..., y : y + th, x : x + tw].contiguous()
-            out = _checked(fn(crop), crop)
-            acc[..., y : y + th, x : x + tw] += out.to(acc) * window
+        for start in range(0, len(corners), batch):
+            group = corners[start : start + batch]
+            crops = torch.cat([img[..., y : y + th, x : x + tw] for y, x in group]).contiguous()
+            outs = _checked(fn(crops), crops)
+            for (y, x), out in zip(group, outs):
+                acc[..., y : y + th, x : x + tw] += out.to(acc) * window
             if progress is not None:
-                progress(i + 1, total)
+                progress(start + len(group), len(corners))
     # The window is separable and tiles form a grid, so the per-pixel weight sum is
     # the outer product of two 1-D sums: no H x W weight buffer needed.
     acc /= _coverage(ys, wy, height, acc)[:, None] * _coverage(xs, wx, width, acc)[None, :]
@@ -64,7 +71,7 @@ def restore_tiled(
 
 def _validate(img: torch.Tensor, tile: int, overlap: int) -> None:
     """Refuse bad tiling parameters and inputs with a one-line message."""
-    if not isinstance(img, torch.Tensor) or img.ndim != 4:
+    if not isinstance(img, torch.Tensor) or img.ndim != 4 or img.shape[0] != 1:
         shape = tuple(img.shape) if isinstance(img, torch.Tensor) else type(img).__name__
         raise RestoreLabError(f"restore_tiled expects a (1, 3, H, W) tensor, got {shape}")
     if img.shape[-1] == 0 or img.shape[-2] == 0:
