@@ -9,7 +9,6 @@ that part were perfect), the luma-only PSNR, and the output with the model's cor
 calibration problem rather than one of capacity). Prints JSON (CPU flags included).
 """
 
-import argparse
 import json
 import sys
 import time
@@ -17,15 +16,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from restorelab.data import list_images  # noqa: E402
-from restorelab.degradations.compression import jpeg  # noqa: E402
-from restorelab.inference import load_model, restore  # noqa: E402
+from probe_jpeg_qcs import jpeg_cases  # noqa: E402  (the probes' shared flags and photos)
+
 from restorelab.inference.backends import cpu_info  # noqa: E402
-from restorelab.io import load_image  # noqa: E402
 from restorelab.metrics import psnr  # noqa: E402
 
 SCALES = (1.2, 1.4, 1.6)
@@ -44,34 +40,19 @@ def _luma_psnr(img: np.ndarray, clean: np.ndarray) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="real-cpu", help="a shipped model")
-    ap.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
-    ap.add_argument("--images", type=int, default=16, help="first N CBSD68 photos")
-    ap.add_argument("--qualities", default="20,40", help="JPEG qualities")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    t0 = time.time()
-    model = load_model(args.model)
-    files = list_images(Path(args.data_dir) / "test/denoise/CBSD68")[: args.images]
-    rows = {}
-    for q in (int(v) for v in args.qualities.split(",")):
-        cols: dict[str, list[float]] = {}
-        for i, f in enumerate(files):
-            clean = load_image(f).astype(np.float32)
-            x = jpeg(clean, np.random.default_rng([0, i]), quality=q).astype(np.float32)
-            y = restore(model, x).astype(np.float32)
-            vals = {"input": psnr(x, clean), "output": psnr(y, clean),
-                    "input_clean_luma": psnr(_with_clean(x, clean, "luma"), clean),
-                    "input_clean_chroma": psnr(_with_clean(x, clean, "chroma"), clean),
-                    "output_clean_luma": psnr(_with_clean(y, clean, "luma"), clean),
-                    "output_clean_chroma": psnr(_with_clean(y, clean, "chroma"), clean),
-                    "input_luma_only": _luma_psnr(x, clean), "output_luma_only": _luma_psnr(y, clean),
-                    **{f"output_scaled_{s}": psnr(np.clip(x + s * (y - x), 0, 1), clean) for s in SCALES}}
-            for k, v in vals.items():
-                cols.setdefault(k, []).append(v)
-        rows[f"q{q}"] = {k: round(float(np.mean(v)), 3) for k, v in cols.items()}
-    print(json.dumps({"probe": "jpeg-luma", "model": args.model, "images": len(files), "rows": rows,
+    t0, rows, args = time.time(), {}, None
+    for args, q, clean, x, y in jpeg_cases(__doc__.split("\n\n")[0], 16, "20,40"):
+        vals = {"input": psnr(x, clean), "output": psnr(y, clean),
+                "input_clean_luma": psnr(_with_clean(x, clean, "luma"), clean),
+                "input_clean_chroma": psnr(_with_clean(x, clean, "chroma"), clean),
+                "output_clean_luma": psnr(_with_clean(y, clean, "luma"), clean),
+                "output_clean_chroma": psnr(_with_clean(y, clean, "chroma"), clean),
+                "input_luma_only": _luma_psnr(x, clean), "output_luma_only": _luma_psnr(y, clean),
+                **{f"output_scaled_{s}": psnr(np.clip(x + s * (y - x), 0, 1), clean) for s in SCALES}}
+        for k, v in vals.items():
+            rows.setdefault(f"q{q}", {}).setdefault(k, []).append(v)
+    rows = {q: {k: round(float(np.mean(v)), 3) for k, v in cols.items()} for q, cols in rows.items()}
+    print(json.dumps({"probe": "jpeg-luma", "model": args.model, "images": args.images, "rows": rows,
                       "cpu": cpu_info(), "seconds": round(time.time() - t0, 1)}, indent=2))
 
 

@@ -64,31 +64,37 @@ def project(degraded: np.ndarray, out: np.ndarray, table: np.ndarray) -> np.ndar
     return np.clip(out + delta[..., None] / 255, 0, 1)  # the same shift on R, G, B moves Y only
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def jpeg_cases(description: str, images: int, qualities: str):
+    """Parse the probes' shared flags; yield ``(args, quality, clean, jpeg input, model output)`` for the
+    first ``--images`` CBSD68 photos at each quality (float32 arrays; one torch thread)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", default="real-cpu", help="a shipped model")
     ap.add_argument("--data-dir", default="../shared/datasets", help="the shared datasets folder")
-    ap.add_argument("--images", type=int, default=8, help="first N CBSD68 photos")
-    ap.add_argument("--qualities", default="20,40,60,90", help="JPEG qualities")
+    ap.add_argument("--images", type=int, default=images, help="first N CBSD68 photos")
+    ap.add_argument("--qualities", default=qualities, help="JPEG qualities")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    t0 = time.time()
     model = load_model(args.model)
     files = list_images(Path(args.data_dir) / "test/denoise/CBSD68")[: args.images]
-    rows = {}
     for q in (int(v) for v in args.qualities.split(",")):
-        table, per = luma_table(q), []
         for i, f in enumerate(files):
-            clean = load_image(f)
-            x = jpeg(clean, np.random.default_rng([0, i]), quality=q)
-            y = restore(model, x)
-            per.append([psnr(x, clean), psnr(y, clean), psnr(project(x, y, table), clean)])
-        a = np.array(per)
+            clean = load_image(f).astype(np.float32)
+            x = jpeg(clean, np.random.default_rng([0, i]), quality=q).astype(np.float32)
+            yield args, q, clean, x, restore(model, x).astype(np.float32)
+
+
+def main() -> None:
+    t0, per, args = time.time(), {}, None
+    for args, q, clean, x, y in jpeg_cases(__doc__.split("\n\n")[0], 8, "20,40,60,90"):
+        per.setdefault(q, []).append([psnr(x, clean), psnr(y, clean), psnr(project(x, y, luma_table(q)), clean)])
+    rows = {}
+    for q, vals in per.items():
+        a = np.array(vals)
         rows[f"q{q}"] = {"input": round(a[:, 0].mean(), 3), "output": round(a[:, 1].mean(), 3),
                          "projected": round(a[:, 2].mean(), 3),
                          "worst_output_gain": round((a[:, 1] - a[:, 0]).min(), 3),
                          "worst_projected_gain": round((a[:, 2] - a[:, 0]).min(), 3)}
-    print(json.dumps({"probe": "jpeg-qcs", "model": args.model, "images": len(files), "rows": rows,
+    print(json.dumps({"probe": "jpeg-qcs", "model": args.model, "images": args.images, "rows": rows,
                       "cpu": cpu_info(), "seconds": round(time.time() - t0, 1)}, indent=2))
 
 
