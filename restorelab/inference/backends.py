@@ -362,7 +362,8 @@ class OpenVINORunner:
 
     ``many`` runs several same-shape inputs side by side, one per stream (OpenVINO's throughput
     mode, ``streams`` streams sharing the threads): on a 2-core AVX2 EPYC two 1-thread streams
-    restored 456×480 tiles ~11% faster than one 2-thread request (``benchmarks/bench_backends.py --big``).
+    restored 456×480 tiles ~11% faster than one 2-thread request, a 12 MP photo 3% faster
+    (``benchmarks/bench_backends.py --big --ov-one-stream``; docs/backends.md).
     """
 
     def __init__(self, path: str | Path, threads: int | None = None, static_shapes: bool = True,
