@@ -449,10 +449,13 @@ def test_app_serves_on_torch_until_the_picked_backend_is_ready(weights_dir, app_
     store = ModelStore()
     first = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
     assert first["records"]["dev-dense"]["backend"] == "torch" and "with PyTorch on cpu" in _notes(first, [])
+    # the pick shares the CPU with that first request: its time is flagged, not passed off as the model's speed
+    assert first["records"]["dev-dense"]["backend_measuring"] and "measured in the background" in _notes(first, [])
     release.set()
-    assert store.wait_for_backend("dev-dense", timeout=30) == "openvino"
+    assert store.wait_for_backend("dev-dense", timeout=30) == "openvino" and not store.measuring()
     later = list(_run(store, str(EXAMPLE), "none", None, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
     assert later["records"]["dev-dense"]["backend"] == "openvino" and "with OpenVINO (float32)" in _notes(later, [])
+    assert not later["records"]["dev-dense"]["backend_measuring"] and "background" not in _notes(later, [])
     np.testing.assert_allclose(later["results"]["dev-dense"].image, later["input"], atol=1e-6)  # the identity stub ran
     assert calls == [("auto", ())]
     assert store.wait_for_backend("dev-pruned", timeout=30) == "torch"  # the pick failed: torch serves

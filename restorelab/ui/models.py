@@ -207,6 +207,12 @@ class ModelStore:
         with self._lock:
             self._picks[key] = result
 
+    def measuring(self) -> bool:
+        """Whether a backend pick is running in the background: it shares the CPU with requests,
+        so a restoration timed meanwhile reads slower than it is."""
+        with self._lock:
+            return any(pick == "pending" for pick in self._picks.values())
+
     def wait_for_backend(self, name: str, timeout: float = 600.0) -> str:
         """Start ``name``'s backend pick if needed, wait for it (tests, benchmarks); returns its name."""
         import time

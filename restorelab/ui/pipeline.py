@@ -113,6 +113,7 @@ class Restored:
     device: str = "cpu"  # where it ran: "cpu", "cuda:0"
     backend: str = "torch"  # the inference runtime (restorelab.inference.backends)
     guard: dict | None = None  # the do-no-harm verdict (``inference.guard.Verdict.as_dict``); None: not applied
+    measuring: bool = False  # a backend pick ran in the background meanwhile: ``seconds`` reads high
 
 
 def _on_device(model):
@@ -140,16 +141,18 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     model, backend = store.runner(name, on_cpu=on_cpu)
     if backend == "torch":
         model = _on_device(model)
+    measuring = store.measuring()
     t = time.perf_counter()
     out = restore(model, img, progress=progress, self_ensemble=self_ensemble)
     verdict = None
     if guard and not is_classical(name):
         out, verdict = do_no_harm(img, out)
     secs = time.perf_counter() - t
+    measuring = measuring or store.measuring()
     h, w = img.shape[:2]
     return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
                     device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend,
-                    guard=None if verdict is None else verdict.as_dict())
+                    guard=None if verdict is None else verdict.as_dict(), measuring=measuring)
 
 
 def tiling_note() -> str:
@@ -198,7 +201,8 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
     rec = {"model": r.name, "kind": info.kind_label, **score(r.image, ref),
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
-           "device": r.device, "backend": r.backend, "weights_source": r.source, "guard": r.guard}
+           "device": r.device, "backend": r.backend, "weights_source": r.source, "guard": r.guard,
+           "backend_measuring": r.measuring}
     if model_in is not None:
         from restorelab.metrics.noise import tone_change
 

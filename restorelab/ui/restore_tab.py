@@ -155,6 +155,8 @@ def _notes(state, pending: list[str]) -> str:
                      + ("" if verdict is None else f"do no harm: {verdict['sentence']}; " if verdict["kept"] else
                         f"do no harm: **{verdict['sentence']}** (untick *Do no harm* for the network's output); ")
                      + f"{rec['seconds']:.2f} s"
+                     + (" (slower than usual: the inference backends were being measured in the background, "
+                        "once per model)" if rec.get("backend_measuring") else "")
                      + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
                      + (f"; **{warn}**" if warn else "")
                      + (f", tiled ({pipeline.tiling_note()})" if rec["tiled"] else ", one pass")
