@@ -1,4 +1,5 @@
-"""Small torch helpers every package shares: image <-> tensor, a scoped torch thread count, and
+"""Small helpers every package shares: image <-> tensor, the 8 flips/rotations of an image, a scoped
+torch thread count, and
 the device a command or a model runs on (the one place ``--device`` names are understood).
 
 >>> x = to_tensor(np.zeros((5, 7, 3), np.float32))
@@ -38,6 +39,18 @@ def to_image(x: torch.Tensor) -> np.ndarray:
 #: What ``--device`` accepts: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:N``.
 DEVICE_NAMES = "auto, cpu, cuda, cuda:N"
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """Transform ``k`` of the 8 flips/rotations of an H×W(×C) image: a horizontal flip if ``k & 4``,
+    then ``k & 3`` quarter turns (a view; copy it where a contiguous array is needed)."""
+    return np.rot90(img[:, ::-1] if k & 4 else img, k & 3)
+
+
+def undo_dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """The inverse of ``dihedral(·, k)``."""
+    out = np.rot90(img, -(k & 3))
+    return out[:, ::-1] if k & 4 else out
 
 
 def check_device_name(name: str) -> str:

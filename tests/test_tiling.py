@@ -138,23 +138,24 @@ def _image(h=24, w=40, seed=0):
 def test_dihedral_transforms_invert(k):
     import numpy as np
 
-    from restorelab.inference import _dihedral, _undo_dihedral
+    from restorelab.tensors import dihedral, undo_dihedral
 
     img = _image()
-    assert np.array_equal(_undo_dihedral(_dihedral(img, k), k), img)
+    assert np.array_equal(undo_dihedral(dihedral(img, k), k), img)
 
 
 def test_self_ensemble_is_the_mean_over_its_transforms():
     import numpy as np
 
-    from restorelab.inference import ENSEMBLES, _dihedral, _undo_dihedral, restore
+    from restorelab.inference import ENSEMBLES, restore
+    from restorelab.tensors import dihedral, undo_dihedral
 
     torch.manual_seed(0)
     net = torch.nn.Conv2d(3, 3, 3, padding=1)  # not rotation-equivariant: the 8 outputs differ
     img = _image()
     steps = []
     out = restore(net, img, self_ensemble=8, progress=lambda i, n: steps.append((i, n)))
-    singles = [_undo_dihedral(restore(net, _dihedral(img, k)), k) for k in range(8)]
+    singles = [undo_dihedral(restore(net, dihedral(img, k)), k) for k in range(8)]
     assert out.shape == img.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, np.mean(singles, axis=0), atol=1e-6)
     assert not np.allclose(singles[0], singles[1], atol=1e-4)
@@ -167,7 +168,33 @@ def test_self_ensemble_is_the_mean_over_its_transforms():
     line = np.zeros((6, 6, 3), np.float32)
     line[:, 1] = 1.0  # a vertical line: a full column
     for k in range(8):
-        assert (_dihedral(line, k).sum(axis=(0, 2)) == 18).any() == (k in ENSEMBLES[4]), k
+        assert (dihedral(line, k).sum(axis=(0, 2)) == 18).any() == (k in ENSEMBLES[4]), k
     for bad in (True, 2, 0):
         with pytest.raises(RestoreLabError, match="self-ensemble"):
             restore(net, img, self_ensemble=bad)
+
+
+class _BlockGridNet(torch.nn.Module):
+    """Adds 1 on the borders of the 8x8 blocks counted from the top-left corner, as a JPEG restorer
+    acts where the blocks meet: rotating or flipping the grid changes the pattern."""
+
+    def forward(self, x):
+        i = torch.arange(x.shape[-2]) % 8
+        j = torch.arange(x.shape[-1]) % 8
+        border = ((i == 0) | (i == 7))[:, None] | ((j == 0) | (j == 7))[None, :]
+        return x + border.to(x.dtype)
+
+
+@pytest.mark.parametrize("n", [4, 8])
+@pytest.mark.parametrize("h, w", [(21, 30), (17, 8), (5, 3)])
+def test_self_ensemble_keeps_the_jpeg_block_grid(n, h, w):
+    """Each transform runs on the image padded to a multiple of 8, so a grid-bound correction lands on
+    the same pixels in every pass (unpadded, a flip of 30 columns shifts the grid by 2)."""
+    import numpy as np
+
+    from restorelab.inference import restore
+
+    net, img = _BlockGridNet(), _image(h, w)
+    out = restore(net, img, self_ensemble=n)
+    assert out.shape == img.shape
+    np.testing.assert_allclose(out, restore(net, img), atol=1e-6)

@@ -21,6 +21,7 @@ from restorelab.data._imread import list_images, read_uint8
 from restorelab.data.tasks import ALL_IN_ONE_TASKS, parse_task
 from restorelab.errors import RestoreLabError
 from restorelab.metrics.noise import LUMA
+from restorelab.tensors import dihedral
 
 #: ``len()`` when no ``length`` is given. Indices are already random, so iterate
 #: sequentially (e.g. ``range(start, stop)``); do not shuffle such a long dataset.
@@ -144,11 +145,7 @@ class SyntheticPairs:
         if q != p:
             crop = cv2.resize(crop, (p, p), interpolation=cv2.INTER_AREA)
         if self.augment:
-            k = int(rng.integers(8))
-            if k & 4:
-                crop = crop[:, ::-1]
-            if k & 3:
-                crop = np.rot90(crop, k & 3)
+            crop = dihedral(crop, int(rng.integers(8)))
         clean = crop.astype(np.float32) / np.float32(255.0)  # contiguous copy, = load_image values
         if self.photo_augment and rng.random() < PHOTO_AUG_PROB:
             luma = clean @ LUMA[:, None]

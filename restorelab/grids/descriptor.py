@@ -18,6 +18,7 @@ import torch
 from restorelab.errors import RestoreLabError
 from restorelab.grids import ggd as G
 from restorelab.grids.srresnet import LAYERS, SRResNet
+from restorelab.tensors import dihedral
 from restorelab.training.config import option
 
 
@@ -63,7 +64,7 @@ def sample_patches(images: Sequence[np.ndarray], n: int, size: int, rng: np.rand
         c = img[y:y + size, x:x + size]
         if augment:
             k = int(rng.integers(8))
-            c = np.rot90(c[:, ::-1] if k & 4 else c, k & 3)
+            c = dihedral(c, k)
         out[j] = c.transpose(2, 0, 1)
     return out
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from restorelab.errors import RestoreLabError
 from restorelab.io import atomic_write
+from restorelab.tensors import dihedral
 from restorelab.models.srresnet import FAMILY, LAYERS, SRResNet, SRResNetConfig  # noqa: F401 (re-exported)
 from restorelab.training.config import PhotoTraining, option
 from restorelab.training.core import Step, fit
@@ -94,7 +95,7 @@ class _HRPatches:
             y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
             k = int(rng.integers(8))
             c = img[y:y + p, x:x + p]
-            c = np.rot90(c[:, ::-1] if k & 4 else c, k & 3)
+            c = dihedral(c, k)
             out.append(np.ascontiguousarray(c.transpose(2, 0, 1)))
         return torch.from_numpy(np.stack(out).astype(np.float32) / 255.0)
 

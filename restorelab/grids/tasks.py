@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from restorelab.errors import RestoreLabError
+from restorelab.tensors import dihedral
 
 #: The 11 tasks in the paper's Table 1 order.
 TASKS: Tuple[str, ...] = ("gaussian_blur", "motion_blur", "richardson_lucy", "sr", "ringing", "defocus_blur",
@@ -106,7 +107,7 @@ class GridsPairs:
         y, x = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
         crop = img[y:y + p, x:x + p]
         k = int(rng.integers(8))
-        crop = np.rot90(crop[:, ::-1] if k & 4 else crop, k & 3)
+        crop = dihedral(crop, k)
         clean = crop.astype(np.float32) / np.float32(255.0)
         task = self.tasks[task_id]
         return D.get(task)(clean, rng, **PARAMS[task]), clean, task_id

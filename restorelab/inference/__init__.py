@@ -16,7 +16,7 @@ from restorelab.errors import RestoreLabError
 from restorelab.inference.classical import CLASSICAL, ClassicalRestorer, is_classical
 from restorelab.inference.compact import is_compact
 from restorelab.inference.tiling import restore_tiled
-from restorelab.tensors import model_device, resolve_device, to_image, to_tensor
+from restorelab.tensors import dihedral, model_device, resolve_device, to_image, to_tensor, undo_dihedral
 from restorelab.inference.weights import (
     WEIGHTS_DIR,
     load_weights,
@@ -53,17 +53,8 @@ def run_model(model: nn.Module, img: np.ndarray) -> np.ndarray:
     return to_image(out)
 
 
-def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
-    """Transform ``k`` of 8: a horizontal flip if ``k & 4``, then ``k & 3`` quarter turns."""
-    return np.ascontiguousarray(np.rot90(img[:, ::-1] if k & 4 else img, k & 3))
-
-
-def _undo_dihedral(img: np.ndarray, k: int) -> np.ndarray:
-    out = np.rot90(img, -(k & 3))
-    return out[:, ::-1] if k & 4 else out
-
-
-ENSEMBLES = {1: (0,), 4: (0, 2, 4, 6), 8: tuple(range(8))}  # transforms (see _dihedral) per size
+JPEG_BLOCK = 8  # side of a JPEG's DCT blocks, whose grid starts at the top-left corner
+ENSEMBLES = {1: (0,), 4: (0, 2, 4, 6), 8: tuple(range(8))}  # transforms (see tensors.dihedral) per size
 
 
 def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap: int = 32,
@@ -75,7 +66,8 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap
     transformed back (EDSR's "+" results); 4 = only the flips and the half turn, which keep
     vertical lines vertical; 1 = off. N times the time. 8 helps denoising most but hurts tasks
     whose training data has an orientation (our rain streaks are near-vertical; see docs/mirl.md); 4 helps
-    every task we score.
+    every task we score. The transforms act on the image padded to a multiple of 8 (reflected), so
+    that each keeps a JPEG's block grid where the network saw it in training.
     """
     if isinstance(self_ensemble, bool) or self_ensemble not in ENSEMBLES:
         raise RestoreLabError(f"self-ensemble size must be one of {', '.join(map(str, ENSEMBLES))}, "
@@ -89,12 +81,15 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap
         return out
     ks = ENSEMBLES[self_ensemble]
     if len(ks) > 1:
+        # A flip of a side that is not a multiple of 8 would move a JPEG's 8x8 block grid: pad first
+        h, w = img.shape[:2]
+        padded = np.pad(img, ((0, -h % JPEG_BLOCK), (0, -w % JPEG_BLOCK), (0, 0)), mode="reflect")
         outs = []
         for i, k in enumerate(ks):
-            outs.append(_undo_dihedral(restore(model, _dihedral(img, k), tile, overlap, threshold), k))
+            outs.append(undo_dihedral(restore(model, np.ascontiguousarray(dihedral(padded, k)), tile, overlap, threshold), k))
             if progress:
                 progress(i + 1, len(ks))
-        return np.mean(outs, axis=0, dtype=np.float32)
+        return np.mean(outs, axis=0, dtype=np.float32)[:h, :w]
     h, w = img.shape[:2]
     if h * w <= threshold:
         out = run_model(model, img)
