@@ -31,17 +31,7 @@ from restorelab.inference import load_model, restore  # noqa: E402
 from restorelab.inference.backends import cpu_info  # noqa: E402
 from restorelab.io import load_image  # noqa: E402
 from restorelab.metrics import psnr  # noqa: E402
-
-# the IJG (libjpeg, OpenCV) luminance table at quality 50
-IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], float).reshape(8, 8)
-
-
-def luma_table(quality: int) -> np.ndarray:
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-    return np.clip(np.floor((IJG_LUMA * scale + 50) / 100), 1, 255)
-
+from restorelab.metrics.noise import ijg_luma_table  # noqa: E402
 
 def _luma(img: np.ndarray) -> np.ndarray:  # JFIF Y on the 0-255 scale
     return 255 * (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2])
@@ -86,7 +76,7 @@ def jpeg_cases(description: str, images: int, qualities: str):
 def main() -> None:
     t0, per, args = time.time(), {}, None
     for args, q, clean, x, y in jpeg_cases(__doc__.split("\n\n")[0], 8, "20,40,60,90"):
-        per.setdefault(q, []).append([psnr(x, clean), psnr(y, clean), psnr(project(x, y, luma_table(q)), clean)])
+        per.setdefault(q, []).append([psnr(x, clean), psnr(y, clean), psnr(project(x, y, ijg_luma_table(q)), clean)])
     rows = {}
     for q, vals in per.items():
         a = np.array(vals)

@@ -486,8 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--overlap", type=int, default=32, help="overlap of neighbouring tiles in pixels (default: 32)")
     sp.add_argument("--guard", action=argparse.BooleanOptionalAction, default=True,
                     help="do no harm (default: on): hand a network's output back only when the photo showed a "
-                         "degradation (JPEG blocking, noise, rain or haze, a strong change), else the photo itself "
-                         "(restorelab.inference.guard); --no-guard keeps every output")
+                         "degradation (JPEG, noise, rain or haze, a strong change), else the photo itself; on a JPEG, "
+                         "average in the photo re-compressed on shifted grids (restorelab.inference.guard); "
+                         "--no-guard keeps every raw output")
     _add_self_ensemble(sp)
     _add_device(sp)
     from restorelab.inference.backends import AUTO, BACKENDS

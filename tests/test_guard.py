@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from restorelab import degradations as D
+from restorelab.inference.classical import reapply_jpeg
 from restorelab.inference.guard import GUARD_SUFFIX, GuardConfig, guard, judge, split_method
-from restorelab.metrics.noise import blockiness, removed_layer
+from restorelab.metrics import psnr
+from restorelab.metrics.noise import blockiness, jpeg_quality, removed_layer
 
 
-def _photo(h=128, w=160, seed=0):
+def _photo(h=128, w=160, seed=0, blur=2.0):
     """A smooth random photo with some detail (no 8-px period)."""
     rng = np.random.default_rng(seed)
-    img = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 2.0)
+    img = cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), blur)
     img = (img - img.min()) / (img.max() - img.min())
     return (0.1 + 0.8 * img).astype(np.float32)
 
@@ -81,7 +83,7 @@ def test_guard_thresholds_are_the_config():
     img = _photo()
     x = D.apply("jpeg", img, seed=0, quality=20)
     assert judge(x, img).kept
-    never = GuardConfig(blockiness=np.inf, change_db=-1.0, white=np.inf, brighter=np.inf, thin=np.inf)
+    never = GuardConfig(blockiness=np.inf, change_db=-1.0, white=np.inf, brighter=np.inf, thin=np.inf, jpeg_fit=np.inf)
     assert not judge(x, img, never).kept
     assert judge(x, x).as_dict()["change_db"] is None  # untouched: infinite, JSON null
 
@@ -90,3 +92,67 @@ def test_split_method():
     assert split_method("real-cpu" + GUARD_SUFFIX) == ("real-cpu", True)
     assert split_method("real-cpu") == ("real-cpu", False)
     assert split_method("nlm") == ("nlm", False)
+
+
+def _textured(seed=0):
+    """Detail at every scale up to the 8-px blocks (a JPEG keeps many non-zero coefficients)."""
+    return _photo(192, 256, seed, blur=1.0)
+
+
+@pytest.mark.parametrize("q", [10, 20, 40, 60, 80])
+def test_jpeg_quality_reads_the_ijg_quality_from_the_dct(q):
+    img = _textured()
+    quality, fit = jpeg_quality(D.apply("jpeg", img, seed=0, quality=q))
+    assert abs(quality - q) <= 1 and fit > 0.8, (quality, fit)
+    assert jpeg_quality(img)[1] < 0.3  # never compressed: no step fits
+    assert jpeg_quality(D.apply("jpeg", img, seed=0, quality=q)[3:, 5:])[1] < 0.3  # cropped: the grid moved
+    assert jpeg_quality(np.zeros((4, 4, 3), np.float32)) == (100, 0.0)
+
+
+def test_reapplied_jpeg_removes_the_block_grid():
+    img = _textured()
+    x = D.apply("jpeg", img, seed=0, quality=20)
+    for step in (1, 2):
+        r = reapply_jpeg(x, 20, step)
+        assert r.shape == x.shape and r.dtype == np.float32
+        assert blockiness(r) < (0.15 if step == 1 else 0.35) * blockiness(x)  # 16 shifts leave a 2-px period
+        assert psnr(r, x) > 25  # the content stays
+    np.testing.assert_allclose(reapply_jpeg(np.full((20, 12, 3), 0.5, np.float32), 30), 0.5, atol=1 / 255)
+
+
+@pytest.mark.parametrize("change_db, weight", [(45.0, 0.5), (36.0, 0.25), (30.0, 0.0)])
+def test_guard_jpeg_step_mixes_in_the_reapplied_photo_where_the_network_changed_little(change_db, weight):
+    img = _textured()
+    x = D.apply("jpeg", img, seed=0, quality=20)
+    d = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+    out = x + d * (10 ** (-change_db / 20) / np.sqrt(np.mean(d ** 2)))  # a network that changed x by change_db
+    res, v = guard(x, out)
+    assert v.kept and v.jpeg_quality == 20 and v.jpeg_fit > 0.8
+    assert v.jpeg_weight == pytest.approx(weight, abs=0.01)
+    np.testing.assert_allclose(res, (1 - v.jpeg_weight) * out + v.jpeg_weight * reapply_jpeg(x, 20), atol=1e-5)
+    assert ("re-compressed" in v.sentence()) == (weight > 0)
+    json.dumps(v.as_dict())
+    # no IJG grid where it should start (a cropped JPEG): the network's output as it was
+    res, v = guard(x[3:, 5:], out[3:, 5:])
+    assert v.kept and v.jpeg_weight == 0.0
+    np.testing.assert_array_equal(res, out[3:, 5:])
+
+
+def test_guard_finds_a_jpeg_by_its_dct_when_the_grid_is_faint():
+    img = _textured()
+    x = D.apply("jpeg", img, seed=0, quality=20)
+    no_grid = GuardConfig(blockiness=np.inf, change_db=-1.0, white=np.inf, brighter=np.inf, thin=np.inf)
+    v = judge(x, img, no_grid)
+    assert v.kept and v.found == ["a JPEG (q≈20 read from its DCT)"]
+    assert not judge(x, img, GuardConfig(**{**no_grid.__dict__, "jpeg_quality": 15})).kept  # above the quality cap
+    assert not judge(img, img * 0.99, no_grid).kept  # never compressed: no table fits
+
+
+def test_guard_jpeg_step_stays_off_where_rain_was_removed():
+    """The re-compressed photo still holds the streaks: mixing it in would bring half the rain back."""
+    x = D.apply("jpeg", _textured(), seed=0, quality=20)
+    out = x.copy()
+    out[:, ::11] -= 0.037  # thin bright streaks taken away, a small change (39 dB)
+    res, v = guard(x, out)
+    assert any("rain" in f for f in v.found) and any("JPEG" in f for f in v.found)
+    assert v.jpeg_weight == 0.0 and res is out

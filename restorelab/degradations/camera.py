@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from restorelab.degradations._util import pick
-from restorelab.degradations.compression import _quality, _roundtrip
+from restorelab.degradations.compression import _quality, roundtrip
 from restorelab.degradations.registry import register
 
 SHOT_RANGE = (2e-5, 0.012)  # log-uniform
@@ -125,4 +125,4 @@ def camera_noise(img: np.ndarray, rng: np.random.Generator, shot=None, read=None
     y = y ** (1.0 / 2.2)
     y = 3.0 * y ** 2 - 2.0 * y ** 3                              # smoothstep, the inverse of step 1
     out = np.clip(y, 0.0, 1.0).astype(np.float32)
-    return _roundtrip(out, q) if q else out
+    return roundtrip(out, q) if q else out

@@ -19,7 +19,7 @@ def jpeg(img: np.ndarray, rng: np.random.Generator, quality=None) -> np.ndarray:
     quality: 1..100; default ``None`` samples an integer uniformly in [10, 50].
     The image is quantised to uint8 (round to nearest) before encoding.
     """
-    return _roundtrip(img, _quality("quality", quality, rng, *QUALITY_RANGE))
+    return roundtrip(img, _quality("quality", quality, rng, *QUALITY_RANGE))
 
 
 # -- web JPEG (the real-photo mix) ---------------------------------------------------------
@@ -28,12 +28,26 @@ WEB_DOUBLE_PROB = 0.25         # share of double compression (re-upload) with a 
 WEB_SHIFT_MAX = 7              # pixels; a shift breaks the 8x8 grid alignment (FBCNN-A)
 
 
-def _roundtrip(img: np.ndarray, q: int) -> np.ndarray:
-    u8 = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(u8[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+def roundtrip(img: np.ndarray, q: int, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """One JPEG encode/decode at quality ``q`` (IJG tables, 4:2:0 chroma), with the 8x8 grid moved
+    ``shift = (dy, dx)`` pixels down/right of the image's corner (mirror padding, cropped back)."""
+    return codec_u8(to_u8(img)[:, :, ::-1], q, shift)[:, :, ::-1].astype(np.float32) / np.float32(255.0)
+
+
+def to_u8(img: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to the 8-bit values a JPEG encoder takes (rounded to nearest)."""
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def codec_u8(bgr: np.ndarray, q: int, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """:func:`roundtrip` on an 8-bit BGR image (OpenCV's order), returning one."""
+    dy, dx = shift
+    h, w = bgr.shape[:2]
+    padded = np.pad(bgr, ((dy, 0), (dx, 0), (0, 0)), mode="symmetric") if dy or dx else bgr
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(padded), [cv2.IMWRITE_JPEG_QUALITY, int(q)])
     if not ok:  # pragma: no cover - OpenCV failure
         raise RestoreLabError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].astype(np.float32) / np.float32(255.0)
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[dy:dy + h, dx:dx + w]
 
 
 def _quality(name: str, value, rng: np.random.Generator, lo: int, hi: int) -> int:
@@ -60,7 +74,7 @@ def web_jpeg(img: np.ndarray, rng: np.random.Generator, quality=None, double=Non
     q = _quality("quality", quality, rng, *WEB_QUALITY_RANGE)
     twice = bool(rng.random() < WEB_DOUBLE_PROB) if double is None else bool(double)
     if not twice:
-        return _roundtrip(img, q)
+        return roundtrip(img, q)
     q1 = _quality("quality2", quality2, rng, *WEB_QUALITY_RANGE)
     if shift is None:
         dy, dx = 0, 0
@@ -70,7 +84,4 @@ def web_jpeg(img: np.ndarray, rng: np.random.Generator, quality=None, double=Non
         dy, dx = (int(v) for v in shift)
         if not (0 <= dy <= WEB_SHIFT_MAX and 0 <= dx <= WEB_SHIFT_MAX):
             raise RestoreLabError(f"shift must be two integers in [0, {WEB_SHIFT_MAX}], got {shift!r}")
-    h, w = img.shape[:2]
-    first = _roundtrip(img, q1)
-    padded = np.pad(first, ((dy, 0), (dx, 0), (0, 0)), mode="symmetric")
-    return np.ascontiguousarray(_roundtrip(padded, q)[dy:dy + h, dx:dx + w])
+    return roundtrip(roundtrip(img, q1), q, (dy, dx))

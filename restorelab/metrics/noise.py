@@ -1,5 +1,5 @@
-"""No-reference checks of a photo: its noise level, its JPEG grid, and what a restoration changed
-(its tone; what kind of layer it took away).
+"""No-reference checks of a photo: its noise level, its JPEG grid and quality, and what a restoration
+changed (its tone; what kind of layer it took away).
 
 ``estimate_sigma``: the wavelet estimator of Donoho & Johnstone, as scikit-image's
 ``estimate_sigma`` (one level of the ``db2`` wavelet, ``median(|HH|) / 0.6745`` per channel,
@@ -74,6 +74,58 @@ def blockiness(img: np.ndarray, block: int = 8) -> float:
         others = np.delete(phase, k).mean()
         ratios.append(phase[k] / others - 1.0 if others > 0 else 0.0)
     return float(np.mean(ratios))
+
+
+#: the IJG (libjpeg: OpenCV, Pillow) luminance quantization table at quality 50
+IJG_LUMA = np.array([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                     14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64).reshape(8, 8)
+# the low frequencies a JPEG keeps non-zero most often, where the quantization steps show best
+_FIT_POSITIONS = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2), (0, 3), (3, 0))
+_FIT_QUALITIES = np.arange(5, 100)
+_FIT_MAX_BLOCKS = 20000  # an evenly spaced subset of a big photo's blocks is as telling and faster
+_DCT8 = np.array([[np.sqrt((1 if u == 0 else 2) / 8) * np.cos((2 * x + 1) * u * np.pi / 16) for x in range(8)]
+                  for u in range(8)])  # orthonormal DCT-II: coefficients = D · block · Dᵀ
+
+
+def ijg_luma_table(quality: int) -> np.ndarray:
+    """The 8×8 luma quantization steps libjpeg uses at ``quality`` (1-100)."""
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return np.clip(np.floor((IJG_LUMA * scale + 50) / 100), 1, 255)
+
+
+def jpeg_quality(img: np.ndarray) -> tuple[int, float]:
+    """``(quality, fit)``: the IJG quality whose luma steps the photo's 8×8 DCT coefficients sit on.
+
+    A JPEG stores each block's DCT coefficient as a multiple of its step ``Q``, so after decoding
+    the photo's coefficients cluster at ``k·Q``: ``fit`` is the mean of ``cos(2π c / Q)`` over the
+    coefficients such a step would keep non-zero (1: exactly on the grid, ~0: no such grid; clean
+    photos read 0.0-0.2, JPEG q10-75 0.7-1.0, q90 0.4-0.65). A table whose steps divide the true
+    ones fits too, so the quality is the lowest one that fits within 0.05 of the best. Assumes the
+    grid starts at the top-left corner (an uncropped JPEG) and IJG tables (OpenCV, Pillow and most
+    web encoders scale them; a camera's own tables fit less well). ``(100, 0.0)`` below 8×8 pixels.
+    """
+    y = np.asarray(img, np.float64)
+    y = 255.0 * (y @ LUMA.astype(np.float64) if y.ndim == 3 else y)
+    h, w = y.shape[0] // 8 * 8, y.shape[1] // 8 * 8
+    if h == 0 or w == 0:
+        return 100, 0.0
+    blocks = (y[:h, :w] - 128.0).reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
+    blocks = blocks[:: max(1, len(blocks) // _FIT_MAX_BLOCKS)]
+    coef = np.einsum("ux,nxy,vy->nuv", _DCT8, blocks, _DCT8, optimize=True)
+    fits = []
+    for q in _FIT_QUALITIES:
+        steps = ijg_luma_table(int(q))
+        per_position = []
+        for u, v in _FIT_POSITIONS:
+            c, step = coef[:, u, v], steps[u, v]
+            kept = c[np.abs(c) > step / 2]
+            if len(kept) >= 20:
+                per_position.append(np.cos(2 * np.pi * kept / step).mean())
+        fits.append(np.mean(per_position) if per_position else 0.0)
+    fits = np.asarray(fits)
+    best = int(np.argmax(fits >= fits.max() - 0.05))
+    return int(_FIT_QUALITIES[best]), float(max(fits[best], 0.0))
 
 
 def removed_layer(before: np.ndarray, after: np.ndarray) -> dict:

@@ -216,7 +216,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                    "(docs/mirl.md)",
                                    elem_id="rl-ensemble")
             guard = gr.Checkbox(True, label="Do no harm: hand a photo back unchanged unless it shows a degradation "
-                                "the networks know (JPEG blocking, noise, rain, haze); untick to see every raw output",
+                                "the networks know (JPEG, noise, rain, haze), and on a JPEG average in the photo re-compressed "
+                                "on shifted grids; untick to see every raw output",
                                 elem_id="rl-guard")
             with gr.Row():
                 run = gr.Button("Restore", variant="primary", elem_id="rl-restore")
