@@ -3,6 +3,7 @@ photo sets and degradations the real-photo models never trained on.
 
     python benchmarks/bench_heldout.py --models real-cpu,real-cpu+guard > benchmarks/results/heldout-guard.json
     python benchmarks/bench_heldout.py --models real-cpu,real-cpu+guard --sets Set5 > benchmarks/results/heldout-guard-set5.json
+    python benchmarks/bench_heldout.py --table benchmarks/results/heldout-guard.json benchmarks/results/heldout-guard-set5.json
 
 Sets: McMaster and Set14 (not BSDS-like: stronger colours, finer detail, line art and text) beside
 CBSD68 (the BSDS distribution of the training photos); Set5 (5 photos), kept unseen while the guard's
@@ -13,7 +14,8 @@ to the clean photo scores ``PSNR_CAP`` (100 dB). Each photo is its
 top-left ``--crop``² (or all of it when smaller), degraded with a seed fixed per photo. "Harm" is a
 mean output below the input; ``worst`` is the worst single photo. ``NAME+guard``: the model behind the
 do-no-harm guard (``restorelab.inference.guard``; ``restored`` counts the outputs it kept). Prints JSON
-(CPU flags included).
+(CPU flags included); ``--table`` prints docs/real-photos.md's held-out table from such JSON files
+(each model against itself behind the guard).
 """
 
 import argparse
@@ -80,7 +82,36 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
 
 
+def table(paths: list[str], data_root: str = "../shared/datasets") -> str:
+    """Markdown: per degradation and set, the model's mean gain over the input without -> with the
+    guard, the photos it left unchanged in brackets (clean rows: the output against the input)."""
+    cells, sets = {}, []
+    for path in paths:
+        res = json.loads(Path(path).read_text())
+        guarded = [m for m in res["models"] if split_method(m)[1]]
+        for m in guarded:
+            plain, kept = res["models"][split_method(m)[0]], res["models"][m]
+            for key, row in kept.items():
+                set_name, deg = key.split(" / ", 1)
+                sets += [set_name] if set_name not in sets else []
+                n = min(res["images"], len(list_images(str(Path(data_root) / SETS[set_name]))))  # as main() took them
+                left = n - row["restored"]
+                if "gain" in row:
+                    cell = f"{plain[key]['gain']:+.2f} → {row['gain']:+.2f} ({left}/{n})"
+                else:
+                    cell = f"{plain[key]['output']:.1f} dB → {left}/{n} unchanged"
+                cells.setdefault(deg, {})[set_name] = cell
+    lines = ["| input | " + " | ".join(sets) + " |", "| --- |" + " --- |" * len(sets)]
+    for deg, row in cells.items():
+        label = {"clean": "clean (output against input)", "clean grey": "clean, grey"}.get(deg, deg)
+        lines.append(f"| {label} | " + " | ".join(row.get(s, "–") for s in sets) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--table"]:
+        print(table(sys.argv[2:]))
+        return
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="real-cpu", help="comma-separated shipped model names")
     p.add_argument("--data-root", default="../shared/datasets", help="folder holding test/")

@@ -487,7 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--guard", action=argparse.BooleanOptionalAction, default=True,
                     help="do no harm (default: on): hand a network's output back only when the photo showed a "
                          "degradation (JPEG, noise, rain or haze, a strong change), else the photo itself; on a JPEG, "
-                         "average in the photo re-compressed on shifted grids (restorelab.inference.guard); "
+                         "average in the photo re-compressed on shifted grids; on a light JPEG (q60-90) keep only the "
+                         "luma change, within the file's quantization intervals (restorelab.inference.guard); "
                          "--no-guard keeps every raw output")
     _add_self_ensemble(sp)
     _add_device(sp)

@@ -12,6 +12,8 @@ given to them, as none is given to our blind models) and run on the whole image:
 ``reapply_jpeg`` is no menu entry but the JPEG step behind the do-no-harm guard (``guard``): a
 JPEG's blocking deblocked by compressing it again at its own quality on all 64 shifts of the 8×8
 grid and averaging (Nosratinia 2001, "Enhancement of JPEG-compressed images by re-application of JPEG").
+``project_jpeg`` is the guard's other JPEG tool: a restoration's luma clipped into the file's
+quantization intervals (the projection onto the quantization constraint set of JPEG post-processing).
 
 Below σ = 0.5/255 the photo is returned unchanged (nothing to remove). They are ``nn.Module``s
 so that everything which times, lists or compares our models takes them too; ``forward`` runs
@@ -30,7 +32,7 @@ from torch import nn
 
 from restorelab.degradations.compression import codec_u8, to_u8
 from restorelab.errors import RestoreLabError
-from restorelab.metrics.noise import estimate_sigma
+from restorelab.metrics.noise import block_dct, block_idct, estimate_sigma, ijg_luma_table, luma255
 from restorelab.paths import CLASSICAL_METHODS
 
 MIN_SIGMA = 0.5 / 255.0
@@ -63,6 +65,29 @@ def reapply_jpeg(img: np.ndarray, quality: int, step: int = 1) -> np.ndarray:
     for shift in shifts:
         acc += codec_u8(bgr, quality, shift)
     return acc[:, :, ::-1].astype(np.float32) / np.float32(255.0 * len(shifts))
+
+
+def project_jpeg(img: np.ndarray, out: np.ndarray, quality: int, start: tuple[int, int] = (0, 0),
+                 width: float = 1.0) -> np.ndarray:
+    """``out`` made consistent with the JPEG ``img``: its luma's 8×8 DCT coefficients clipped into
+    the quantization intervals ``kQ ± width·Q/2`` around ``img``'s (IJG luma table of ``quality``,
+    grid starting at ``start``).
+
+    With ``width=1`` the intervals are all the photo before compression could have been: a projection
+    onto a convex set holding it, which moves ``out``'s luma closer to it, never away. Most intervals
+    are ``k = 0`` ones, where the clean coefficient lies mostly near the middle, so a narrower
+    ``width`` (the guard's 0.25) also undoes more of a network's own errors (docs/real-photos.md).
+    Chroma (subsampled, its own table) and partial blocks at the edges are left as they are; the
+    same shift on R, G and B changes luma only.
+    """
+    table, half = ijg_luma_table(quality), width / 2.0
+    before, after = block_dct(luma255(img), start), block_dct(y := luma255(out), start)
+    k = np.round(before / table)
+    coef = np.clip(after, (k - half) * table, (k + half) * table)
+    (r, c), (h, w) = start, (coef.shape[0] * 8, coef.shape[1] * 8)
+    delta = np.zeros(y.shape, np.float32)
+    delta[r:r + h, c:c + w] = block_idct(coef) - y[r:r + h, c:c + w]
+    return np.clip(np.asarray(out, np.float32) + delta[..., None] / np.float32(255.0), 0.0, 1.0)
 
 
 @dataclass(frozen=True)

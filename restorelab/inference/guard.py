@@ -14,12 +14,18 @@ unless one of these holds:
   under-exposure noise, where the texture the network smooths away is not;
 * rain removed: most of the residual's energy is where the input was brighter, in thin structures
   (streaks, not a smooth veil: a network that darkens a clean photo removes a smooth brighter layer
-  too), with a change of at most ``layer_db``. Strong haze counts as a strong change.
+  too), with a change of at most ``layer_db``. Strong haze counts as a strong change;
+* a light JPEG, when nothing above fired: the DCT sits on an IJG table of a quality above
+  ``jpeg_quality`` (q60-90; fit ≥ ``jpeg_fit``). Only the network's luma change is kept, clipped into the
+  middle quarter of the file's quantization intervals (``classical.project_jpeg``); the colour stays
+  the input's. On q75-90 JPEGs the network alone loses up to 1.7 dB on average, most of it in colour;
+  kept this way they gain on most photos, but a JPEG re-compressed at about its own quality loses
+  (benchmarks/probe_jpeg_projection.py, docs/real-photos.md).
 
 Thresholds were set on CBSD68's real-photo rows and the held-out probe (benchmarks/bench_heldout.py);
 ``python -m restorelab real-eval --models real-cpu,real-cpu+guard`` shows what they cost.
 
-**The JPEG step.** On a kept JPEG photo whose DCT reads as an uncropped IJG JPEG
+**The JPEG step.** On a kept JPEG photo whose DCT reads as an IJG JPEG
 (``metrics.noise.jpeg_quality``: fit ≥ ``jpeg_fit``, any quality) and that the network changed only a little
 (plain compression artefacts, not noise the JPEG kept), the output is the mean of the network's and
 the photo re-compressed at its own quality on all 64 grid shifts (``classical.reapply_jpeg``): the two
@@ -35,8 +41,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from restorelab.inference.classical import reapply_jpeg
-from restorelab.metrics.noise import blockiness, jpeg_quality, removed_layer
+from restorelab.inference.classical import project_jpeg, reapply_jpeg
+from restorelab.metrics.noise import LUMA, blockiness, jpeg_quality, removed_layer
 
 #: suffix of a method name that puts the guard behind a network (``real-cpu+guard``)
 GUARD_SUFFIX = "+guard"
@@ -55,6 +61,8 @@ class GuardConfig:
     jpeg_weight: float = 0.5  # ... the re-compressed photo's share of the output ...
     jpeg_change_db: tuple[float, float] = (34.0, 38.0)  # ... falling to 0 as the network's change grows past these
     jpeg_big: int = 4_000_000  # pixels above which 16 grid shifts are used instead of 64 (~3 s at 12 MP)
+    jpeg_project: bool = True  # a light JPEG (read as IJG above jpeg_quality) that no other test found is kept: ...
+    jpeg_width: float = 0.25  # ... its luma clipped into this middle share of the file's quantization intervals, its colour untouched
 
 
 @dataclass
@@ -70,7 +78,9 @@ class Verdict:
     thin: float = 0.0
     jpeg_quality: int = 0  # the IJG quality read from the DCT ...
     jpeg_fit: float = 0.0  # ... how well it fits ...
-    jpeg_weight: float = 0.0  # ... and the JPEG step's share of the output (0: not applied)
+    jpeg_weight: float = 0.0  # ... the JPEG step's share of the output (0: not applied) ...
+    jpeg_start: tuple[int, int] = (0, 0)  # ... where its 8×8 grid starts ...
+    jpeg_light: bool = False  # ... and whether it was kept as a light JPEG alone (its luma restored, its colour kept)
 
     def as_dict(self) -> dict:
         """JSON-safe (an untouched output's infinite ``change_db`` is None), with the sentence."""
@@ -82,6 +92,8 @@ class Verdict:
         if self.kept:
             jpeg = (f"; JPEG q≈{self.jpeg_quality}: {self.jpeg_weight:.0%} of the result is the photo "
                     f"re-compressed on shifted grids" if self.jpeg_weight > 0 else "")
+            if self.jpeg_light:
+                jpeg += "; only its brightness detail restored, within what the JPEG file allows, its colour left as it was"
             return "restored: found " + ", ".join(self.found) + jpeg
         return ("handed back unchanged: no degradation found (JPEG grid {:.2f}, change {:.1f} dB, removed layer "
                 "{:.0%} white-noise-like, {:.0%} brighter than the result)").format(
@@ -93,7 +105,7 @@ def judge(img: np.ndarray, out: np.ndarray, cfg: GuardConfig = GuardConfig()) ->
     blk = blockiness(img)
     layer = removed_layer(img, out)
     v = Verdict(False, [], blk, layer["change_db"], layer["white"], layer["brighter"], layer["thin"])
-    v.jpeg_quality, v.jpeg_fit = jpeg_quality(img)
+    v.jpeg_quality, v.jpeg_fit, v.jpeg_start = jpeg_quality(img)
     if blk >= cfg.blockiness:
         v.found.append(f"JPEG blocking ({blk:.2f})")
     elif v.jpeg_fit >= cfg.jpeg_fit and v.jpeg_quality <= cfg.jpeg_quality:
@@ -104,6 +116,9 @@ def judge(img: np.ndarray, out: np.ndarray, cfg: GuardConfig = GuardConfig()) ->
         v.found.append(f"noise (the removed layer is {min(v.white, 1.0):.0%} white)")
     if _rain_removed(v, cfg):
         v.found.append(f"rain (thin brighter streaks removed, {v.brighter:.0%} of the change)")
+    if not v.found and cfg.jpeg_project and v.jpeg_fit >= cfg.jpeg_fit:
+        v.jpeg_light = True
+        v.found.append(f"a light JPEG (q≈{v.jpeg_quality} read from its DCT)")
     v.kept = bool(v.found)
     return v
 
@@ -135,7 +150,11 @@ def guard(img: np.ndarray, out: np.ndarray, cfg: GuardConfig = GuardConfig()) ->
     if w > 0:
         step = 1 if img.shape[0] * img.shape[1] <= cfg.jpeg_big else 2
         out = (1.0 - w) * np.asarray(out, np.float32) + w * reapply_jpeg(img, v.jpeg_quality, step)
-    return out, v
+    if v.jpeg_light:  # only the luma, within the file's intervals: the network's colour harms light JPEGs
+        img = np.asarray(img, np.float32)
+        luma = (project_jpeg(img, out, v.jpeg_quality, v.jpeg_start, cfg.jpeg_width) - img) @ LUMA
+        out = np.clip(img + luma[..., None], 0.0, 1.0)
+    return np.asarray(out, np.float32), v
 
 
 def split_method(method: str) -> tuple[str, bool]:

@@ -9,6 +9,8 @@ photos it reports ~1/255; on JPEG photos it under-reads (compression removes the
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -61,19 +63,25 @@ def blockiness(img: np.ndarray, block: int = 8) -> float:
     averaged over the two axes. Natural detail has no such period, so clean photos read ~0.01;
     JPEG q20 reads ~0.3, q90 ~0.02.
     """
+    return _grid(img, block)[0]
+
+
+def _grid(img: np.ndarray, block: int = 8) -> tuple[float, tuple[int, int]]:
+    """``(blockiness, (row, column))``: the strength of the grid and where its blocks start."""
     y = np.asarray(img, np.float64)
     y = y @ LUMA.astype(np.float64) if y.ndim == 3 else y
     if min(y.shape) < 2 * block + 1:
-        return 0.0
-    ratios = []
-    for d in (np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0)).T):
+        return 0.0, (0, 0)
+    ratios, starts = [], []
+    for d in (np.abs(np.diff(y, axis=0)).T, np.abs(np.diff(y, axis=1))):
         cols = d.mean(axis=0)  # one mean step per column position
         n = len(cols) // block * block
         phase = cols[:n].reshape(-1, block).mean(axis=0)
-        k = int(np.argmax(phase))
+        k = int(np.argmax(phase))  # the strongest step is between pixels k and k + 1
         others = np.delete(phase, k).mean()
         ratios.append(phase[k] / others - 1.0 if others > 0 else 0.0)
-    return float(np.mean(ratios))
+        starts.append((k + 1) % block)
+    return float(np.mean(ratios)), (starts[0], starts[1])
 
 
 #: the IJG (libjpeg: OpenCV, Pillow) luminance quantization table at quality 50
@@ -94,25 +102,62 @@ def ijg_luma_table(quality: int) -> np.ndarray:
     return np.clip(np.floor((IJG_LUMA * scale + 50) / 100), 1, 255)
 
 
-def jpeg_quality(img: np.ndarray) -> tuple[int, float]:
-    """``(quality, fit)``: the IJG quality whose luma steps the photo's 8×8 DCT coefficients sit on.
+class JpegReading(NamedTuple):
+    """What :func:`jpeg_quality` reads from a photo's luma DCT."""
+
+    quality: int  # the IJG quality whose steps fit best (100 when none was read)
+    fit: float  # how well the coefficients sit on those steps: 1 exactly, ~0 not at all
+    start: tuple[int, int]  # (row, column) where the 8×8 grid starts: (0, 0) unless cropped
+
+
+def jpeg_quality(img: np.ndarray) -> JpegReading:
+    """``(quality, fit, start)``: the IJG quality whose luma steps the photo's 8×8 DCT coefficients sit on.
 
     A JPEG stores each block's DCT coefficient as a multiple of its step ``Q``, so after decoding
     the photo's coefficients cluster at ``k·Q``: ``fit`` is the mean of ``cos(2π c / Q)`` over the
     coefficients such a step would keep non-zero (1: exactly on the grid, ~0: no such grid; clean
     photos read 0.0-0.2, JPEG q10-75 0.7-1.0, q90 0.4-0.65). A table whose steps divide the true
-    ones fits too, so the quality is the lowest one that fits within 0.05 of the best. Assumes the
-    grid starts at the top-left corner (an uncropped JPEG) and IJG tables (OpenCV, Pillow and most
-    web encoders scale them; a camera's own tables fit less well). ``(100, 0.0)`` below 8×8 pixels.
+    ones fits too, so the quality is the lowest one that fits within 0.05 of the best. Assumes IJG
+    tables (OpenCV, Pillow and most web encoders scale them; a camera's own tables fit less well).
+    The grid is taken where a JPEG's starts (the top-left corner) or, for a cropped JPEG, where the
+    strongest block edges lie (``blockiness``); the better fit counts. ``(100, 0.0, (0, 0))`` below 8×8 pixels.
     """
+    y = luma255(img)
+    starts = [(0, 0)] + [s for s in [_grid(img)[1]] if s != (0, 0)]
+    return max((JpegReading(*_fit_quality(y, s), s) for s in starts), key=lambda r: r.fit)
+
+
+def luma255(img: np.ndarray) -> np.ndarray:
+    """JFIF luma (BT.601 Y) of an H x W x 3 image in [0, 1], on the 0-255 scale, as float64."""
     y = np.asarray(img, np.float64)
-    y = 255.0 * (y @ LUMA.astype(np.float64) if y.ndim == 3 else y)
-    h, w = y.shape[0] // 8 * 8, y.shape[1] // 8 * 8
-    if h == 0 or w == 0:
+    return 255.0 * (y @ LUMA.astype(np.float64) if y.ndim == 3 else y)
+
+
+def _blocks(y: np.ndarray, start: tuple[int, int]) -> np.ndarray:
+    """The whole 8×8 blocks of ``y - 128`` whose grid starts at ``start``: ``(rows, cols, 8, 8)``."""
+    r, c = start
+    h, w = max(y.shape[0] - r, 0) // 8 * 8, max(y.shape[1] - c, 0) // 8 * 8
+    return (y[r:r + h, c:c + w] - 128.0).reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
+
+
+def block_dct(y: np.ndarray, start: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Orthonormal 8×8 DCT of the whole blocks of ``y - 128`` whose grid starts at ``start``:
+    an ``(rows, cols, 8, 8)`` array (empty when no whole block fits)."""
+    return _DCT8 @ _blocks(y, start) @ _DCT8.T
+
+
+def block_idct(coef: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`block_dct`: the ``8·rows`` × ``8·cols`` plane (128 added back)."""
+    nb_h, nb_w = coef.shape[:2]
+    return (_DCT8.T @ coef @ _DCT8).transpose(0, 2, 1, 3).reshape(nb_h * 8, nb_w * 8) + 128.0
+
+
+def _fit_quality(y: np.ndarray, start: tuple[int, int]) -> tuple[int, float]:
+    """``(quality, fit)`` for a luma plane (0-255) whose grid starts at ``start``."""
+    blocks = _blocks(y, start).reshape(-1, 8, 8)
+    if len(blocks) == 0:
         return 100, 0.0
-    blocks = (y[:h, :w] - 128.0).reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
-    blocks = blocks[:: max(1, len(blocks) // _FIT_MAX_BLOCKS)]
-    coef = np.einsum("ux,nxy,vy->nuv", _DCT8, blocks, _DCT8, optimize=True)
+    coef = _DCT8 @ blocks[:: max(1, len(blocks) // _FIT_MAX_BLOCKS)] @ _DCT8.T
     fits = []
     for q in _FIT_QUALITIES:
         steps = ijg_luma_table(int(q))

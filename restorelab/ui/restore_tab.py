@@ -217,7 +217,8 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                    elem_id="rl-ensemble")
             guard = gr.Checkbox(True, label="Do no harm: hand a photo back unchanged unless it shows a degradation "
                                 "the networks know (JPEG, noise, rain, haze), and on a JPEG average in the photo re-compressed "
-                                "on shifted grids; untick to see every raw output",
+                                "on shifted grids (a light JPEG: only its brightness detail, within what the file allows); "
+                                "untick to see every raw output",
                                 elem_id="rl-guard")
             with gr.Row():
                 run = gr.Button("Restore", variant="primary", elem_id="rl-restore")
