@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from restorelab.inference.classical import project_jpeg, reapply_jpeg
-from restorelab.metrics.noise import LUMA, blockiness, jpeg_quality, removed_layer
+from restorelab.metrics.noise import LUMA, block_grid, jpeg_quality, removed_layer
 
 #: suffix of a method name that puts the guard behind a network (``real-cpu+guard``)
 GUARD_SUFFIX = "+guard"
@@ -102,10 +102,10 @@ class Verdict:
 
 def judge(img: np.ndarray, out: np.ndarray, cfg: GuardConfig = GuardConfig()) -> Verdict:
     """Measure ``img`` and what ``out`` took from it; ``kept`` when a degradation was found."""
-    blk = blockiness(img)
+    blk, phase = block_grid(img)
     layer = removed_layer(img, out)
     v = Verdict(False, [], blk, layer["change_db"], layer["white"], layer["brighter"], layer["thin"])
-    v.jpeg_quality, v.jpeg_fit, v.jpeg_start = jpeg_quality(img)
+    v.jpeg_quality, v.jpeg_fit, v.jpeg_start = jpeg_quality(img, phase)
     if blk >= cfg.blockiness:
         v.found.append(f"JPEG blocking ({blk:.2f})")
     elif v.jpeg_fit >= cfg.jpeg_fit and v.jpeg_quality <= cfg.jpeg_quality:

@@ -63,10 +63,10 @@ def blockiness(img: np.ndarray, block: int = 8) -> float:
     averaged over the two axes. Natural detail has no such period, so clean photos read ~0.01;
     JPEG q20 reads ~0.3, q90 ~0.02.
     """
-    return _grid(img, block)[0]
+    return block_grid(img, block)[0]
 
 
-def _grid(img: np.ndarray, block: int = 8) -> tuple[float, tuple[int, int]]:
+def block_grid(img: np.ndarray, block: int = 8) -> tuple[float, tuple[int, int]]:
     """``(blockiness, (row, column))``: the strength of the grid and where its blocks start."""
     y = np.asarray(img, np.float64)
     y = y @ LUMA.astype(np.float64) if y.ndim == 3 else y
@@ -110,7 +110,7 @@ class JpegReading(NamedTuple):
     start: tuple[int, int]  # (row, column) where the 8×8 grid starts: (0, 0) unless cropped
 
 
-def jpeg_quality(img: np.ndarray) -> JpegReading:
+def jpeg_quality(img: np.ndarray, phase: tuple[int, int] | None = None) -> JpegReading:
     """``(quality, fit, start)``: the IJG quality whose luma steps the photo's 8×8 DCT coefficients sit on.
 
     A JPEG stores each block's DCT coefficient as a multiple of its step ``Q``, so after decoding
@@ -120,10 +120,12 @@ def jpeg_quality(img: np.ndarray) -> JpegReading:
     ones fits too, so the quality is the lowest one that fits within 0.05 of the best. Assumes IJG
     tables (OpenCV, Pillow and most web encoders scale them; a camera's own tables fit less well).
     The grid is taken where a JPEG's starts (the top-left corner) or, for a cropped JPEG, where the
-    strongest block edges lie (``blockiness``); the better fit counts. ``(100, 0.0, (0, 0))`` below 8×8 pixels.
+    strongest block edges lie (``block_grid``; ``phase`` if already measured); the better fit counts.
+    ``(100, 0.0, (0, 0))`` below 8×8 pixels.
     """
     y = luma255(img)
-    starts = [(0, 0)] + [s for s in [_grid(img)[1]] if s != (0, 0)]
+    phase = block_grid(img)[1] if phase is None else phase
+    starts = [(0, 0)] + [phase] * (phase != (0, 0))
     return max((JpegReading(*_fit_quality(y, s), s) for s in starts), key=lambda r: r.fit)
 
 
