@@ -18,8 +18,8 @@ unless one of these holds:
 * a light JPEG, when nothing above fired: the DCT sits on an IJG table of a quality above
   ``jpeg_quality`` (q60-90; fit ≥ ``jpeg_fit``). Only the network's luma change is kept, clipped into the
   middle quarter of the file's quantization intervals (``classical.project_jpeg``); the colour stays
-  the input's. On q75-90 JPEGs the network alone loses up to 1.7 dB on average, most of it in colour;
-  kept this way they gain on most photos, but a JPEG re-compressed at about its own quality loses
+  the input's. At q90 the network alone loses 1.0-1.7 dB on average on McMaster, Set14 and Set5, most
+  of it in colour; kept this way they gain on most photos, but a JPEG re-compressed at about its own quality loses
   (benchmarks/probe_jpeg_projection.py, docs/real-photos.md).
 
 Thresholds were set on CBSD68's real-photo rows and the held-out probe (benchmarks/bench_heldout.py);
