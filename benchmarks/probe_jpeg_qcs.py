@@ -6,8 +6,8 @@ constraint set and see what that gains.
 A JPEG keeps, for every 8×8 block of the luma plane, each DCT coefficient only as a multiple ``k·Q``
 of its quantization step ``Q``; the clean photo's coefficient lay in ``[(k - ½)Q, (k + ½)Q]``. Clipping
 the restored luma's coefficients into those intervals (the input's ``k``, the standard IJG table of
-the quality used, which the probe knows) moves the output toward every photo that JPEG could have
-made the input from, and never away from the clean one. If the network's JPEG gain were held back by
+the quality used, which the probe knows; ``inference.classical.project_jpeg``) moves the output
+toward every photo that JPEG could have made the input from, and never away from the clean one. If the network's JPEG gain were held back by
 outputs that contradict the file, the projection would add to it. Luma only (where ~80% of the
 error is at q20); chroma and the partial blocks at the right and bottom edges are left as they are.
 Prints JSON (CPU flags included).
@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.fft import dctn, idctn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,28 +30,7 @@ from restorelab.inference import load_model, restore  # noqa: E402
 from restorelab.inference.backends import cpu_info  # noqa: E402
 from restorelab.io import load_image  # noqa: E402
 from restorelab.metrics import psnr  # noqa: E402
-from restorelab.metrics.noise import ijg_luma_table  # noqa: E402
-
-def _luma(img: np.ndarray) -> np.ndarray:  # JFIF Y on the 0-255 scale
-    return 255 * (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2])
-
-
-def _dct_blocks(y: np.ndarray) -> np.ndarray:
-    h, w = y.shape[0] // 8 * 8, y.shape[1] // 8 * 8
-    blocks = (y[:h, :w] - 128).reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-    return dctn(blocks, axes=(2, 3), norm="ortho")
-
-
-def project(degraded: np.ndarray, out: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``out`` with its luma's block DCT clipped to the intervals ``degraded``'s coefficients allow."""
-    k = np.round(_dct_blocks(_luma(degraded)) / table)
-    coef = np.clip(_dct_blocks(_luma(out)), (k - 0.5) * table, (k + 0.5) * table)
-    nb_h, nb_w = coef.shape[:2]
-    y = idctn(coef, axes=(2, 3), norm="ortho").transpose(0, 2, 1, 3).reshape(nb_h * 8, nb_w * 8) + 128
-    delta = np.zeros(out.shape[:2])
-    delta[:nb_h * 8, :nb_w * 8] = y - _luma(out)[:nb_h * 8, :nb_w * 8]
-    return np.clip(out + delta[..., None] / 255, 0, 1)  # the same shift on R, G, B moves Y only
-
+from restorelab.inference.classical import project_jpeg  # noqa: E402
 
 def jpeg_cases(description: str, images: int, qualities: str):
     """Parse the probes' shared flags; yield ``(args, quality, clean, jpeg input, model output)`` for the
@@ -76,7 +54,7 @@ def jpeg_cases(description: str, images: int, qualities: str):
 def main() -> None:
     t0, per, args = time.time(), {}, None
     for args, q, clean, x, y in jpeg_cases(__doc__.split("\n\n")[0], 8, "20,40,60,90"):
-        per.setdefault(q, []).append([psnr(x, clean), psnr(y, clean), psnr(project(x, y, ijg_luma_table(q)), clean)])
+        per.setdefault(q, []).append([psnr(x, clean), psnr(y, clean), psnr(project_jpeg(x, y, q), clean)])
     rows = {}
     for q, vals in per.items():
         a = np.array(vals)
