@@ -312,10 +312,11 @@ def cmd_metrics(args) -> None:
 
 # -- synthesis check ------------------------------------------------------------------------
 # kind -> the real folder it is compared with (pairs: residual statistics; real/noise: no ground
-# truth, so a no-reference noise estimate). heavy_rain has no real heavy pairs here: against
-# Rain100L it shows how much heavier it is.
+# truth, so a no-reference noise estimate). heavy_rain and downpour have no real heavy pairs here:
+# against Rain100L they show how much heavier they are.
 _REAL = {"rain": "test/derain/Rain100L-10", "haze": "test/dehaze/SOTS-outdoor-2",
-         "heavy_rain": "test/derain/Rain100L-10", "camera_noise": "real/noise"}
+         "heavy_rain": "test/derain/Rain100L-10", "downpour": "test/derain/Rain100L-10",
+         "camera_noise": "real/noise"}
 
 
 def cmd_check_synthesis(args) -> None:
@@ -506,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--y", action="store_true", help="on the Y channel instead of RGB")
 
     sp = add("check-synthesis", cmd_check_synthesis, "our synthesis vs real data: residual stats against real "
-                                                     "pairs (rain, haze, heavy_rain), or noise estimates against "
+                                                     "pairs (rain, haze, heavy_rain, downpour), or noise estimates against "
                                                      "real noisy photos (camera_noise)")
     sp.add_argument("kind", choices=sorted(_REAL), help="the synthetic degradation to check")
     sp.add_argument("--real", default=None, help="real folder (default: Rain100L-10 / SOTS-outdoor-2 / real/noise)")

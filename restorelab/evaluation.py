@@ -224,12 +224,13 @@ def compare_markdown(table: dict) -> str:
 #: Rows of the real-photo table: clean photos, web JPEG, blind Gaussian noise, camera noise, rain, haze.
 REAL_SETS = ("CBSD68-clean", "CBSD68-jpeg10", "CBSD68-jpeg20", "CBSD68-jpeg30", "CBSD68-jpeg40",
              "CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "CBSD68-camera", "Rain12", "Rain100L-10",
-             "CBSD68-heavyrain", "SOTS-outdoor-2")
+             "CBSD68-heavyrain", "CBSD68-downpour", "SOTS-outdoor-2")
 #: Task family of each row (the ticket must stay within 0.3 dB of its parent on each family).
 REAL_FAMILIES = {"CBSD68-clean": "clean", "CBSD68-jpeg10": "jpeg", "CBSD68-jpeg20": "jpeg",
                  "CBSD68-jpeg30": "jpeg", "CBSD68-jpeg40": "jpeg", "CBSD68-s15": "gaussian",
                  "CBSD68-s25": "gaussian", "CBSD68-s50": "gaussian", "CBSD68-camera": "camera noise",
-                 "Rain12": "rain", "Rain100L-10": "rain", "CBSD68-heavyrain": "rain", "SOTS-outdoor-2": "haze"}
+                 "Rain12": "rain", "Rain100L-10": "rain", "CBSD68-heavyrain": "rain", "CBSD68-downpour": "rain",
+                 "SOTS-outdoor-2": "haze"}
 
 
 def method_fingerprint(method: str) -> str:

@@ -313,11 +313,11 @@ def test_eval_sets_specs():
     sets = eval_sets()
     assert set(sets) == {"CBSD68-s15", "CBSD68-s25", "CBSD68-s50", "Rain12", "Rain100L-10",
                          "SOTS-outdoor-2", "CBSD68-clean", "CBSD68-jpeg10", "CBSD68-jpeg20", "CBSD68-jpeg30",
-                         "CBSD68-jpeg40", "CBSD68-camera", "CBSD68-heavyrain"}
+                         "CBSD68-jpeg40", "CBSD68-camera", "CBSD68-heavyrain", "CBSD68-downpour"}
     assert sets["CBSD68-s25"].task == "denoise_25" and sets["CBSD68-s25"].sigma == 25
     assert sets["Rain12"].task == "derain" and sets["SOTS-outdoor-2"].task == "dehaze"
     assert all(s.task in ALL_IN_ONE_TASKS for s in sets.values() if s.kind != "synthetic")
-    assert all(s.task in REAL_TASKS for s in sets.values() if s.kind == "synthetic")
+    assert all(s.task in REAL_TASKS + ("downpour",) for s in sets.values() if s.kind == "synthetic")
     assert sets["CBSD68-jpeg20"].degradation == "jpeg" and dict(sets["CBSD68-jpeg20"].params) == {"quality": 20}
     assert sets["CBSD68-clean"].degradation is None
     missing = eval_sets("/definitely/not/here")

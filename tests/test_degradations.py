@@ -310,6 +310,25 @@ def test_heavy_rain_density_and_veil():
     assert veiled.mean() > img.mean() + 0.05  # the accumulation veil lifts a dark photo towards A
 
 
+def test_downpour_is_dense_fine_and_faint():
+    img = _image(128, 128) * 0.5
+    dp = D.apply("downpour", img, seed=2, layers=3, density=0.01, angle=0.0, veil=1.0, quality=0)
+    hv = D.apply("heavy_rain", img, seed=2, layers=3, density=0.002, angle=0.0, veil=1.0)
+    r_dp, r_hv = (dp - img).mean(axis=2), (hv - img).mean(axis=2)
+    assert (r_dp >= -1e-6).all() and r_dp.mean() > 0.01  # additive streaks, no veil, no JPEG
+    # the downpour covers more of the photo with fainter streaks than heavy rain
+    assert (r_dp > 0.02).mean() > (r_hv > 0.02).mean()
+    assert np.percentile(r_dp[r_dp > 0.02], 99) < np.percentile(r_hv[r_hv > 0.02], 99)
+    # streaks are near-vertical: the residual varies far more across columns than along them
+    assert np.abs(np.diff(r_dp, axis=1)).mean() > 2 * np.abs(np.diff(r_dp, axis=0)).mean()
+    jp = D.apply("downpour", img, seed=2, layers=3, density=0.01, angle=0.0, veil=1.0, quality=70)
+    assert 25 < _psnr(jp, dp) < 60  # the JPEG step changes the rainy photo a little
+    assert np.array_equal(jp, D.apply("downpour", img, seed=2, layers=3, density=0.01, angle=0.0, veil=1.0,
+                                      quality=70))  # seeded
+    with pytest.raises(RestoreLabError):
+        D.apply("downpour", img, density=0.5)
+
+
 def test_mild_is_clean_or_barely_degraded():
     import cv2
 

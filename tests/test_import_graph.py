@@ -205,6 +205,6 @@ def test_degradation_registry_does_not_depend_on_import_order():
     names = set(r.stdout.strip().split(","))
     grids_names = {"gaussian_blur", "motion_blur", "richardson_lucy", "sr", "ringing", "defocus_blur",
                    "poisson_noise", "inpainting", "salt_pepper"}
-    core = {"camera_noise", "color_noise", "gaussian_noise", "haze", "heavy_rain", "jpeg", "mild",
+    core = {"camera_noise", "color_noise", "downpour", "gaussian_noise", "haze", "heavy_rain", "jpeg", "mild",
             "noise_jpeg", "rain", "web_jpeg"}
     assert names == core | grids_names

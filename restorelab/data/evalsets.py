@@ -58,9 +58,9 @@ def eval_sets(data_root: Optional[str] = DEFAULT_DATA_ROOT) -> Dict[str, EvalSet
     """name -> EvalSet for CBSD68-s15/25/50, Rain12, Rain100L-10 and SOTS-outdoor-2 (the papers'
     sets) and, for the real-photo evaluation, CBSD68-clean, -jpeg10/20/30/40 (one OpenCV JPEG at
     that quality), -camera (``camera_noise``, every parameter drawn from the image's seed) and
-    -heavyrain (``heavy_rain``, likewise).
+    -heavyrain (``heavy_rain``, likewise) and -downpour (``downpour``, likewise).
 
-    All six are returned whether or not their folders exist; check ``.available``.
+    All are returned whether or not their folders exist; check ``.available``.
     Noise for CBSD68 uses seed 0 and the per-image seed ``[0, i]`` (see NoisyFolder).
     """
     root = resolve_data_root(data_root)
@@ -81,4 +81,5 @@ def eval_sets(data_root: Optional[str] = DEFAULT_DATA_ROOT) -> Dict[str, EvalSet
                                           degradation="jpeg", params=(("quality", q),))
     sets["CBSD68-camera"] = EvalSet("CBSD68-camera", "camera_noise", "synthetic", cbsd, degradation="camera_noise")
     sets["CBSD68-heavyrain"] = EvalSet("CBSD68-heavyrain", "heavy_rain", "synthetic", cbsd, degradation="heavy_rain")
+    sets["CBSD68-downpour"] = EvalSet("CBSD68-downpour", "downpour", "synthetic", cbsd, degradation="downpour")
     return sets

@@ -25,6 +25,7 @@ _FIXED: Dict[str, Tuple[str, dict]] = {
     "web_jpeg": ("web_jpeg", {}),
     "noise_jpeg": ("noise_jpeg", {}),
     "heavy_rain": ("heavy_rain", {}),
+    "downpour": ("downpour", {}),
     "denoise": ("gaussian_noise", {"sigma": None}),  # blind: sigma uniform in [5, 50], the papers' noise
 }
 _DENOISE = re.compile(r"^denoise_(\d{1,3})$")
@@ -37,7 +38,7 @@ def parse_task(name: str) -> Tuple[str, dict]:
     -> ``('gaussian_noise', {'sigma': sigma})`` (quantised like the papers);
     ``derain`` -> ``('rain', {})``; ``dehaze`` -> ``('haze', {})``; ``jpeg`` -> ``('jpeg', {})``;
     the real-photo tasks (``REAL_TASKS``): ``clean`` -> ``mild``, ``noise`` -> ``color_noise``,
-    ``camera_noise``, ``web_jpeg``, ``noise_jpeg``, ``heavy_rain``, and ``denoise`` (blind Gaussian:
+    ``camera_noise``, ``web_jpeg``, ``noise_jpeg``, ``heavy_rain``, ``downpour``, and ``denoise`` (blind Gaussian:
     ``gaussian_noise`` with sigma uniform in [5, 50]) (all parameters sampled per sample). Anything else raises RestoreLabError.
     """
     if not isinstance(name, str):

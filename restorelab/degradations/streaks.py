@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from restorelab.degradations._util import pick
+from restorelab.degradations.compression import roundtrip
 from restorelab.degradations.registry import register
 
 DENSITY_RANGE = (0.0006, 0.0035)  # streak seeds per pixel
@@ -125,6 +126,27 @@ VEIL_ALPHA_RANGE = (0.7, 0.95)        # JORDER's transmission alpha (1 = no veil
 VEIL_AIRLIGHT_RANGE = (0.7, 1.0)
 
 
+def _layers(h: int, w: int, rng: np.random.Generator, n_layers: int, density, base: float, density_range,
+            length_range, width_range, intensity_range, jitter: float) -> np.ndarray:
+    """The summed streak map of ``n_layers`` layers around wind direction ``base``: each layer draws
+    its density (log-uniform in ``density_range`` unless given), a depth ``near`` ~ U(0, 1) that sets its
+    length, width and (x 0.6-1) intensity (near streaks are longer, wider, brighter), and an angle
+    within ``jitter`` degrees of ``base``."""
+    streaks = np.zeros((h, w), np.float32)
+    for _ in range(n_layers):
+        if density is None:
+            d = float(np.exp(rng.uniform(*np.log(density_range))))
+        else:
+            d = pick("density", density, rng, 0.0, 0.0, 0.0, 0.1)
+        near = float(rng.uniform(0.0, 1.0))
+        ln = length_range[0] + near * (length_range[1] - length_range[0])
+        wd = width_range[0] + near * (width_range[1] - width_range[0])
+        it = float(rng.uniform(*intensity_range)) * (0.6 + 0.4 * near)
+        a = float(np.clip(base + rng.uniform(-jitter, jitter), -90.0, 90.0))
+        streaks += streak_layer(h, w, rng, d, ln * float(rng.uniform(0.8, 1.2)), a, wd) * np.float32(it)
+    return streaks
+
+
 @register("heavy_rain")
 def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=None, angle=None,
                veil=None, airlight=None) -> np.ndarray:
@@ -148,18 +170,8 @@ def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=N
     else:
         base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
     h, w = img.shape[:2]
-    streaks = np.zeros((h, w), np.float32)
-    for _ in range(n_layers):
-        if density is None:
-            d = float(np.exp(rng.uniform(*np.log(HEAVY_DENSITY_RANGE))))
-        else:
-            d = pick("density", density, rng, 0.0, 0.0, 0.0, 0.1)
-        near = float(rng.uniform(0.0, 1.0))  # 0 far .. 1 near: long, wide, bright streaks
-        ln = HEAVY_LENGTH_RANGE[0] + near * (HEAVY_LENGTH_RANGE[1] - HEAVY_LENGTH_RANGE[0])
-        wd = HEAVY_WIDTH_RANGE[0] + near * (HEAVY_WIDTH_RANGE[1] - HEAVY_WIDTH_RANGE[0])
-        it = float(rng.uniform(*HEAVY_INTENSITY_RANGE)) * (0.6 + 0.4 * near)
-        a = float(np.clip(base + rng.uniform(-HEAVY_ANGLE_JITTER, HEAVY_ANGLE_JITTER), -90.0, 90.0))
-        streaks += streak_layer(h, w, rng, d, ln * float(rng.uniform(0.8, 1.2)), a, wd) * np.float32(it)
+    streaks = _layers(h, w, rng, n_layers, density, base, HEAVY_DENSITY_RANGE, HEAVY_LENGTH_RANGE,
+                      HEAVY_WIDTH_RANGE, HEAVY_INTENSITY_RANGE, HEAVY_ANGLE_JITTER)
     if veil is None:
         alpha = float(rng.uniform(*VEIL_ALPHA_RANGE)) if rng.random() < VEIL_PROB else 1.0
     else:
@@ -170,3 +182,56 @@ def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=N
     al = np.clip(np.float32(alpha) + (field if alpha < 1.0 else 0.0), 0.0, 1.0)
     out = al * np.clip(img + streaks[:, :, None], 0.0, 1.0) + (1.0 - al) * np.float32(a_light)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+# -- downpour: dense, fine, faint streaks (real heavy rain as phones photograph it) ----------
+# Our heavy rain is coarse (a few wide, bright streaks); the real downpours of DID-MDN
+# (`real/rain`) are thousands of 1-px streaks, each faint, whose sum is a texture, and the
+# photos reach us as JPEGs. A network trained on heavy rain alone leaves such rain in place.
+DOWNPOUR_LAYERS = (2, 5)
+DOWNPOUR_DENSITY_RANGE = (0.003, 0.02)    # seeds per pixel per layer (log-uniform)
+DOWNPOUR_LENGTH_RANGE = (10.0, 45.0)      # far .. near
+DOWNPOUR_WIDTH_RANGE = (0.8, 1.8)         # FWHM, far .. near
+DOWNPOUR_INTENSITY_RANGE = (0.06, 0.25)
+DOWNPOUR_ANGLE_JITTER = 4.0
+DOWNPOUR_VEIL_PROB = 0.6
+DOWNPOUR_VEIL_RANGE = (0.75, 0.97)
+DOWNPOUR_JPEG_PROB = 0.5
+DOWNPOUR_JPEG_QUALITY = (60, 95)
+
+
+@register("downpour")
+def downpour(img: np.ndarray, rng: np.random.Generator, layers=None, density=None, angle=None,
+             veil=None, quality=None) -> np.ndarray:
+    """Dense fine rain: many faint 1-2 px streaks in several layers, a light veil, often a JPEG.
+
+    layers: streak layers, 1..8; None -> 2..5. Each layer draws a depth ``near`` ~ U(0, 1):
+        length 10-45 px (x U(0.8, 1.2)), FWHM 0.8-1.8 px, intensity U(0.06, 0.25) x (0.6 + 0.4 near),
+        angle within +-4 deg of the wind direction.
+    density: seeds per pixel of each layer; None -> log-uniform in [0.003, 0.02]; allowed [0, 0.1].
+    angle: wind direction, deg from vertical; None -> N(0, 13) clipped to [-30, 30]; allowed [-90, 90].
+    veil: alpha (1 = none); None -> 60%: U(0.75, 0.97), else 1. Airlight grey U(0.7, 1).
+    quality: JPEG quality of the result, 0 = none; None -> 50%: U{60..95}, else none; allowed [0, 100].
+    """
+    n_layers = int(pick("layers", layers, rng, 0, 0, 1, 8)) if layers is not None else int(
+        rng.integers(DOWNPOUR_LAYERS[0], DOWNPOUR_LAYERS[1] + 1))
+    if angle is None:
+        base = float(np.clip(rng.normal(0.0, ANGLE_STD), -ANGLE_MAX, ANGLE_MAX))
+    else:
+        base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
+    h, w = img.shape[:2]
+    streaks = _layers(h, w, rng, n_layers, density, base, DOWNPOUR_DENSITY_RANGE, DOWNPOUR_LENGTH_RANGE,
+                      DOWNPOUR_WIDTH_RANGE, DOWNPOUR_INTENSITY_RANGE, DOWNPOUR_ANGLE_JITTER)
+    if veil is None:
+        alpha = float(rng.uniform(*DOWNPOUR_VEIL_RANGE)) if rng.random() < DOWNPOUR_VEIL_PROB else 1.0
+    else:
+        alpha = pick("veil", veil, rng, 0.0, 0.0, 0.0, 1.0)
+    a_light = float(rng.uniform(0.7, 1.0))
+    out = np.float32(alpha) * np.clip(img + streaks[:, :, None], 0.0, 1.0) + np.float32((1.0 - alpha) * a_light)
+    out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+    if quality is None:
+        q = int(rng.integers(DOWNPOUR_JPEG_QUALITY[0], DOWNPOUR_JPEG_QUALITY[1] + 1)) \
+            if rng.random() < DOWNPOUR_JPEG_PROB else 0
+    else:
+        q = int(pick("quality", quality, rng, 0, 0, 0, 100))
+    return roundtrip(out, q) if q > 0 else out

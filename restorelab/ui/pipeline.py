@@ -46,6 +46,8 @@ DEGRADATIONS: dict[str, Knob] = {
     "jpeg": Knob("quality", "JPEG quality", 1, 100, 20, 1),
     "camera_noise": Knob("shot", "Camera shot-noise variance (read noise follows)", 0.0001, 0.012, 0.003, 0.0001),
     "heavy_rain": Knob("density", "Streak density per layer (several layers + veil)", 0.0004, 0.004, 0.002, 0.0001),
+    "downpour": Knob("density", "Fine streaks per pixel per layer (dense faint rain, often a JPEG)", 0.002, 0.03,
+                     0.01, 0.001),
 }
 #: Tone changes (0-255 scale) above which the app says the output is darker/brighter or tinted.
 TONE_WARN = 2.0

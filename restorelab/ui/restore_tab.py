@@ -25,7 +25,7 @@ RESTORE_GPU_SECONDS = 120
 DEGRADATION_CHOICES = [("None: my photo is already degraded", NO_DEGRADATION),
                        ("Gaussian noise", "gaussian_noise"), ("Camera noise", "camera_noise"),
                        ("JPEG compression", "jpeg"), ("Rain streaks", "rain"), ("Heavy rain", "heavy_rain"),
-                       ("Haze", "haze")]
+                       ("Downpour", "downpour"), ("Haze", "haze")]
 DEFAULT_DEGRADATION = "gaussian_noise"
 
 
@@ -303,7 +303,7 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         image: the photo file. model: a shipped model name (see the Restore tab), default the first,
         or "grids-auto" (GRIDS selects the group model; metrics then hold "grids": the chosen group).
         model may also be "nlm" or "bm3d" (classical, noise level estimated from the photo).
-        degradation: "none" (default) or gaussian_noise | camera_noise | jpeg | rain | heavy_rain | haze,
+        degradation: "none" (default) or gaussian_noise | camera_noise | jpeg | rain | heavy_rain | downpour | haze,
         simulated on the photo (seeded) so PSNR/SSIM against it are returned. param: sigma | shot |
         quality | intensity | density | beta (None: the registry's default/seeded value). seed: int.
         guard (default true): do no harm, a network's output only where the photo showed a degradation,
