@@ -126,12 +126,19 @@ VEIL_ALPHA_RANGE = (0.7, 0.95)        # JORDER's transmission alpha (1 = no veil
 VEIL_AIRLIGHT_RANGE = (0.7, 1.0)
 
 
-def _layers(h: int, w: int, rng: np.random.Generator, n_layers: int, density, base: float, density_range,
+def _layers(h: int, w: int, rng: np.random.Generator, layers, density, angle, layers_range, density_range,
             length_range, width_range, intensity_range, jitter: float) -> np.ndarray:
-    """The summed streak map of ``n_layers`` layers around wind direction ``base``: each layer draws
-    its density (log-uniform in ``density_range`` unless given), a depth ``near`` ~ U(0, 1) that sets its
-    length, width and (x 0.6-1) intensity (near streaks are longer, wider, brighter), and an angle
-    within ``jitter`` degrees of ``base``."""
+    """The summed streak map of several layers around one wind direction. ``layers`` (1..8) and
+    ``angle`` (deg from vertical) are drawn when None: from ``layers_range`` and N(0, 13) clipped to
+    +-30. Each layer draws its density (log-uniform in ``density_range`` unless given), a depth
+    ``near`` ~ U(0, 1) that sets its length, width and (x 0.6-1) intensity (near streaks are longer,
+    wider, brighter), and an angle within ``jitter`` degrees of the wind."""
+    n_layers = int(pick("layers", layers, rng, 0, 0, 1, 8)) if layers is not None else int(
+        rng.integers(layers_range[0], layers_range[1] + 1))
+    if angle is None:
+        base = float(np.clip(rng.normal(0.0, ANGLE_STD), -ANGLE_MAX, ANGLE_MAX))
+    else:
+        base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
     streaks = np.zeros((h, w), np.float32)
     for _ in range(n_layers):
         if density is None:
@@ -163,15 +170,9 @@ def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=N
         The veil is spatially smooth: alpha varies by +-0.05 over the image.
     airlight: grey A; None -> U(0.7, 1.0); allowed [0, 1].
     """
-    n_layers = int(pick("layers", layers, rng, 0, 0, 1, 8)) if layers is not None else int(
-        rng.integers(HEAVY_LAYERS[0], HEAVY_LAYERS[1] + 1))
-    if angle is None:
-        base = float(np.clip(rng.normal(0.0, ANGLE_STD), -ANGLE_MAX, ANGLE_MAX))
-    else:
-        base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
     h, w = img.shape[:2]
-    streaks = _layers(h, w, rng, n_layers, density, base, HEAVY_DENSITY_RANGE, HEAVY_LENGTH_RANGE,
-                      HEAVY_WIDTH_RANGE, HEAVY_INTENSITY_RANGE, HEAVY_ANGLE_JITTER)
+    streaks = _layers(h, w, rng, layers, density, angle, HEAVY_LAYERS, HEAVY_DENSITY_RANGE,
+                      HEAVY_LENGTH_RANGE, HEAVY_WIDTH_RANGE, HEAVY_INTENSITY_RANGE, HEAVY_ANGLE_JITTER)
     if veil is None:
         alpha = float(rng.uniform(*VEIL_ALPHA_RANGE)) if rng.random() < VEIL_PROB else 1.0
     else:
@@ -213,15 +214,9 @@ def downpour(img: np.ndarray, rng: np.random.Generator, layers=None, density=Non
     veil: alpha (1 = none); None -> 60%: U(0.75, 0.97), else 1. Airlight grey U(0.7, 1).
     quality: JPEG quality of the result, 0 = none; None -> 50%: U{60..95}, else none; allowed [0, 100].
     """
-    n_layers = int(pick("layers", layers, rng, 0, 0, 1, 8)) if layers is not None else int(
-        rng.integers(DOWNPOUR_LAYERS[0], DOWNPOUR_LAYERS[1] + 1))
-    if angle is None:
-        base = float(np.clip(rng.normal(0.0, ANGLE_STD), -ANGLE_MAX, ANGLE_MAX))
-    else:
-        base = pick("angle", angle, rng, 0.0, 0.0, -90.0, 90.0)
     h, w = img.shape[:2]
-    streaks = _layers(h, w, rng, n_layers, density, base, DOWNPOUR_DENSITY_RANGE, DOWNPOUR_LENGTH_RANGE,
-                      DOWNPOUR_WIDTH_RANGE, DOWNPOUR_INTENSITY_RANGE, DOWNPOUR_ANGLE_JITTER)
+    streaks = _layers(h, w, rng, layers, density, angle, DOWNPOUR_LAYERS, DOWNPOUR_DENSITY_RANGE,
+                      DOWNPOUR_LENGTH_RANGE, DOWNPOUR_WIDTH_RANGE, DOWNPOUR_INTENSITY_RANGE, DOWNPOUR_ANGLE_JITTER)
     if veil is None:
         alpha = float(rng.uniform(*DOWNPOUR_VEIL_RANGE)) if rng.random() < DOWNPOUR_VEIL_PROB else 1.0
     else:
