@@ -33,6 +33,7 @@ of load on the machine hurts all rather than one.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import socket
@@ -45,6 +46,7 @@ import torch.multiprocessing as mp
 
 from restorelab.models import count_params, create_model
 from restorelab.training.core import Step
+from restorelab.training.loop import teardown_distributed
 from restorelab.training.precision import native_bf16
 
 
@@ -87,8 +89,14 @@ def _ddp_worker(rank: int, world: int, port: int, preset: str, batch: int, patch
         if rank == 0:
             with open(out, "w") as f:
                 f.write(repr(t))
-    finally:
-        dist.destroy_process_group()
+        # DDP's reducer holds the process group: dropped first, so that leaving the group ends Gloo's
+        # threads (left to interpreter shutdown, both ranks aborted once in CI).
+        del ddp
+        gc.collect()
+    except BaseException:
+        teardown_distributed(wait=False)
+        raise
+    teardown_distributed()
 
 
 def _free_port() -> int:

@@ -46,16 +46,21 @@ def cmd_models(args) -> None:
 
 # -- train ------------------------------------------------------------------------------
 def cmd_train(args) -> None:
-    from restorelab.training import TrainConfig, Trainer, from_args, setup_distributed
+    from restorelab.training import TrainConfig, Trainer, from_args, setup_distributed, teardown_distributed
 
     cfg = from_args(args, TrainConfig)
     setup_distributed()
-    trainer = Trainer(cfg, args.run_dir, progress=not args.json)
-    trainer.train(stop_after=args.stop_after)
-    if args.rank_weights:
-        from restorelab.inference import save_weights
+    try:
+        trainer = Trainer(cfg, args.run_dir, progress=not args.json)
+        trainer.train(stop_after=args.stop_after)
+        if args.rank_weights:
+            from restorelab.inference import save_weights
 
-        save_weights(trainer.model, Path(args.run_dir) / f"rank{trainer.rank}.safetensors")
+            save_weights(trainer.model, Path(args.run_dir) / f"rank{trainer.rank}.safetensors")
+    except BaseException:
+        teardown_distributed(wait=False)
+        raise
+    teardown_distributed()
     _emit(args, {"run_dir": str(args.run_dir), "step": trainer.step},
           f"trained {cfg.model} to step {trainer.step} in {args.run_dir}")
 

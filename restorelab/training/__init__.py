@@ -10,9 +10,11 @@ from restorelab.training.loop import (
     load_init,
     make_optimizer,
     setup_distributed,
+    teardown_distributed,
 )
 from restorelab.training.precision import Bf16Shadow, native_bf16
 from restorelab.training.split import BatchSplit
 
 __all__ = ["BatchSplit", "Bf16Shadow", "Step", "TrainConfig", "Trainer", "add_arguments", "build_val_set",
-           "evaluate_pairs", "fit", "from_args", "load_init", "make_optimizer", "native_bf16", "setup_distributed"]
+           "evaluate_pairs", "fit", "from_args", "load_init", "make_optimizer", "native_bf16", "setup_distributed",
+           "teardown_distributed"]

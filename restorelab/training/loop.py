@@ -56,6 +56,15 @@ def setup_distributed() -> tuple[int, int]:
     return _dist_info()
 
 
+def teardown_distributed(wait: bool = True) -> None:
+    """Leave the process group explicitly (left to interpreter shutdown, Gloo's threads can outlive
+    Python and abort the rank); ``wait`` first for every rank (not after a failure: they may be gone)."""
+    if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def train_device(name: str, world: int) -> torch.device:
     """``TrainConfig.device`` resolved; under torchrun with CUDA each process takes the GPU of its
     ``LOCAL_RANK`` (one GPU per process, as nccl wants), made the current device."""
