@@ -13,6 +13,7 @@ Environment: ``RESTORELAB_WEIGHTS_DIR`` (default ``weights/``), ``RESTORELAB_HUB
 from __future__ import annotations
 
 import threading
+import time
 
 import gradio as gr
 
@@ -35,7 +36,7 @@ def build_demo(store: ModelStore | None = None, out_dir: pipeline.OutputDir | No
             with gr.Tab("Lottery tickets", id="lottery") as lottery:
                 lottery_tab.build(store, lottery)
             with gr.Tab("GRIDS", id="grids"):
-                grids_tab.build()
+                grids_tab.build(store, out_dir)
             with gr.Tab("OES", id="oes"):
                 oes_tab.build()
             with gr.Tab("About", id="about"):
@@ -49,18 +50,22 @@ def build_demo(store: ModelStore | None = None, out_dir: pipeline.OutputDir | No
 
 
 def prewarm(store: ModelStore) -> None:
-    """Import the heavy modules and load the default model in the background."""
+    """Import the heavy modules and load the default comparison's two models in the background."""
     def work():
         try:
             import restorelab.degradations  # noqa: F401  (OpenCV)
             import restorelab.inference  # noqa: F401  (torch)
             import restorelab.metrics  # noqa: F401  (SciPy)
             import restorelab.plots  # noqa: F401  (plotly)
+            from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
             from restorelab.ui.models import list_models
 
-            models = list_models()
-            if models:
-                store.runner(models[0].name)  # loads it and starts picking its CPU backend
+            names = {m.name for m in list_models()}
+            for name in (DEFAULT_MODEL, DEFAULT_TICKET):  # the Restore tab's default comparison
+                if name in names:
+                    store.runner(name)  # loads it and starts picking its CPU backend
+                    while store.measuring():  # one pick at a time: each times backends against the others
+                        time.sleep(0.5)
         except Exception:  # noqa: BLE001 - warm-up is best effort; requests report errors themselves
             pass
 

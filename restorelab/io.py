@@ -1,7 +1,7 @@
 """Image loading and saving.
 
 Every image inside RestoreLab is a ``float32`` numpy array of shape ``(H, W, 3)``,
-RGB, values in ``[0, 1]``. ``load_image`` turns anything a user may hand us into
+sRGB, values in ``[0, 1]``. ``load_image`` turns anything a user may hand us into
 that form, or refuses with a one-line :class:`ImageError` that names the source;
 ``save_png`` writes it back losslessly as 8-bit PNG.
 """
@@ -84,7 +84,34 @@ def _from_pil(im: Image.Image, name: str, max_pixels: int) -> np.ndarray:
         im = ImageOps.exif_transpose(im)
     except Exception:  # noqa: BLE001 - a broken EXIF block must not reject good pixels
         pass
-    return _pil_to_float(im)
+    return _pil_to_float(_to_srgb(im))
+
+
+# Colours spread over the cube: a profile that maps all of them to themselves is sRGB in effect.
+_SWATCHES = np.stack(np.meshgrid(*[np.array([16, 80, 144, 208, 250], np.uint8)] * 3), -1).reshape(1, -1, 3)
+
+
+def _to_srgb(im: Image.Image) -> Image.Image:
+    """The pixels in sRGB, which is what we compute on and what an untagged PNG means to a browser.
+
+    Phones embed other profiles (Display P3 on iPhones): read as if sRGB, their colours would come
+    back visibly duller. A profile that is sRGB in effect is left alone, so that those photos (most)
+    keep their exact pixels; a broken profile too (best effort: the pixels as stored).
+    """
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        from PIL import ImageCms
+
+        src, srgb = ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB")
+        if im.mode != "CMYK":
+            probe = ImageCms.profileToProfile(Image.fromarray(_SWATCHES, "RGB"), src, srgb, outputMode="RGB")
+            if np.abs(np.asarray(probe, np.int16) - _SWATCHES).max() <= 1:
+                return im
+        return ImageCms.profileToProfile(im, src, srgb, outputMode="RGBA" if im.mode == "RGBA" else "RGB")
+    except Exception:  # noqa: BLE001
+        return im
 
 
 def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:

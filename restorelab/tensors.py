@@ -10,6 +10,7 @@ the device a command or a model runs on (the one place ``--device`` names are un
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 from itertools import chain
 from typing import Iterable, Iterator, TypeVar
@@ -89,13 +90,31 @@ def model_device(model: nn.Module) -> torch.device:
 def threads(n: int) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n)`` (n > 0; 0 leaves the count as is), restoring
     the previous count afterwards. Never hold it across a ``yield``: other requests share the process."""
+    global _base, _depth
     before = torch.get_num_threads()
+    with _threads_lock:
+        if _depth == 0:
+            _base = before
+        _depth += 1
     if n > 0:
         torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        with _threads_lock:
+            _depth -= 1
+
+
+_threads_lock, _base, _depth = threading.Lock(), 0, 0
+
+
+def base_threads() -> int:
+    """The process's torch thread count outside any :func:`threads` block: what an object that
+    outlives the block (an inference runtime's session) should be built with, even when it is built
+    while another request's block (the app's lottery demo, one thread) holds the count."""
+    with _threads_lock:
+        return _base if _depth else torch.get_num_threads()
 
 
 def with_threads(items: Iterable[T], n: int) -> Iterator[T]:

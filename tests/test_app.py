@@ -461,3 +461,97 @@ def test_app_serves_on_torch_until_the_picked_backend_is_ready(weights_dir, app_
     assert store.wait_for_backend("dev-pruned", timeout=30) == "torch"  # the pick failed: torch serves
     monkeypatch.setenv("RESTORELAB_BACKEND", "torch")
     assert store.runner("dev-dense")[1] == "torch" and len(calls) == 2
+
+
+def test_classical_models_in_the_app_run_once_and_cbm3d_is_refused_on_big_photos(weights_dir, app_env, tmp_path,
+                                                                                monkeypatch):
+    from restorelab.errors import RestoreLabError
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    store = ModelStore()
+    # ×4 self-ensemble: the network gets it, non-local means runs once and the notes say so
+    state = list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense", "nlm"], lambda *a, **k: None,
+                      self_ensemble=4))[-1][1]
+    assert state["records"]["dev-dense"]["self_ensemble"] == 4 and state["records"]["nlm"]["self_ensemble"] == 1
+    assert _notes(state, []).count("×4 self-ensemble") == 1
+    # CBM3D on a photo above the app's limit: refused before any model runs, with the photo's size
+    monkeypatch.setenv("RESTORELAB_CBM3D_MAX_PIXELS", "10000")
+    ran = []
+    with pytest.raises(RestoreLabError, match=r"CBM3D .* MP.*non-local means"):
+        for done, _ in _run(store, str(EXAMPLE), "none", None, 0, ["dev-dense", "bm3d"], lambda *a, **k: None):
+            ran.append(done)
+    assert ran == []
+
+
+def test_an_uploaded_photo_switches_the_simulation_off(weights_dir, app_env):
+    from app import build_demo
+    from restorelab.ui.pipeline import NO_DEGRADATION
+
+    demo = build_demo()
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    photo, degradation = by_id["rl-photo"], by_id["rl-degradation"]
+    deps = [d for d in demo.fns.values()
+            if any(t[0] == photo._id and t[1] == "upload" for t in d.targets)]
+    assert len(deps) == 1 and [o._id for o in deps[0].outputs] == [degradation._id]
+    assert deps[0].fn() == NO_DEGRADATION
+
+
+def test_lottery_demo_takes_any_seed():
+    from restorelab.ui.lottery_tab import _demo_config
+
+    for seed in (0, 1000, 2000):
+        cfg = _demo_config(2, 0.4, 10, seed)
+        assert cfg.seed == seed and cfg.reinit_seed != cfg.seed
+
+
+def test_a_second_comparison_reuses_model_a_and_says_so(weights_dir, app_env):
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _notes, _run
+
+    store = ModelStore()
+    first = list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense"], lambda *a, **k: None))[-1][1]
+    again = list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense", "dev-pruned"],
+                      lambda *a, **k: None))[-1][1]
+    assert again["records"]["dev-dense"]["reused"] and not again["records"]["dev-pruned"]["reused"]
+    np.testing.assert_array_equal(again["results"]["dev-dense"].image, first["results"]["dev-dense"].image)
+    assert _notes(again, []).count("reused") == 1
+    # another input (seed), switching the guard off or another store: computed afresh
+    for other in (list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 1, ["dev-dense"], lambda *a, **k: None)),
+                  list(_run(store, str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense"], lambda *a, **k: None,
+                            guard=False)),
+                  list(_run(ModelStore(), str(EXAMPLE), "gaussian_noise", 25, 0, ["dev-dense"], lambda *a, **k: None))):
+        assert not other[-1][1]["records"]["dev-dense"]["reused"]
+
+
+def test_recent_results_are_bounded_by_pixels():
+    from restorelab.ui import models
+
+    store = models.ModelStore()
+    for i in range(5):
+        store.remember(("k", i), i, models.RECENT_PIXELS // 3)
+    assert store.recall(("k", 0)) is None and store.recall(("k", 1)) is None
+    assert [store.recall(("k", i)) for i in (2, 3, 4)] == [2, 3, 4]
+    store.remember(("huge",), "h", models.RECENT_PIXELS * 2)  # alone over the bound: still kept, alone
+    assert store.recall(("huge",)) == "h" and store.recall(("k", 4)) is None
+
+
+def test_stop_ends_the_work_at_the_next_tile_for_that_page_only(weights_dir, app_env, tmp_path):
+    from restorelab.ui.common import StopButtons, Stopped
+    from restorelab.ui.models import ModelStore
+    from restorelab.ui.restore_tab import _run
+
+    big = tmp_path / "big.png"
+    Image.open(EXAMPLE).convert("RGB").resize((900, 700)).save(big)  # > 768² pixels → tiles
+    stops, tiles = StopButtons(), []
+
+    def progress(*args, **kwargs):
+        if isinstance(args[0], tuple):  # a tile finished: the user presses Stop after the first
+            tiles.append(args[0])
+            stops.stop("page-1")
+
+    other = stops.start("page-2", lambda *a, **k: None)
+    with pytest.raises(Stopped):
+        list(_run(ModelStore(), str(big), "none", None, 0, ["dev-dense"], stops.start("page-1", progress)))
+    assert len(tiles) == 1 and tiles[0][1] > 1
+    other(0.5)  # another page's run goes on

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import gradio as gr
 import numpy as np
 import pytest
 
@@ -254,6 +255,8 @@ def test_rounds_view_and_the_tab_handler(env, monkeypatch, tmp_path):
     assert box.visible and imp_box.visible and slider.maximum == 2 and slider.value == 2 and slider.visible
     assert [c[1] for c in task.choices] == ["mean", "denoise_25"] and curves.visible
     assert layers is not None and curves_md == ""
+    # a second visit keeps what the user chose (round, task) and reads nothing again
+    assert all(o == gr.skip() for o in handlers["rounds_ui"].fn(state)) and len(calls) == len(LOTTERY_TICKETS)
     md, fig = handlers["round_ui"].fn(state, 1)
     assert md.startswith("**Round 1**") and len(fig.data) == 2
     assert handlers["curves_ui"].fn(state, "denoise_25").layout.title.text.endswith("(denoise_25)")

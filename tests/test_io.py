@@ -129,6 +129,39 @@ def test_exif_orientation_applied(tmp_path):
     assert load_image(path).shape == (16, 8, 3)
 
 
+def _wide_gamut_icc() -> bytes:
+    """The built-in sRGB profile with Display P3's primaries (D50) in place of sRGB's."""
+    import struct
+
+    from PIL import ImageCms
+
+    b = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    p3 = {b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419), b"bXYZ": (0.1571, 0.0666, 0.7841)}
+    for i in range(struct.unpack(">I", b[128:132])[0]):
+        sig, off, _ = struct.unpack(">4sII", b[132 + 12 * i:144 + 12 * i])
+        for j, v in enumerate(p3.get(sig, ())):
+            b[off + 8 + 4 * j:off + 12 + 4 * j] = struct.pack(">i", round(v * 65536))
+    return bytes(b)
+
+
+def test_colour_profiles_converted_to_srgb_and_srgb_left_exact():
+    from PIL import ImageCms
+
+    arr = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    arr[0, 0] = (200, 100, 50)
+
+    def load(icc):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, "PNG", icc_profile=icc)
+        return np.round(load_image(buf.getvalue()) * 255).astype(int)
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert np.array_equal(load(srgb), arr)  # most phone photos: their exact pixels
+    assert np.array_equal(load(b"not a profile"), arr)  # broken: the pixels as stored
+    wide = load(_wide_gamut_icc())  # a P3 orange is a more saturated sRGB one, not the same numbers
+    assert wide[0, 0, 0] > 205 and wide[0, 0, 2] < 45
+
+
 @pytest.mark.parametrize(
     "arr",
     [

@@ -62,6 +62,20 @@ def test_classical_restorers_estimate_sigma_and_denoise():
         restore(load_model("nlm"), noisy, self_ensemble=4)
 
 
+def test_classical_restorers_go_in_tiles_with_the_whole_photos_noise_level():
+    from restorelab.inference import load_model, restore
+    from restorelab.metrics.noise import estimate_sigma
+
+    clean = _photo(96, 80)
+    noisy = D.apply("gaussian_noise", clean, seed=0, sigma=15, quantize=False)
+    m, calls = load_model("nlm"), []
+    tiled = restore(m, noisy, tile=48, overlap=16, threshold=40 * 40, progress=lambda d, n: calls.append((d, n)))
+    assert calls[-1][0] == calls[-1][1] > 1  # tile by tile, with progress
+    assert m.last_sigma == estimate_sigma(noisy) and m.sigma is None  # one estimate, released after
+    whole = restore(m, noisy)
+    assert 10 * np.log10(1 / np.mean((tiled - whole) ** 2)) > 40  # the seams cost next to nothing
+
+
 def test_models_lists_classical_methods():
     from restorelab.inference.catalog import list_models
 

@@ -41,3 +41,15 @@ def test_with_threads_holds_the_count_only_while_an_item_is_computed():
         seen.append(n)
         assert torch.get_num_threads() == before
     assert seen == [before + 1] * 2 and torch.get_num_threads() == before
+
+
+def test_base_threads_is_the_count_outside_any_threads_block():
+    from restorelab.tensors import base_threads
+
+    before = torch.get_num_threads()
+    assert base_threads() == before
+    with threads(1):  # e.g. the app's lottery demo computing a round on one thread
+        with threads(3):
+            assert base_threads() == before and torch.get_num_threads() == 3
+        assert base_threads() == before
+    assert base_threads() == before

@@ -72,13 +72,12 @@ def restore(model: nn.Module, img: np.ndarray, tile: int = DEFAULT_TILE, overlap
     if isinstance(self_ensemble, bool) or self_ensemble not in ENSEMBLES:
         raise RestoreLabError(f"self-ensemble size must be one of {', '.join(map(str, ENSEMBLES))}, "
                               f"not {self_ensemble!r}")
-    if isinstance(model, ClassicalRestorer):  # whole image: its noise estimate needs all of it
+    if isinstance(model, ClassicalRestorer):
         if self_ensemble != 1:
             raise RestoreLabError(f"self-ensemble applies to our networks, not to {model.method.name}")
-        out = model.restore_image(img)
-        if progress:
-            progress(1, 1)
-        return out
+        if model.sigma is None:  # the noise level of the whole photo, then tiles like a network
+            with model.fixed_sigma(img):
+                return restore(model, img, tile, overlap, threshold, progress)
     ks = ENSEMBLES[self_ensemble]
     if len(ks) > 1:
         # A flip of a side that is not a multiple of 8 would move a JPEG's 8x8 block grid: pad first

@@ -70,6 +70,7 @@ from torch import nn
 
 from restorelab.errors import RestoreLabError
 from restorelab.io import atomic_write
+from restorelab.tensors import base_threads
 
 BACKENDS = ("torch", "onnxruntime", "openvino", "openvino-bf16")
 #: Backends that compute in less than float32: gated by quality on the evaluation sets, not TOLERANCE.
@@ -208,7 +209,7 @@ def _timing_key(mkey: str, size: int, names=()) -> str:
     cpu = cpu_info()
     flags = ",".join(k for k in _CPU_FLAGS if cpu[k]) or "none"
     vers = ",".join(f"{k}={v}" for k, v in versions().items())
-    return (f"{mkey[:16]}|{cpu['model']}|{flags}|threads={torch.get_num_threads()}|size={size}|{vers}"
+    return (f"{mkey[:16]}|{cpu['model']}|{flags}|threads={base_threads()}|size={size}|{vers}"
             f"|candidates={','.join(names)}")
 
 
@@ -342,7 +343,7 @@ def onnxruntime_runner(path: str | Path, threads: int | None = None,
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.intra_op_num_threads = threads or torch.get_num_threads()
+    so.intra_op_num_threads = threads or base_threads()
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -373,7 +374,7 @@ class OpenVINORunner:
 
         self.core = ov.Core()
         self.model = self.core.read_model(str(path))
-        threads = int(threads or torch.get_num_threads())
+        threads = int(threads or base_threads())
         self.config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_NUM_THREADS": threads}
         self.streams = max(1, min(2, threads) if streams is None else int(streams))
@@ -586,7 +587,7 @@ def pick_backend(model_name, backend: str | None = None, *, cache_dir: str | Pat
         data[tkey] = {"model": str(model_name) if not isinstance(model_name, nn.Module) else None,
                       "fastest": fastest, "seconds": seconds, "max_abs_diff": diffs,
                       "skipped": {b: s for b, s in skipped.items() if b in res}, "size": size,
-                      "repeats": repeats, "threads": torch.get_num_threads(), "cpu": cpu_info(),
+                      "repeats": repeats, "threads": base_threads(), "cpu": cpu_info(),
                       "versions": versions(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         try:
             atomic_write(timings_path, lambda tmp: tmp.write_text(json.dumps(data, indent=1, sort_keys=True)))

@@ -1,7 +1,8 @@
 """Classical denoisers as first-class restorers: what a user would otherwise reach for.
 
 Both estimate the noise level from the photo itself (``metrics.noise.estimate_sigma``; no σ is
-given to them, as none is given to our blind models) and run on the whole image:
+given to them, as none is given to our blind models), from the whole photo even where a big one is
+then restored in tiles like a network (``inference.restore`` holds the estimate, :meth:`ClassicalRestorer.fixed_sigma`):
 
 * ``nlm``: OpenCV's non-local means (``fastNlMeansDenoisingColored``, 7x7 patches, 21x21 search)
   with ``h = 0.6 σ`` on luma and ``1.0 σ`` on colour. The factors were chosen on six BSDS
@@ -22,6 +23,7 @@ the numpy method per image.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -110,9 +112,20 @@ class ClassicalRestorer(nn.Module):
             raise RestoreLabError(f"unknown classical method {name!r}; valid: {', '.join(CLASSICAL)}")
         self.method = CLASSICAL[name]
         self.last_sigma: float | None = None  # the estimate of the last image, on 0-1
+        self.sigma: float | None = None  # set by fixed_sigma: every image (tile) uses it, none estimated
+
+    @contextlib.contextmanager
+    def fixed_sigma(self, img: np.ndarray):
+        """Use the noise level of the whole photo ``img`` for every tile of it (a tile's own estimate
+        would vary with its content)."""
+        self.sigma = self.last_sigma = estimate_sigma(img)
+        try:
+            yield self
+        finally:
+            self.sigma = None
 
     def restore_image(self, img: np.ndarray) -> np.ndarray:
-        sigma = estimate_sigma(img)
+        sigma = estimate_sigma(img) if self.sigma is None else self.sigma
         self.last_sigma = sigma
         if sigma < MIN_SIGMA:
             return np.array(img, np.float32, copy=True)

@@ -35,13 +35,13 @@ Prior*, CVPR 2018.
 
 #### Notes
 **Models.** The shipped models are small CPU-sized PromptIR variants trained here; their cards
-(`weights/NAME.json`) say how. Everything runs on the CPU.
+(`weights/NAME.json`) say how. Everything runs on the CPU, or on a GPU where one is lent (a ZeroGPU Space).
 
 **Measurements.** PSNR and SSIM are computed on the server's float RGB arrays in [0, 1] (no 8-bit
 rounding, no border shave), never on the images your browser displays. Every image you see or
 download is a lossless PNG.
 
-**Scripting.** The named endpoints (`/restore`, `/lottery_demo`, more as the tabs fill up) work with
+**Scripting.** The named endpoints (`/restore`, `/lottery_demo`, `/grids_select`, `/oes_denoise`) work with
 `gradio_client`: see "Use via API" at the bottom of the page.
 
 **Example photos** come from scikit-image's bundled data (public domain / CC0); see

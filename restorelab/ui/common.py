@@ -6,9 +6,12 @@ import functools
 import html
 import inspect
 import logging
+import threading
+import uuid
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from restorelab.errors import RestoreLabError
 
@@ -69,6 +72,46 @@ def user_errors(fn):
     return wrapper
 
 
+class Stopped(RestoreLabError):
+    """The user pressed Stop."""
+
+
+class StopButtons:
+    """Stop that also stops the work. Gradio's ``cancels`` ends a running generator handler only at its
+    next ``yield``, which for one big photo is after the whole restore: the CPU stays busy meanwhile.
+    So each session gets a flag that Stop sets and the handler's progress callback checks (once per
+    tile or transform)."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def session(self) -> gr.State:
+        """The page's token (a ``gr.State`` set on each page load) for :meth:`start` and :meth:`stop`."""
+        token = gr.State()
+        gr.on(None, lambda: uuid.uuid4().hex, None, token, api_visibility="private", queue=False)
+        return token
+
+    def start(self, token, progress):
+        """A fresh flag for this page's new run; returns ``progress`` that raises once Stop is pressed."""
+        flag = threading.Event()
+        with self._lock:
+            self._flags[str(token)] = flag
+
+        def checked(*args, **kwargs):
+            if flag.is_set():
+                raise Stopped("stopped")
+            return progress(*args, **kwargs)
+
+        return checked
+
+    def stop(self, token) -> None:
+        with self._lock:
+            flag = self._flags.pop(str(token), None)
+        if flag is not None:
+            flag.set()
+
+
 def photo_input(**kwargs) -> gr.Image:
     """A ``gr.Image`` that hands the handler the uploaded file itself (``type="filepath"``,
     ``image_mode=None``: no re-encoding; ``restorelab.io`` converts it) and turns files PIL
@@ -92,8 +135,9 @@ def photo_input(**kwargs) -> gr.Image:
             raise
         except Exception as err:  # noqa: BLE001 - PIL's UnidentifiedImageError, decompression bombs…
             name = getattr(payload, "orig_name", None) or "upload"
-            raise gr.Error(html.escape(f"{name}: not a readable image ({type(err).__name__})"),
-                           print_exception=False) from None
+            why = ("too many pixels to open safely" if isinstance(err, Image.DecompressionBombError)
+                   else f"not a readable image ({type(err).__name__})")
+            raise gr.Error(html.escape(f"{name}: {why}"), print_exception=False) from None
 
     comp.preprocess = preprocess
     return comp

@@ -41,8 +41,10 @@ def _demo_config(rounds, rate, steps, seed):
         raise RestoreLabError(f"rounds must be in [1, {MAX_ROUNDS}], got {rounds}")
     if not 5 <= steps <= MAX_STEPS:
         raise RestoreLabError(f"steps must be in [5, {MAX_STEPS}], got {steps}")
+    seed = int(seed or 0)
     return DemoConfig(rounds=rounds, rate=float(rate if rate is not None else 0.4), steps=steps,
-                      seed=int(seed or 0), oneshot_steps=max(1, round(steps * 0.05)))
+                      seed=seed, reinit_seed=seed + DemoConfig.reinit_seed,  # never the ticket's own seed
+                      oneshot_steps=max(1, round(steps * 0.05)))
 
 
 def live_figure(records: list[dict]):
@@ -350,7 +352,9 @@ def _build_rounds(store: ModelStore, tab: gr.Tab | None, view: gr.Radio | None =
         curves_plot = gr.Plot(label="PSNR vs non-zero parameters", elem_id="rl-lottery-curves")
 
     @user_errors
-    def rounds_ui():
+    def rounds_ui(filled=None):
+        if filled is not None:  # filled on an earlier visit: keep the round and task the user chose
+            return tuple(gr.skip() for _ in outputs)
         v = rounds_view(store)
         found = bool(v["tickets"])
         return (v["tickets"], v["summary"], gr.Column(visible=found), gr.Column(visible=v["imp"]),
@@ -361,7 +365,7 @@ def _build_rounds(store: ModelStore, tab: gr.Tab | None, view: gr.Radio | None =
 
     outputs = [tickets_state, summary, box, imp_box, round_slider, round_md, layers_plot, task, curves_md, curves_plot]
     if tab is not None:
-        tab.select(rounds_ui, None, outputs, api_visibility="private")
+        tab.select(rounds_ui, tickets_state, outputs, api_visibility="private")
     else:  # built outside the app's tabs: fill on page load
         gr.on(None, rounds_ui, None, outputs, api_visibility="private")
 
@@ -428,19 +432,23 @@ def build(store: ModelStore, tab: gr.Tab | None = None) -> None:
     def show_mask(chosen, name):
         return mask_figure(store, chosen, name or None)
 
+    opened = gr.State(False)
+
     @user_errors
-    def open_tab(chosen, v):
+    def open_tab(chosen, v, seen):
+        if seen:  # drawn on an earlier visit: keep the layer the user picked
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), True
         fig, md = sparsity_figure(store, chosen, v)
         first = ([chosen] if isinstance(chosen, str) else list(chosen or []))[:1]
         layers = mask_layers(store, first[0]) if first else []
         return (fig, md, gr.Dropdown(choices=layers, value=layers[0] if layers else None),
-                mask_figure(store, chosen, layers[0]) if layers else None)
+                mask_figure(store, chosen, layers[0]) if layers else None, True)
 
     show.click(show_sparsity, [pick, view], [plot, info], api_visibility="private")
     view.input(show_sparsity, [pick, view], [plot, info], api_visibility="private")
     draw.click(show_mask, [pick, layer], mask_plot, api_visibility="private")
     if tab is not None and names:
-        tab.select(open_tab, [pick, view], [plot, info, layer, mask_plot], api_visibility="private")
+        tab.select(open_tab, [pick, view, opened], [plot, info, layer, mask_plot, opened], api_visibility="private")
 
     _build_zeros_vs_speed()
     _build_rounds(store, tab, view)

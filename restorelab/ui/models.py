@@ -132,12 +132,18 @@ def describe_source(weights_dir: Path | None = None) -> str:
     return f"Weights: local folder `{d}`."
 
 
+#: Pixels of recent results kept for reuse (``ModelStore.recall``): ~48 MP, about 600 MB of float32.
+RECENT_PIXELS = 48_000_000
+
+
 class ModelStore:
-    """Loads models on first use and keeps the last few in memory (thread-safe)."""
+    """Loads models on first use and keeps the last few in memory, and the last results, so that
+    comparing a photo with one more model does not run the first again (thread-safe)."""
 
     def __init__(self, weights_dir: Path | None = None, size: int = _CACHE_SIZE):
         self._dir = weights_dir
         self._size = size
+        self._recent: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()  # key -> (result, pixels)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], tuple[Any, str]] = OrderedDict()
         self._picks: dict[tuple[str, str, str], Any] = {}  # (name, path, wanted) -> "pending" | (restorer, backend)
@@ -206,6 +212,22 @@ class ModelStore:
             result = (model, "torch")
         with self._lock:
             self._picks[key] = result
+
+    def recall(self, key: tuple) -> Any | None:
+        """A result stored under ``key`` by :meth:`remember`, or None."""
+        with self._lock:
+            if key not in self._recent:
+                return None
+            self._recent.move_to_end(key)
+            return self._recent[key][0]
+
+    def remember(self, key: tuple, result: Any, pixels: int) -> None:
+        """Keep ``result`` (of ``pixels`` pixels), dropping the oldest beyond ``RECENT_PIXELS`` in all."""
+        with self._lock:
+            self._recent[key] = (result, pixels)
+            self._recent.move_to_end(key)
+            while len(self._recent) > 1 and sum(p for _, p in self._recent.values()) > RECENT_PIXELS:
+                self._recent.popitem(last=False)
 
     def measuring(self) -> bool:
         """Whether a backend pick is running in the background: it shares the CPU with requests,

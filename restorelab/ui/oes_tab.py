@@ -32,7 +32,8 @@ from restorelab.ui import pipeline, settings
 from restorelab.ui.common import photo_with_examples, user_errors
 from restorelab.ui.lottery_tab import LONG_JOBS
 
-# Defaults = what benchmarks/bench_oes.py `app` measures (LiveConfig's steps, the shipped lean mask, 256²).
+# Steps and mask = what benchmarks/bench_oes.py `app` measures (LiveConfig's steps, the shipped lean mask; it
+# measures at 256², the app's default size is 128², below).
 DEFAULT_STEPS, MIN_STEPS, MAX_STEPS = 600, 10, 3000
 # the default shows the paper's point within a minute: at 128² dense DIP peaks near step 250 and has
 # lost ~3-4 dB by 600 while Sparse-DIP holds (57 s for both on 2 AVX2-only cores, the slowest CPU measured)

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -116,6 +117,23 @@ class Restored:
     backend: str = "torch"  # the inference runtime (restorelab.inference.backends)
     guard: dict | None = None  # the do-no-harm verdict (``inference.guard.Verdict.as_dict``); None: not applied
     measuring: bool = False  # a backend pick ran in the background meanwhile: ``seconds`` reads high
+    reused: bool = False  # an earlier run's result on the same input (``seconds`` are that run's)
+
+
+def _weights_key(store, name: str) -> tuple:
+    """Model ``name`` as it is on disk now (a re-shipped file is another model)."""
+    from restorelab.ui.models import model_info
+
+    path = model_info(name, store.weights_dir).path
+    st = path.stat() if path is not None and path.exists() else None
+    return name, str(path), None if st is None else (st.st_size, st.st_mtime_ns)
+
+
+def _digest(img: np.ndarray) -> str:
+    import hashlib
+
+    a = np.ascontiguousarray(img)
+    return f"{a.shape}|{a.dtype}|" + hashlib.blake2b(a.view(np.uint8).reshape(-1), digest_size=16).hexdigest()
 
 
 def _on_device(model):
@@ -138,9 +156,18 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     from restorelab.inference.guard import guard as do_no_harm
     from restorelab.tensors import model_device, resolve_device
 
+    if is_classical(name):
+        self_ensemble = 1  # the app's ×4 applies to the networks it compares with (notes say which ran it)
     _, source = store.get(name)
     on_cpu = resolve_device("auto").type == "cpu"
     model, backend = store.runner(name, on_cpu=on_cpu)
+    # the same computation (weights on disk, input, ensemble, guard, runtime) is not run twice
+    key = (_weights_key(store, name), _digest(img), self_ensemble, bool(guard), backend, on_cpu)
+    earlier = store.recall(key)
+    if earlier is not None:
+        if progress:
+            progress(1, 1)
+        return dataclasses.replace(earlier, reused=True)
     if backend == "torch":
         model = _on_device(model)
     measuring = store.measuring()
@@ -152,9 +179,23 @@ def restore_with(store, name: str, img: np.ndarray, progress: Callable[[int, int
     secs = time.perf_counter() - t
     measuring = measuring or store.measuring()
     h, w = img.shape[:2]
-    return Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
-                    device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend,
-                    guard=None if verdict is None else verdict.as_dict(), measuring=measuring)
+    res = Restored(name, out, secs, source, h * w > TILE_THRESHOLD, self_ensemble=self_ensemble,
+                   device=str(model_device(model)) if backend == "torch" else "cpu", backend=backend,
+                   guard=None if verdict is None else verdict.as_dict(), measuring=measuring)
+    store.remember(key, res, h * w)
+    return res
+
+
+def check_size_for(names: list[str], img: np.ndarray) -> None:
+    """Refuse, before any work, a photo too big for a slow method in the app (CBM3D: about a minute
+    per megapixel on 2 cores, with the one restore slot held meanwhile)."""
+    h, w = img.shape[:2]
+    limit = settings.cbm3d_max_pixels()
+    if "bm3d" in names and h * w > limit:
+        raise RestoreLabError(
+            f"CBM3D would take about {h * w / 1e6:.0f} min on this {w}×{h} photo ({h * w / 1e6:.1f} MP; the app "
+            f"gives it at most {limit / 1e6:.1f} MP): crop the photo, or compare with non-local means, which "
+            "takes seconds")
 
 
 def tiling_note() -> str:
@@ -204,7 +245,7 @@ def result_record(r: Restored, info, ref: np.ndarray | None, model_in: np.ndarra
            "params": info.params, "nonzero_params": info.nonzero_params, "file_bytes": info.file_bytes,
            "seconds": round(r.seconds, 4), "tiled": r.tiled, "self_ensemble": r.self_ensemble,
            "device": r.device, "backend": r.backend, "weights_source": r.source, "guard": r.guard,
-           "backend_measuring": r.measuring}
+           "backend_measuring": r.measuring, "reused": r.reused}
     if model_in is not None:
         from restorelab.metrics.noise import tone_change
 

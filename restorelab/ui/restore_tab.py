@@ -7,7 +7,7 @@ import gradio as gr
 from restorelab.errors import RestoreLabError
 from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 from restorelab.ui import pipeline
-from restorelab.ui.common import photo_with_examples, shipped_groups_json, user_errors
+from restorelab.ui.common import StopButtons, photo_with_examples, shipped_groups_json, user_errors
 from restorelab.ui.gpu import gpu_task
 from restorelab.ui.models import ModelStore, classical_models, describe_source, list_models, model_info
 from restorelab.ui.pipeline import DEGRADATIONS, INPUT, NO_DEGRADATION
@@ -85,9 +85,11 @@ def _run(store: ModelStore, photo, degradation, param, seed, names, progress, di
     degradation = pipeline.normalise_degradation(degradation)
     progress(0.05, desc="Simulating the degradation" if degradation != NO_DEGRADATION else "Restoring")
     model_in, sim = pipeline.simulate(clean, degradation, param, seed)
+    pipeline.check_size_for(names, model_in)
     ref = clean if sim is not None else None
     state = {"input": model_in, "simulated": sim, "ref": ref, "results": {}, "records": {},
-             "input_sigma": pipeline.noise_level(model_in), "preview": None}
+             "input_sigma": pipeline.noise_level(model_in), "preview": None,
+             "input_score": None if ref is None else pipeline.score(model_in, ref)}  # once, not per update
     if preview and names[0] != GRIDS_AUTO:
         progress(0.08, desc=f"{names[0]}: a quick preview on a downscaled copy")
         state["preview"] = pipeline.preview_with(store, names[0], model_in)
@@ -123,7 +125,7 @@ def _input_record(state) -> dict | None:
     if state["ref"] is None:
         return None
     return {"model": "input (" + state["simulated"]["name"] + ")", "kind": "—",
-            **pipeline.score(state["input"], state["ref"]), "params": None, "nonzero_params": None,
+            **state["input_score"], "params": None, "nonzero_params": None,
             "file_bytes": None, "seconds": None}
 
 
@@ -155,6 +157,7 @@ def _notes(state, pending: list[str]) -> str:
                      + ("" if verdict is None else f"do no harm: {verdict['sentence']}; " if verdict["kept"] else
                         f"do no harm: **{verdict['sentence']}** (untick *Do no harm* for the network's output); ")
                      + f"{rec['seconds']:.2f} s"
+                     + (" (its result from an earlier run on this same input, reused)" if rec.get("reused") else "")
                      + (" (slower than usual: the inference backends were being measured in the background, "
                         "once per model)" if rec.get("backend_measuring") else "")
                      + (f"; output σ ≈ {rec['noise_sigma']:.1f}" if "noise_sigma" in rec else "")
@@ -238,17 +241,23 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                                 interactive=False, elem_id="rl-files")
 
     degradation.change(_knob_update, degradation, [param, seed], api_visibility="private", queue=False)
+    # a user's own photo is restored as it is; simulating stays one click away (the examples keep it)
+    photo.upload(lambda: NO_DEGRADATION, None, degradation, api_visibility="private", queue=False)
     for button, value in ((b_ticket, default_b), (b_nlm, "nlm"), (b_bm3d, "bm3d")):
         button.click(lambda v=value: v, None, model_b, api_visibility="private", queue=False)
 
+    stops = StopButtons()
+    page = stops.session()
+
     @gpu_task(duration=RESTORE_GPU_SECONDS)
     @user_errors
-    def restore_ui(photo_path, degr, prm, sd, a, b, ens, grd=True, progress=gr.Progress()):
+    def restore_ui(photo_path, degr, prm, sd, a, b, ens, grd=True, token=None, progress=gr.Progress()):
         if not a:
             raise RestoreLabError("pick a model for A (no trained model is available yet)"
                                   if not choices else "pick a model for A")
         names = [a] + ([b] if b and b not in (INPUT, a) else [])
         stem = pipeline.original_name(photo_path)
+        progress = stops.start(token, progress)
         for done, state in _run(store, photo_path, degr, prm, sd, names, progress, self_ensemble=4 if ens else 1,
                                 preview=True, guard=bool(grd)):
             shown_input = state["input"] if state["simulated"] else None
@@ -277,10 +286,10 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
                     gr.Warning(warn)
             yield (res_a, right), _table(state), _notes(state, []), shown_input, paths
 
-    ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble, guard],
+    ev = run.click(restore_ui, [photo, degradation, param, seed, model_a, model_b, ensemble, guard, page],
                    [slider, table, notes, model_input, files], api_visibility="private",
                    show_progress_on=[slider], **RESTORE_QUEUE)
-    stop.click(None, None, None, cancels=[ev], api_visibility="private", queue=False)
+    stop.click(stops.stop, page, None, cancels=[ev], api_visibility="private", queue=False)
 
     # -- /restore: the scripted endpoint (hidden components, stable signature) ------------------------
     with gr.Column(visible=False):

@@ -5,6 +5,8 @@
                             default: the repository's ``weights/``
 ``RESTORELAB_MAX_PIXELS``   largest accepted image, in pixels; default 16 MP
 ``RESTORELAB_MAX_FILE_SIZE`` largest accepted upload (Gradio syntax, e.g. ``"50mb"``)
+``RESTORELAB_CBM3D_MAX_PIXELS`` largest photo the app gives CBM3D (about a minute per megapixel
+                            on 2 cores, holding the one restore slot); default 2 MP
 ``RESTORELAB_HUB_REPO``     Hub model repo holding the weights (with ``RESTORELAB_HUB_REVISION``,
                             a pinned commit hash or tag); local ``weights/`` is the fallback
 ``RESTORELAB_BACKEND``      CPU inference backend of our networks: ``auto`` (default: the fastest
@@ -22,18 +24,27 @@ from restorelab.paths import REPO_ROOT, default_weights_dir, hub_config  # noqa:
 EXAMPLES_DIR = REPO_ROOT / "examples"
 DEFAULT_MAX_PIXELS = 16_000_000
 DEFAULT_MAX_FILE_SIZE = "50mb"
+DEFAULT_CBM3D_MAX_PIXELS = 2_000_000
 
 
 def weights_dir() -> Path:
     return default_weights_dir()
 
 
-def max_pixels() -> int:
-    raw = os.environ.get("RESTORELAB_MAX_PIXELS")
+def _pixels(var: str, default: int) -> int:
+    raw = os.environ.get(var)
     try:
-        return int(float(raw)) if raw else DEFAULT_MAX_PIXELS
+        return int(float(raw)) if raw else default
     except ValueError:
-        return DEFAULT_MAX_PIXELS
+        return default
+
+
+def max_pixels() -> int:
+    return _pixels("RESTORELAB_MAX_PIXELS", DEFAULT_MAX_PIXELS)
+
+
+def cbm3d_max_pixels() -> int:
+    return _pixels("RESTORELAB_CBM3D_MAX_PIXELS", DEFAULT_CBM3D_MAX_PIXELS)
 
 
 def max_file_size() -> str:
