@@ -231,3 +231,10 @@ def test_learn_here_then_fit(app_env):
     assert abs(d["mask"]["density"] - 0.1) < 0.01 and d["done"]
     text = oes_tab.status_text(d)
     assert "learned here with OES" in text and "Step 10 / 10" in text and "learning the mask)" in text
+
+
+def test_a_shipped_mask_fixes_density_and_generator_in_the_form():
+    density, preset = oes_tab._mask_changed("transfer:oes-lean-d05")
+    assert not density.interactive and not preset.interactive and preset.value == oes_tab.AUTO_PRESET
+    density, preset = oes_tab._mask_changed("learn")
+    assert density.interactive and preset.interactive

@@ -341,9 +341,12 @@ def oes_denoise(photo, sigma, mask, density, steps, dense, size, learn_steps, pr
 
 
 def _mask_changed(spec: str):
+    """A shipped mask fixes its density and its generator; the other kinds take both from the form."""
     transfer = (spec or "").startswith("transfer")
-    return gr.Slider(interactive=not transfer,
-                     info="fixed by the shipped mask" if transfer else "used by learn / random / magnitude")
+    return (gr.Slider(interactive=not transfer,
+                      info="fixed by the shipped mask" if transfer else "used by learn / random / magnitude"),
+            gr.Dropdown(PRESET_CHOICES, value=AUTO_PRESET, interactive=not transfer,
+                        info="the shipped mask's own" if transfer else "auto: lean"))
 
 
 # -- the tab --------------------------------------------------------------------------------------------
@@ -380,7 +383,8 @@ def build() -> None:
                 learn_steps = gr.Slider(MIN_LEARN_STEPS, MAX_LEARN_STEPS, value=DEFAULT_LEARN_STEPS, step=10,
                                         label="OES steps when learning the mask here",
                                         info="about as long as Sparse-DIP steps")
-                preset = gr.Dropdown(PRESET_CHOICES, value=AUTO_PRESET, label="Generator")
+                preset = gr.Dropdown(PRESET_CHOICES, value=AUTO_PRESET, label="Generator",
+                                     interactive=not (default or "").startswith("transfer"))
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Noise seed")
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="rl-oes-run")
@@ -401,7 +405,7 @@ def build() -> None:
             with gr.Accordion("Run details (JSON)", open=False):
                 info = gr.JSON(label="details", elem_id="rl-oes-details")
 
-    mask.change(_mask_changed, mask, density, api_visibility="private", queue=False)
+    mask.change(_mask_changed, mask, [density, preset], api_visibility="private", queue=False)
     ev = run.click(oes_denoise, [photo, sigma, mask, density, steps, dense, size, learn_steps, preset, seed, replay],
                    [noisy_img, dense_img, sparse_img, plot, status, info], api_name="oes_denoise",
                    show_progress="minimal", **LONG_JOBS)
