@@ -82,6 +82,10 @@ def test_restore_shows_both_slider_images(page):
     expect(page.locator("#rl-restore")).to_be_visible(timeout=30_000)
     page.locator("#rl-photo input[type=file]").set_input_files(str(EXAMPLE))
     expect(page.locator("#rl-photo img").first).to_be_visible(timeout=30_000)
+    # an uploaded photo is restored as it is: the simulation switches to None; pick noise again
+    degradation = page.locator("#rl-degradation")
+    expect(degradation.get_by_label("None: my photo is already degraded")).to_be_checked(timeout=10_000)
+    degradation.get_by_label("Gaussian noise").check()
     # Model B = the pruned dev model, so both slider sides are restorations.
     page.locator("#rl-model-b input").click()
     page.get_by_role("option", name="dev-pruned").first.click()
