@@ -555,3 +555,15 @@ def test_stop_ends_the_work_at_the_next_tile_for_that_page_only(weights_dir, app
         list(_run(ModelStore(), str(big), "none", None, 0, ["dev-dense"], stops.start("page-1", progress)))
     assert len(tiles) == 1 and tiles[0][1] > 1
     other(0.5)  # another page's run goes on
+
+
+@pytest.mark.filterwarnings("ignore:dev-:UserWarning")  # gr.Warning outside a request: random dev models shift tones
+def test_the_model_input_is_sent_once_per_run(weights_dir, app_env):
+    from app import build_demo
+
+    demo = build_demo()
+    handler = next(f.fn for f in demo.fns.values() if f.fn is not None and f.fn.__name__ == "restore_ui")
+    updates = list(handler(str(EXAMPLE), "gaussian_noise", 25, 0, "dev-dense", "dev-pruned", False, True, "page",
+                           progress=lambda *a, **k: None))
+    assert len(updates) == 2  # A, then B with the files
+    assert isinstance(updates[0][3], np.ndarray) and updates[1][3] == gr.skip() and updates[1][4]

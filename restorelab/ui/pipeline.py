@@ -266,7 +266,7 @@ def tone_warning(rec: dict) -> str | None:
         bits.append(f"colour shifted by up to {t['color']:.1f}/255 in one channel")
     if not bits:
         return None
-    return (f"{rec['model']}: the output is " + " and ".join(bits) + " than the input (it removed what it "
+    return (f"{rec['model']}: compared with the input, the output is " + " and ".join(bits) + " (it removed what it "
             "took for haze, rain or a colour cast; compare before you keep it)")
 
 

@@ -258,9 +258,12 @@ def build(store: ModelStore, out_dir: pipeline.OutputDir) -> None:
         names = [a] + ([b] if b and b not in (INPUT, a) else [])
         stem = pipeline.original_name(photo_path)
         progress = stops.start(token, progress)
+        sent_input = False
         for done, state in _run(store, photo_path, degr, prm, sd, names, progress, self_ensemble=4 if ens else 1,
                                 preview=True, guard=bool(grd)):
-            shown_input = state["input"] if state["simulated"] else None
+            # the model input never changes during a run: encoded and sent once, not with every update
+            shown_input = gr.skip() if sent_input else state["input"] if state["simulated"] else None
+            sent_input = True
             if done == "preview":
                 yield (state["preview"], state["input"]), _table(state), _notes(state, names), shown_input, None
                 continue
