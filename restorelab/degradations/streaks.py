@@ -154,6 +154,13 @@ def _layers(h: int, w: int, rng: np.random.Generator, layers, density, angle, la
     return streaks
 
 
+def _veil_alpha(rng: np.random.Generator, veil, prob: float, alpha_range: tuple[float, float]) -> float:
+    """The veil's alpha (1 = none): ``veil`` if given, else with probability ``prob`` U(alpha_range)."""
+    if veil is None:
+        return float(rng.uniform(*alpha_range)) if rng.random() < prob else 1.0
+    return pick("veil", veil, rng, 0.0, 0.0, 0.0, 1.0)
+
+
 @register("heavy_rain")
 def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=None, angle=None,
                veil=None, airlight=None) -> np.ndarray:
@@ -173,10 +180,7 @@ def heavy_rain(img: np.ndarray, rng: np.random.Generator, layers=None, density=N
     h, w = img.shape[:2]
     streaks = _layers(h, w, rng, layers, density, angle, HEAVY_LAYERS, HEAVY_DENSITY_RANGE,
                       HEAVY_LENGTH_RANGE, HEAVY_WIDTH_RANGE, HEAVY_INTENSITY_RANGE, HEAVY_ANGLE_JITTER)
-    if veil is None:
-        alpha = float(rng.uniform(*VEIL_ALPHA_RANGE)) if rng.random() < VEIL_PROB else 1.0
-    else:
-        alpha = pick("veil", veil, rng, 0.0, 0.0, 0.0, 1.0)
+    alpha = _veil_alpha(rng, veil, VEIL_PROB, VEIL_ALPHA_RANGE)
     a_light = pick("airlight", airlight, rng, *VEIL_AIRLIGHT_RANGE, 0.0, 1.0)
     grid = rng.uniform(-0.05, 0.05, (3, 3)).astype(np.float32)
     field = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, None]
@@ -217,10 +221,7 @@ def downpour(img: np.ndarray, rng: np.random.Generator, layers=None, density=Non
     h, w = img.shape[:2]
     streaks = _layers(h, w, rng, layers, density, angle, DOWNPOUR_LAYERS, DOWNPOUR_DENSITY_RANGE,
                       DOWNPOUR_LENGTH_RANGE, DOWNPOUR_WIDTH_RANGE, DOWNPOUR_INTENSITY_RANGE, DOWNPOUR_ANGLE_JITTER)
-    if veil is None:
-        alpha = float(rng.uniform(*DOWNPOUR_VEIL_RANGE)) if rng.random() < DOWNPOUR_VEIL_PROB else 1.0
-    else:
-        alpha = pick("veil", veil, rng, 0.0, 0.0, 0.0, 1.0)
+    alpha = _veil_alpha(rng, veil, DOWNPOUR_VEIL_PROB, DOWNPOUR_VEIL_RANGE)
     a_light = float(rng.uniform(0.7, 1.0))
     out = np.float32(alpha) * np.clip(img + streaks[:, :, None], 0.0, 1.0) + np.float32((1.0 - alpha) * a_light)
     out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
