@@ -10,6 +10,22 @@ DATA = Path(os.environ.get("RESTORELAB_DATA", ROOT.parent / "shared" / "datasets
 os.environ.setdefault("RESTORELAB_BACKEND", "torch")
 
 
+@pytest.fixture(scope="module")
+def server(app_env):
+    """``(demo, url)``: the whole app, launched once per module under that module's ``app_env``."""
+    from apphelpers import launched_app
+
+    with launched_app() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)
+
+
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory):
     """A ``promptir-test`` weights file, seeded: its backend key (``model_key``) is the same in every

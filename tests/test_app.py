@@ -16,7 +16,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from apphelpers import app_environment, free_port, launched_app
+from apphelpers import app_environment, free_port
 from devmodels import make_test_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,15 +38,6 @@ def app_env(weights_dir):
         yield mp
 
 
-@pytest.fixture(scope="module")
-def server(app_env):
-    with launched_app() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server[1], verbose=False)
 
 
 def restore(client, path, model="dev-dense", degradation="none", param=None, seed=0):

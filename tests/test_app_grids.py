@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
-from apphelpers import app_environment, launched_app
+from apphelpers import app_environment
 from devmodels import make_test_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,15 +73,6 @@ def app_env(weights_dir):
         yield mp
 
 
-@pytest.fixture(scope="module")
-def server(app_env):
-    with launched_app() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server[1], verbose=False)
 
 
 def grids_select(client, path=EXAMPLE, degradation="none", seed=0):

@@ -16,10 +16,10 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
-from apphelpers import app_environment, launched_app
+from apphelpers import app_environment
 from restorelab.errors import RestoreLabError
 from restorelab.ui import oes_tab
 
@@ -49,10 +49,6 @@ def app_env(weights_dir):
         yield mp
 
 
-@pytest.fixture(scope="module")
-def client(app_env):
-    with launched_app() as (_, url):
-        yield Client(url, verbose=False)
 
 
 def args(photo=EXAMPLE, sigma=25, mask="random", density=0.1, steps=10, dense=False, size=48, learn_steps=10,

@@ -16,7 +16,7 @@ Layouts understood by :func:`find_pairs` (``root`` is the folder holding the two
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -54,6 +54,21 @@ def _missing_error(root: str, what: str, names: List[str]) -> RestoreLabError:
     return RestoreLabError(f"{root}: {len(names)} {what}: {shown}")
 
 
+def _match_all(root: str, inputs: List[str], match: Callable[[str], Optional[str]], what: str,
+               label: Callable[[str], str] = os.path.basename) -> List[Pair]:
+    """``(input, match(input))`` for every input; one error naming the inputs without a match."""
+    pairs, missing = [], []
+    for p in inputs:
+        t = match(p)
+        if t is None:
+            missing.append(label(p))
+        else:
+            pairs.append((p, t))
+    if missing:
+        raise _missing_error(root, what, missing)
+    return pairs
+
+
 def _pair_input_target(root: str, in_dir: str, tg_dir: str) -> List[Pair]:
     inputs = list_images(in_dir)
     targets = list_images(tg_dir)
@@ -64,10 +79,9 @@ def _pair_input_target(root: str, in_dir: str, tg_dir: str) -> List[Pair]:
     if not targets:
         raise RestoreLabError(f"{root}: target/ holds no images")
     index = _index_by_stem(targets)
-    pairs: List[Pair] = []
-    missing: List[str] = []
-    one_to_one = True
-    for p in inputs:
+    shared = []  # inputs matched by their prefix: many inputs may share one target
+
+    def match(p: str) -> Optional[str]:
         s = _stem(p)
         t = _unique(s, index, tg_dir)
         if t is None:
@@ -77,15 +91,11 @@ def _pair_input_target(root: str, in_dir: str, tg_dir: str) -> List[Pair]:
                     break
             if t is None and "_" in s:
                 t = _unique(s.split("_", 1)[0], index, tg_dir)
-                if t is not None:  # many inputs may share one target
-                    one_to_one = False
-        if t is None:
-            missing.append(os.path.basename(p))
-        else:
-            pairs.append((p, t))
-    if missing:
-        raise _missing_error(root, "input image(s) without a matching target", missing)
-    if one_to_one:
+                shared.append(t is not None)
+        return t
+
+    pairs = _match_all(root, inputs, match, "input image(s) without a matching target")
+    if not any(shared):
         used = {t for _, t in pairs}
         extra = [os.path.basename(t) for t in targets if t not in used]
         if extra:
@@ -99,19 +109,13 @@ def _pair_promptir_derain(root: str) -> List[Pair]:
     if not inputs:
         raise RestoreLabError(f"{root}: rainy/ holds no images")
     index = _index_by_stem(list_images(gt_dir))
-    pairs, missing = [], []
-    for p in inputs:
+
+    def match(p: str) -> Optional[str]:
         s = _stem(p)
         t = _unique(s, index, gt_dir)
-        if t is None and s.startswith("rain-"):
-            t = _unique("no" + s, index, gt_dir)
-        if t is None:
-            missing.append(os.path.basename(p))
-        else:
-            pairs.append((p, t))
-    if missing:
-        raise _missing_error(root, "rainy image(s) without a gt/norain-* match", missing)
-    return pairs
+        return _unique("no" + s, index, gt_dir) if t is None and s.startswith("rain-") else t
+
+    return _match_all(root, inputs, match, "rainy image(s) without a gt/norain-* match")
 
 
 def _pair_promptir_dehaze(root: str) -> List[Pair]:
@@ -124,16 +128,8 @@ def _pair_promptir_dehaze(root: str) -> List[Pair]:
     if not inputs:
         raise RestoreLabError(f"{root}: synthetic/ holds no images")
     index = _index_by_stem(list_images(gt_dir))
-    pairs, missing = [], []
-    for p in inputs:
-        t = _unique(_stem(p).split("_", 1)[0], index, gt_dir)
-        if t is None:
-            missing.append(os.path.relpath(p, syn))
-        else:
-            pairs.append((p, t))
-    if missing:
-        raise _missing_error(root, "hazy image(s) without an original/ match", missing)
-    return pairs
+    return _match_all(root, inputs, lambda p: _unique(_stem(p).split("_", 1)[0], index, gt_dir),
+                      "hazy image(s) without an original/ match", label=lambda p: os.path.relpath(p, syn))
 
 
 def find_pairs(root: str) -> List[Pair]:
