@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from restorelab.errors import RestoreLabError
+from restorelab.paths import DEFAULT_MODEL, DEFAULT_TICKET
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,7 @@ SELECTION_TARGET = 0.90      # GRIDS: right group chosen (docs/grids.md)
 OOD_TARGET = 0.60            # GRIDS: hazy / rainy photos flagged out of distribution (docs/grids.md)
 FALSE_ALARM_TARGET = 0.05    # GRIDS: in-distribution cases flagged, at most
 BIG_PHOTO_TARGET = 15.0      # s for a 12 MP photo on the machine it runs on (docs/backends.md)
+TICKET_GAP_TARGET = 0.3      # dB: the app's ticket at most this far below its parent on every family
 
 
 def _load(root: Path, rel: str) -> dict:
@@ -110,8 +112,18 @@ def _bullet_real(root: Path) -> str:
              f"{cell['n'] - cell['restored']} of {cell['n']} clean CBSD68 photos back unchanged (the network "
              f"alone: {clean:.1f} dB against the input)" if cell else
              f"`real-cpu` leaves a clean photo almost unchanged ({clean:.1f} dB against itself)")
+    # The ticket's worst row per family, the network alone against the network alone.
+    worst: dict[str, tuple[float, str]] = {}
+    for row in res["rows"]:
+        gap = psnr(row["set"], DEFAULT_TICKET) - psnr(row["set"], DEFAULT_MODEL)
+        worst[row["family"]] = min(worst.get(row["family"], (gap, row["set"])), (gap, row["set"]))
+    gap, where = min(worst.values())
+    short = [f for f, (g, _) in worst.items() if g < -TICKET_GAP_TARGET]
+    ticket = (f"its lottery ticket `{DEFAULT_TICKET}` is within {TICKET_GAP_TARGET} dB of it on "
+              f"{'every degradation family' if not short else 'every family but ' + ', '.join(short)} "
+              f"(worst {where} {gap:+.2f} dB; target: every family, {_met(not short)})")
     return (f"- **Real photos**: {first}, is {_above(cam)} non-local means on camera noise and "
-            f"{'lifts' if rain >= 0 else 'lowers'} heavy rain by {rain:+.1f} dB "
+            f"{'lifts' if rain >= 0 else 'lowers'} heavy rain by {rain:+.1f} dB; {ticket} "
             f"([docs/real-photos.md](docs/real-photos.md)).")
 
 

@@ -85,6 +85,14 @@ def test_summary_numbers_come_from_the_json(tmp_path):
     (tmp_path / REAL_PHOTOS).write_text(json.dumps(res))
     text = " ".join(summary_markdown(tmp_path).split())
     assert "hands 63 of 68 clean CBSD68 photos back unchanged (the network alone: 12.0 dB against the input)" in text
+    assert "on every degradation family (worst" in text and "every family, met)" in text
+
+    for row in res["rows"]:  # the ticket half a dB behind on one rain set: that family is named, the target missed
+        if row["set"] == "Rain12":
+            row["methods"]["real-g-lamp"]["psnr"] = round(row["methods"]["real-cpu"]["psnr"], 2) - 0.5
+    (tmp_path / REAL_PHOTOS).write_text(json.dumps(res))
+    text = " ".join(summary_markdown(tmp_path).split())
+    assert "within 0.3 dB of it on every family but rain (worst Rain12 -0.50 dB; target: every family, missed)" in text
 
 
 def test_every_listed_source_is_read(tmp_path):
