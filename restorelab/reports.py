@@ -102,16 +102,16 @@ def _bullet_real(root: Path) -> str:
     def psnr(row, method):  # as the table shows it, so the differences match the table's cells
         return round(_get(res["rows"], REAL_PHOTOS, row, "methods", method, "psnr"), 2)
 
-    clean = psnr("CBSD68-clean", "real-cpu")
-    guarded = "real-cpu+guard"  # as restore and the app run it
+    clean = psnr("CBSD68-clean", DEFAULT_MODEL)
+    guarded = f"{DEFAULT_MODEL}+guard"  # as restore and the app run it
     cell = _get(res["rows"], REAL_PHOTOS, "CBSD68-clean", "methods").get(guarded)
-    default = guarded if cell else "real-cpu"
+    default = guarded if cell else DEFAULT_MODEL
     cam = psnr("CBSD68-camera", default) - psnr("CBSD68-camera", "nlm")
     rain = psnr("CBSD68-heavyrain", default) - psnr("CBSD68-heavyrain", "input")
-    first = (f"behind its do-no-harm guard (the default of `restore` and the app) `real-cpu` hands "
+    first = (f"behind its do-no-harm guard (the default of `restore` and the app) `{DEFAULT_MODEL}` hands "
              f"{cell['n'] - cell['restored']} of {cell['n']} clean CBSD68 photos back unchanged (the network "
              f"alone: {clean:.1f} dB against the input)" if cell else
-             f"`real-cpu` leaves a clean photo almost unchanged ({clean:.1f} dB against itself)")
+             f"`{DEFAULT_MODEL}` leaves a clean photo almost unchanged ({clean:.1f} dB against itself)")
     # The ticket's worst row per family, the network alone against the network alone.
     worst: dict[str, tuple[float, str]] = {}
     for row in res["rows"]:
